@@ -22,6 +22,10 @@ public interface ISearchIndex : IDisposable
     /// <summary>Bytes of the index's files on disk; null when the index lives only in memory.</summary>
     long? BytesOnDisk { get; }
 
+    /// <summary>True when returned scores are exact (exact search, or an index that rescores its candidates
+    /// exactly), which lets recall use ground-truth scores to accept ties at rank k.</summary>
+    bool ScoresAreExact { get; }
+
     /// <summary>Settings used when the user asks for none.</summary>
     SearchSettings DefaultSettings { get; }
 

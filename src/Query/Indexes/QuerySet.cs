@@ -33,13 +33,22 @@ public sealed class QuerySet
     public QuerySet Take(int count)
     {
         if (count < 0) Guard.ThrowInvalid($"query limit must be >= 0, got {count}");
-        if (count >= Count) return this;
-        if (Dense is not null) return new QuerySet(Dense.Slice(0, count), null);
+        return count >= Count ? this : Slice(0, count);
+    }
+
+    /// <summary>Queries [start, start + count) as their own set (row q of the slice is row start + q here).</summary>
+    public QuerySet Slice(int start, int count)
+    {
+        if (start < 0 || count < 0 || start > Count - count)
+            Guard.ThrowInvalid($"query rows [{start}, {start + count}) are outside 0..{Count}");
+        if (Dense is not null) return new QuerySet(Dense.Slice(start, count), null);
         var sparse = Sparse!;
-        long end = sparse.RowOffsets[count];
-        var offsets = sparse.RowOffsets.AsSpan(0, count + 1).ToArray();
-        var indices = sparse.Indices.AsSpan(0, checked((int)end)).ToArray();
-        var values = sparse.Values.AsSpan(0, checked((int)end)).ToArray();
+        long first = sparse.RowOffsets[start];
+        int entries = checked((int)(sparse.RowOffsets[start + count] - first));
+        var offsets = new long[count + 1];
+        for (int i = 0; i <= count; i++) offsets[i] = sparse.RowOffsets[start + i] - first;
+        var indices = sparse.Indices.AsSpan(checked((int)first), entries).ToArray();
+        var values = sparse.Values.AsSpan(checked((int)first), entries).ToArray();
         return new QuerySet(null, new SparseMatrix(count, sparse.ColumnCount, offsets, indices, values));
     }
 }

@@ -16,15 +16,17 @@ public static class ReportTable
         var rows = new List<IReadOnlyList<ReportField>>(reports.Count);
         foreach (var report in reports) rows.Add(report.Fields());
 
-        // Column order: first appearance across rows, so sweep settings keep their declared order.
+        // Column order: first appearance across rows (null or not), so fields keep their declared order; then
+        // columns that are null on every row are dropped.
         var columns = new List<string>();
         foreach (var row in rows)
         {
             foreach (var field in row)
             {
-                if (field.Value is not null && !columns.Contains(field.Name)) columns.Add(field.Name);
+                if (!columns.Contains(field.Name)) columns.Add(field.Name);
             }
         }
+        columns.RemoveAll(name => rows.TrueForAll(row => Find(row, name) is null));
 
         var cells = new string[rows.Count + 1][];
         cells[0] = new string[columns.Count];
@@ -34,6 +36,10 @@ public static class ReportTable
             cells[r + 1] = new string[columns.Count];
             for (int c = 0; c < columns.Count; c++) cells[r + 1][c] = Format(columns[c], Find(rows[r], columns[c]));
         }
+
+        var textColumn = new bool[columns.Count];
+        for (int c = 0; c < columns.Count; c++)
+            textColumn[c] = rows.Exists(row => Find(row, columns[c]) is string or bool);
 
         var widths = new int[columns.Count];
         foreach (var line in cells)
@@ -48,7 +54,7 @@ public static class ReportTable
             {
                 if (c > 0) text.Append("  ");
                 // Text left-aligned, numbers right-aligned, as a reader scans them.
-                bool leftAlign = r == 0 || IsText(rows[r - 1], columns[c]);
+                bool leftAlign = r == 0 || textColumn[c];
                 text.Append(leftAlign ? cells[r][c].PadRight(widths[c]) : cells[r][c].PadLeft(widths[c]));
             }
             TrimEnd(text);
@@ -74,8 +80,6 @@ public static class ReportTable
         }
         return null;
     }
-
-    private static bool IsText(IReadOnlyList<ReportField> row, string name) => Find(row, name) is string or bool or null;
 
     private static void TrimEnd(StringBuilder text)
     {
@@ -109,6 +113,7 @@ public static class ReportTable
         if (IsBytes(name))
             return FormatBytes(number) + (name.EndsWith("_per_second", StringComparison.Ordinal) ? "/s" : "");
         if (name.EndsWith("_us", StringComparison.Ordinal)) return number.ToString("F1", inv);
+        if (name == "seconds" || name.EndsWith("_seconds", StringComparison.Ordinal)) return number.ToString("F2", inv);
         if (name is "qps" || name.EndsWith("_per_second", StringComparison.Ordinal))
             return number.ToString(number >= 100 ? "N0" : "F1", inv);
         if (value is int or long) return Convert.ToInt64(value, inv).ToString(inv);
