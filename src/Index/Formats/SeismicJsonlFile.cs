@@ -55,7 +55,15 @@ public static class SeismicJsonlFile
             Guard.ThrowInvalid($"sparse vectors have {vectors.ColumnCount} columns but the vocabulary {vocabulary.Source} has {vocabulary.Count} tokens");
         using var file = new AtomicFile(path);
         var writerOptions = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = false };
-        using var json = new Utf8JsonWriter(file.Stream, writerOptions);
+        using (var json = new Utf8JsonWriter(file.Stream, writerOptions))
+        {
+            WriteRows(json, file.Stream, ids, vectors, vocabulary);
+        }
+        file.Commit();
+    }
+
+    private static void WriteRows(Utf8JsonWriter json, Stream stream, IReadOnlyList<string> ids, SparseMatrix vectors, TermVocabulary vocabulary)
+    {
         for (int r = 0; r < vectors.RowCount; r++)
         {
             json.WriteStartObject();
@@ -67,11 +75,9 @@ public static class SeismicJsonlFile
             json.WriteEndObject();
             json.WriteEndObject();
             json.Flush();
-            file.Stream.WriteByte((byte)'\n');
+            stream.WriteByte((byte)'\n');
             json.Reset();
         }
-        json.Flush();
-        file.Commit();
     }
 
     private static bool IsCanonicalInteger(string id)
