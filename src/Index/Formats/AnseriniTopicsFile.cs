@@ -23,13 +23,13 @@ public static class AnseriniTopicsFile
 
         void AddToken(ReadOnlySpan<byte> tokenBytes, int repeats, long row, long lineNumber, long lineOffset)
         {
-            if (chars.Length < tokenBytes.Length) chars = new char[tokenBytes.Length * 2];
-            var token = chars.AsSpan(0, Encoding.UTF8.GetChars(tokenBytes, chars));
-            if (vocabulary.TryGetId(token, out int termId))
+            if (vocabulary.TryGetId(tokenBytes, out int termId))
             {
                 rows.Add(termId, repeats);
                 return;
             }
+            if (chars.Length < tokenBytes.Length) chars = new char[tokenBytes.Length * 2];
+            var token = chars.AsSpan(0, Encoding.UTF8.GetChars(tokenBytes, chars));
             if (options.StrictVocabulary)
                 throw new DataFormatException(path,
                     $"token '{token}' on line {lineNumber} is not in the vocabulary {vocabulary.Source}",

@@ -33,6 +33,19 @@ public class AnseriniTopicsTests
     }
 
     [Fact]
+    public void LinesLongerThanTheReadBufferAndRepeatsSplitByOtherTokensAddUp()
+    {
+        // 60,000 repeats (240 KB) outgrow the reader's 64 KiB buffer; "b" repeats in two separate runs.
+        var text = "q1\t" + string.Concat(Enumerable.Repeat("a ", 60_000)) + "b b c b\r\nq2\tc\n";
+        var path = Write(_dir, "long.tsv", System.Text.Encoding.UTF8.GetBytes(text));
+        var data = AnseriniTopicsFile.Read(path, new TermVocabulary(["a", "b", "c"]));
+        Assert.Equal(new[] { "q1", "q2" }, data.Ids);
+        Assert.Equal(new[] { 0, 1, 2 }, data.Vectors.Row(0).Indices.ToArray());
+        Assert.Equal(new[] { 60_000f, 3f, 1f }, data.Vectors.Row(0).Values.ToArray());
+        Assert.Equal(new[] { 1f }, data.Vectors.Row(1).Values.ToArray());
+    }
+
+    [Fact]
     public void LineWithoutATabIsReported()
     {
         var path = Write(_dir, "t.tsv", "q1\tapple apple\nq2 apple\n"u8.ToArray());

@@ -10,7 +10,7 @@ namespace Retrieval.Tests.Formats;
 public class SeismicJsonlTests
 {
     private readonly string _dir = TestData.TempDirectory();
-    private static readonly TermVocabulary Small = new(["[PAD]", "apple", "banana", "cherry", "date"], "test vocab");
+    private static readonly TermVocabulary Small = new(["[PAD]", "apple", "banana", "cherry", "date", "café"], "test vocab");
 
     private string Lines(string name, params string[] lines) =>
         Write(_dir, name, System.Text.Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n"));
@@ -60,6 +60,15 @@ public class SeismicJsonlTests
         Assert.Single(data.Ids);
         Assert.Equal(new[] { 1, 3, 4 }, data.Vectors.Row(0).Indices.ToArray());
         Assert.Equal(new[] { 1f, 3f, 4f }, data.Vectors.Row(0).Values.ToArray());
+    }
+
+    [Fact]
+    public void EscapedAndNonAsciiTokensResolve()
+    {
+        var path = Lines("esc.jsonl", "{\"id\":1,\"vector\":{\"\\u0061pple\":1,\"café\":2,\"caf\\u00e9s\":3}}");
+        var data = SeismicJsonlFile.Read(path, Small);
+        Assert.Equal(new[] { 1, 5 }, data.Vectors.Row(0).Indices.ToArray());
+        Assert.Equal(new[] { "cafés" }, data.UnknownTokenSamples);
     }
 
     [Fact]
