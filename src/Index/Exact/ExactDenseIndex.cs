@@ -192,7 +192,7 @@ public sealed class ExactDenseIndex
         switch (_vectors.ElementType)
         {
             case ElementType.Float32: ScanOne<Float32Decoder, float>(query, heap, scratch); break;
-            case ElementType.Float16: ScanOne<Float16Decoder, Half>(query, heap, scratch); break;
+            case ElementType.Float16: ScanOne<FiniteFloat16Decoder, Half>(query, heap, scratch); break; // base checked finite in Prepare
             case ElementType.UInt8: ScanOne<UInt8Decoder, byte>(query, heap, scratch); break;
             case ElementType.Int8: ScanOne<Int8Decoder, sbyte>(query, heap, scratch); break;
         }
@@ -311,7 +311,7 @@ public sealed class ExactDenseIndex
         switch (_vectors.ElementType)
         {
             case ElementType.Float32: Blocked<Float32Decoder, float>(decoded, stride, tileStart, tileCount, rowStart, rowEnd, scratch); break;
-            case ElementType.Float16: Blocked<Float16Decoder, Half>(decoded, stride, tileStart, tileCount, rowStart, rowEnd, scratch); break;
+            case ElementType.Float16: Blocked<FiniteFloat16Decoder, Half>(decoded, stride, tileStart, tileCount, rowStart, rowEnd, scratch); break;
             case ElementType.UInt8: Blocked<UInt8Decoder, byte>(decoded, stride, tileStart, tileCount, rowStart, rowEnd, scratch); break;
             case ElementType.Int8: Blocked<Int8Decoder, sbyte>(decoded, stride, tileStart, tileCount, rowStart, rowEnd, scratch); break;
         }

@@ -25,6 +25,7 @@ internal static class ExactDenseScan<TScore, TAccumulator, TDecoder, TElement>
     /// <summary>Rows scored per call of the row kernel before the heap pass (the scores stay in L1).</summary>
     public const int RowChunk = 256;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a scan is long-running: skip tier-0, no first-query penalty
     public static void ScanOne(ReadOnlySpan<TElement> baseRows, int rowCount, int dimension, ReadOnlySpan<float> rowInverseNorms,
         ReadOnlySpan<float> query, TopKHeap heap, Span<float> scoreScratch)
     {
@@ -54,6 +55,7 @@ internal static class ExactDenseScan<TScore, TAccumulator, TDecoder, TElement>
     /// Scores queries [tileStart, tileStart + tileCount) of the decoded, padded query matrix against base rows
     /// [rowStart, rowEnd), pushing into heaps[0..tileCount).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScanBlocked(ReadOnlySpan<TElement> baseRows, int dimension, ReadOnlySpan<float> rowInverseNorms,
         float[] decodedQueries, int stride, int tileStart, int tileCount, int rowStart, int rowEnd,
         BlockedScratch scratch, TopKHeap[] heaps)

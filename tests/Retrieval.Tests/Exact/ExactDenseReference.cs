@@ -44,9 +44,13 @@ internal static class ExactDenseReference
         scores.AsSpan().Fill(double.NaN);
         var all = new double[vectors.Count];
         var order = new int[vectors.Count];
+        var rows = new float[vectors.Count][];
+        for (int r = 0; r < vectors.Count; r++) { rows[r] = new float[vectors.Dimension]; vectors.CopyRowTo(r, rows[r]); }
+        var query = new float[queries.Dimension];
         for (int q = 0; q < queries.Count; q++)
         {
-            for (int r = 0; r < vectors.Count; r++) { all[r] = Score(queries, q, vectors, r, metric); order[r] = r; }
+            queries.CopyRowTo(q, query);
+            for (int r = 0; r < vectors.Count; r++) { all[r] = Score(query, rows[r], metric); order[r] = r; }
             Array.Sort(order, (x, y) =>
             {
                 int c = metric == Metric.L2 ? all[x].CompareTo(all[y]) : all[y].CompareTo(all[x]);

@@ -25,6 +25,24 @@ public class ElementDecoderTests
     }
 
     [Fact]
+    public void FiniteFloat16DecodingEqualsTheRuntimeConversionForAllFiniteBitPatterns()
+    {
+        var halves = new Half[65536];
+        for (int i = 0; i < 65536; i++) halves[i] = BitConverter.UInt16BitsToHalf((ushort)i);
+        for (int i = 0; i < 65536; i += 16)
+        {
+            var wide = FiniteFloat16Decoder.Decode512(ref halves[i]);
+            var narrow = FiniteFloat16Decoder.Decode256(ref halves[i]);
+            for (int lane = 0; lane < 16; lane++)
+            {
+                if (!Half.IsFinite(halves[i + lane])) continue;
+                AssertSameFloat((float)halves[i + lane], wide[lane], i + lane);
+                if (lane < 8) AssertSameFloat((float)halves[i + lane], narrow[lane], i + lane);
+            }
+        }
+    }
+
+    [Fact]
     public void ByteDecodingIsExactForAllValues()
     {
         var bytes = new byte[256];

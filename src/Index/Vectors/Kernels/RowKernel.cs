@@ -42,6 +42,7 @@ public static class RowKernel
     /// against one query: scores[r] = reduction(query, row r). Four rows share each query load and give the FMA
     /// units four independent chains, which is what a single query needs to keep up with memory.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScoreRows<TAccumulator, TDecoder, TElement>(ref float query, ref TElement rows, int rowCount, int dimension, ref float scores)
         where TAccumulator : struct, IDistanceAccumulator
         where TDecoder : struct, IElementDecoder<TElement>

@@ -36,6 +36,7 @@ public static class TileKernel
         else ScoreTileScalar<TAccumulator>(ref queries, queryCount, ref rows, rowCount, stride, ref scores, scoreStride);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoreTile512<TAccumulator>(ref float queries, int queryCount, ref float rows, int rowCount, int stride,
         ref float scores, int scoreStride)
         where TAccumulator : struct, IDistanceAccumulator
@@ -87,6 +88,7 @@ public static class TileKernel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoreTile256<TAccumulator>(ref float queries, int queryCount, ref float rows, int rowCount, int stride,
         ref float scores, int scoreStride)
         where TAccumulator : struct, IDistanceAccumulator
@@ -125,6 +127,7 @@ public static class TileKernel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoreTileScalar<TAccumulator>(ref float queries, int queryCount, ref float rows, int rowCount, int stride,
         ref float scores, int scoreStride)
         where TAccumulator : struct, IDistanceAccumulator
