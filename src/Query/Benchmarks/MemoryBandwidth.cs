@@ -30,25 +30,24 @@ public static class MemoryBandwidth
     public static MemoryBandwidthResult Measure(int threads, long bytes = DefaultBytes, int repetitions = DefaultRepetitions)
     {
         if (bytes < 4096 || bytes > Array.MaxLength) Guard.ThrowInvalid($"buffer size must be 4096..{Array.MaxLength} bytes, got {bytes}");
+        ValidateSettings(threads, repetitions);
         var buffer = AllocateTouched(bytes);
-        return Measure(buffer, threads, repetitions);
+        return MeasureOn(buffer, threads, repetitions);
     }
 
     /// <summary>Measures several thread counts over one buffer (allocating and touching 1 GiB takes longer than reading it).</summary>
     public static MemoryBandwidthResult[] Measure(ReadOnlySpan<int> threadCounts, long bytes = DefaultBytes, int repetitions = DefaultRepetitions)
     {
         if (bytes < 4096 || bytes > Array.MaxLength) Guard.ThrowInvalid($"buffer size must be 4096..{Array.MaxLength} bytes, got {bytes}");
+        foreach (int threads in threadCounts) ValidateSettings(threads, repetitions);
         var buffer = AllocateTouched(bytes);
         var results = new MemoryBandwidthResult[threadCounts.Length];
-        for (int i = 0; i < results.Length; i++) results[i] = Measure(buffer, threadCounts[i], repetitions);
+        for (int i = 0; i < results.Length; i++) results[i] = MeasureOn(buffer, threadCounts[i], repetitions);
         return results;
     }
 
-    public static MemoryBandwidthResult Measure(byte[] buffer, int threads, int repetitions)
+    private static MemoryBandwidthResult MeasureOn(byte[] buffer, int threads, int repetitions)
     {
-        ArgumentNullException.ThrowIfNull(buffer);
-        if (threads < 0) Guard.ThrowInvalid($"threads must be >= 0 (0 = all cores), got {threads}");
-        if (repetitions < 1) Guard.ThrowInvalid($"repetitions must be >= 1, got {repetitions}");
         int workers = threads == 0 ? Environment.ProcessorCount : threads;
         long slice = buffer.LongLength / workers / 64 * 64;
         if (slice == 0) Guard.ThrowInvalid($"a {buffer.LongLength}-byte buffer is too small for {workers} threads");
@@ -86,6 +85,12 @@ public static class MemoryBandwidth
         foreach (var thread in pool) thread.Join();
         long bytesRead = slice * workers;
         return new MemoryBandwidthResult(workers, bytesRead, repetitions, best, bytesRead / best);
+    }
+
+    private static void ValidateSettings(int threads, int repetitions)
+    {
+        if (threads < 0) Guard.ThrowInvalid($"threads must be >= 0 (0 = all cores), got {threads}");
+        if (repetitions < 1) Guard.ThrowInvalid($"repetitions must be >= 1, got {repetitions}");
     }
 
     private static byte[] AllocateTouched(long bytes)
