@@ -50,6 +50,9 @@ public sealed record ExactDenseBenchmarkOptions
 /// same thread count.</item>
 /// </list>
 /// Latency percentiles are per query and only exist in single-query mode (null in batched mode).
+/// <see cref="CpuSeconds"/> is the CPU time the whole process used during the timed region: on a machine shared
+/// with other work, CpuSeconds well below Threads x WallSeconds means the run was waiting for a core, and the
+/// wall-clock rates understate what the code does on a quiet machine.
 /// </summary>
 public sealed record ExactDenseRunResult(
     string Mode,
@@ -57,6 +60,7 @@ public sealed record ExactDenseRunResult(
     int Queries,
     int K,
     double WallSeconds,
+    double CpuSeconds,
     double Qps,
     double? MeanUs,
     double? P50Us,
@@ -145,6 +149,7 @@ public static class ExactDenseBenchmark
 
         var latencies = new double[count];
         var clock = new Stopwatch();
+        var cpuStarted = ProcessCpu();
         long started = Stopwatch.GetTimestamp();
         for (int q = 0; q < count; q++)
         {
@@ -153,7 +158,8 @@ public static class ExactDenseBenchmark
             latencies[q] = clock.Elapsed.TotalMicroseconds;
         }
         double wall = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        return Result(ExactDenseRunResult.SingleQueryMode, 1, count, k, wall, latencies, index.BaseBytes, scans: count, bandwidth);
+        double cpu = (ProcessCpu() - cpuStarted).TotalSeconds;
+        return Result(ExactDenseRunResult.SingleQueryMode, 1, count, k, wall, cpu, latencies, index.BaseBytes, scans: count, bandwidth);
     }
 
     /// <summary>Modes (b) and (c): one <see cref="ExactDenseIndex.Search"/> call over all <paramref name="queries"/>.</summary>
@@ -164,15 +170,23 @@ public static class ExactDenseBenchmark
         if (queries.Count == 0) Guard.ThrowInvalid("the batched run needs at least one query");
         // Warm-up on one tile; not timed.
         index.Search(queries.Slice(0, Math.Min(queries.Count, ExactDenseIndex.QueryTileSize)), k, threads);
+        var cpuStarted = ProcessCpu();
         long started = Stopwatch.GetTimestamp();
         index.Search(queries, k, threads);
         double wall = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        double cpu = (ProcessCpu() - cpuStarted).TotalSeconds;
         long tiles = (queries.Count + ExactDenseIndex.QueryTileSize - 1) / ExactDenseIndex.QueryTileSize;
         int workers = threads == 0 ? Environment.ProcessorCount : threads;
-        return Result(ExactDenseRunResult.BatchedMode, workers, queries.Count, k, wall, null, index.BaseBytes, tiles, bandwidth);
+        return Result(ExactDenseRunResult.BatchedMode, workers, queries.Count, k, wall, cpu, null, index.BaseBytes, tiles, bandwidth);
     }
 
-    private static ExactDenseRunResult Result(string mode, int threads, int queries, int k, double wall, double[]? latenciesUs,
+    private static TimeSpan ProcessCpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
+    private static ExactDenseRunResult Result(string mode, int threads, int queries, int k, double wall, double cpu, double[]? latenciesUs,
         long baseBytes, long scans, MemoryBandwidthResult bandwidth)
     {
         double effective = (double)queries * baseBytes / wall;
@@ -188,7 +202,7 @@ public static class ExactDenseBenchmark
             p95 = Percentile(latenciesUs, 0.95);
             p99 = Percentile(latenciesUs, 0.99);
         }
-        return new ExactDenseRunResult(mode, threads, queries, k, wall, queries / wall, mean, p50, p95, p99, baseBytes, scans,
+        return new ExactDenseRunResult(mode, threads, queries, k, wall, cpu, queries / wall, mean, p50, p95, p99, baseBytes, scans,
             effective, physical, bandwidth.BytesPerSecond, effective / bandwidth.BytesPerSecond, physical / bandwidth.BytesPerSecond);
     }
 

@@ -51,6 +51,7 @@ public class ExactDenseBenchmarkTests
         Assert.Equal((ExactDenseRunResult.SingleQueryMode, 1, 20, 5, 20L), (single.Mode, single.Threads, single.Queries, single.K, single.Scans));
         Assert.NotNull(single.P99Us);
         Assert.True(single.P50Us <= single.P95Us && single.P95Us <= single.P99Us);
+        Assert.True(single.CpuSeconds > 0);
         Assert.Equal(single.EffectiveBytesPerSecond, single.PhysicalBytesPerSecond);
         Assert.Equal(single.Queries * (double)single.BaseBytes / single.WallSeconds, single.EffectiveBytesPerSecond, 1e-6 * single.EffectiveBytesPerSecond);
         Assert.Equal(report.SingleThreadBandwidth.BytesPerSecond, single.BandwidthBytesPerSecond);
