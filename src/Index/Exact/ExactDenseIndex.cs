@@ -25,6 +25,9 @@ public sealed class ExactDenseIndex
     /// <summary>Base rows decoded into float32 scratch at a time by <see cref="Search"/>.</summary>
     public const int RowBlockSize = 64;
 
+    /// <summary>Rows <see cref="SearchOne"/> scores per row-kernel call before its heap pass (1 KiB of scores on the stack).</summary>
+    private const int SingleQueryChunkRows = 256;
+
     /// <summary>A worker of a split base range gets at least this many rows (below that threads cost more than they save).</summary>
     private const int MinRowsPerRange = 4096;
 
@@ -108,7 +111,7 @@ public sealed class ExactDenseIndex
         var heap = t_heap;
         if (heap is null || heap.Capacity != k) t_heap = heap = new TopKHeap(k);
         heap.Clear();
-        Span<float> scratch = stackalloc float[ExactDenseScan<L2Score, SquaredL2Accumulator, Float32Decoder, float>.RowChunk];
+        Span<float> scratch = stackalloc float[SingleQueryChunkRows];
         DispatchScanOne(query, heap, scratch);
 
         float queryInverseNorm = Metric == Metric.Cosine ? DenseKernels.InverseNorm(DenseKernels.SquaredNorm(query)) : 1f;

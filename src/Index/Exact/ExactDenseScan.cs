@@ -22,9 +22,6 @@ internal static class ExactDenseScan<TScore, TAccumulator, TDecoder, TElement>
     where TDecoder : struct, IElementDecoder<TElement>
     where TElement : unmanaged
 {
-    /// <summary>Rows scored per call of the row kernel before the heap pass (the scores stay in L1).</summary>
-    public const int RowChunk = 256;
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a scan is long-running: skip tier-0, no first-query penalty
     public static void ScanOne(ReadOnlySpan<TElement> baseRows, int rowCount, int dimension, ReadOnlySpan<float> rowInverseNorms,
         ReadOnlySpan<float> query, TopKHeap heap, Span<float> scoreScratch)
@@ -33,7 +30,7 @@ internal static class ExactDenseScan<TScore, TAccumulator, TDecoder, TElement>
         ref float norms = ref MemoryMarshal.GetReference(rowInverseNorms);
         ref float q = ref MemoryMarshal.GetReference(query);
         ref float scores = ref MemoryMarshal.GetReference(scoreScratch);
-        int chunk = Math.Min(RowChunk, scoreScratch.Length);
+        int chunk = scoreScratch.Length;
         float threshold = heap.Threshold;
         for (int start = 0; start < rowCount; start += chunk)
         {
