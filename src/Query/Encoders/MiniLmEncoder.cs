@@ -123,7 +123,9 @@ public sealed class MiniLmEncoder : IDisposable
         if (_packageTokenizer is not null)
         {
             // The package's Encode returns exactly what its SentenceEncoder feeds the model, [CLS]/[SEP] included.
-            var encoded = _packageTokenizer.Encode([text])[0].InputIds;
+            // Its thread safety is undocumented, so calls are serialised (it is a compatibility path, not the default).
+            long[] encoded;
+            lock (_packageTokenizer) encoded = _packageTokenizer.Encode([text])[0].InputIds;
             int n = Math.Min(encoded.Length, max);
             var result = new int[n];
             for (int i = 0; i < n; i++) result[i] = (int)encoded[i];
