@@ -15,8 +15,14 @@ namespace Retrieval.Query.Reporting;
 /// </summary>
 public sealed class SearchRun
 {
-    /// <summary>Queries searched before timing starts.</summary>
+    /// <summary>Queries searched before timing starts, at least.</summary>
     public const int WarmupQueries = 16;
+
+    /// <summary>Warm-up lasts at least this long (tier-up to optimised code happens in the background after ~0.1 s of calls).</summary>
+    public static readonly TimeSpan WarmupTime = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>A tiny query set is not cycled through more often than this during warm-up.</summary>
+    private const int MaxWarmupPasses = 20;
 
     private readonly int _k;
     private readonly int _threads;
@@ -87,17 +93,28 @@ public sealed class SearchRun
 
     private void Warmup(ISearchIndex index, QuerySet queries, SearchSettings settings)
     {
-        int warmup = Math.Min(WarmupQueries, queries.Count);
-        if (warmup == 0) return;
+        if (queries.Count == 0) return;
+        // At least WarmupQueries queries and WarmupTime, cycling over the set: the runtime compiles hot methods
+        // again with full optimisation after they have run for a while, and that must happen before timing.
+        long start = Stopwatch.GetTimestamp();
         if (Threads == 1)
         {
-            var idBuffer = new int[_k];
-            var scoreBuffer = new float[_k];
-            for (int q = 0; q < warmup; q++) index.SearchOne(queries, q, _k, settings, idBuffer, scoreBuffer);
+            var ids = new int[_k];
+            var scores = new float[_k];
+            for (int done = 0; done < WarmupQueries || Stopwatch.GetElapsedTime(start) < WarmupTime; done++)
+            {
+                index.SearchOne(queries, done % queries.Count, _k, settings, ids, scores);
+                if (done >= MaxWarmupPasses * queries.Count) break;
+            }
         }
         else
         {
-            index.SearchBatch(queries.Take(warmup), _k, settings, _threads);
+            var batch = queries.Take(WarmupQueries);
+            for (int pass = 0; pass == 0 || Stopwatch.GetElapsedTime(start) < WarmupTime; pass++)
+            {
+                index.SearchBatch(batch, _k, settings, _threads);
+                if (pass >= MaxWarmupPasses * Math.Max(1, queries.Count / batch.Count)) break;
+            }
         }
     }
 

@@ -59,6 +59,18 @@ public class ReportingTests
     }
 
     [Fact]
+    public void FloatingPointValuesAreWrittenToSevenSignificantDigits()
+    {
+        var report = new SearchReport { Index = "exact", Queries = 1, K = 1, P95Us = 43.535000000000004, Qps = 22027.402088197716, RecallAtK = 0.1 + 0.2 };
+
+        var json = ReportJson.ToJsonLine(report);
+
+        Assert.Contains("\"p95_us\":43.535,", json);
+        Assert.Contains("\"qps\":22027.4,", json);
+        Assert.Contains("\"recall_at_k\":0.3,", json);
+    }
+
+    [Fact]
     public void BuildAndEvalReportsUseTheContractNames()
     {
         var build = new BuildReport { BuildSeconds = 1.5, IndexBytesOnDisk = 4096, PeakRssBytes = null };

@@ -1,6 +1,11 @@
 using System.CommandLine;
 using Retrieval.Cli.Hosting;
+using System.Diagnostics;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Formats;
+using Retrieval.Index.Vectors;
+using Retrieval.Query.Indexes;
+using Retrieval.Query.Reporting;
 
 namespace Retrieval.Cli.Commands;
 
@@ -47,7 +52,41 @@ public static class GroundTruthCommand
             if (!hasDataset && !(hasBase && hasQueries))
                 result.AddError("give --dataset NAME|DIR, or both --base FILE and --queries FILE");
         });
-        command.SetAction(Pending.Action("gt"));
+        command.SetAction(parse =>
+        {
+            var progress = host.Progress(parse);
+            var results = host.Results(parse);
+            int? limit = parse.GetValue(maxQueries);
+            var inputs = parse.GetValue(dataset) is { } name
+                ? SearchInputs.FromDataset(name, loadBase: true, maxQueries: limit, progress: progress)
+                : SearchInputs.FromFiles(parse.GetRequiredValue(baseFile)!, parse.GetRequiredValue(queries)!, maxQueries: limit,
+                    progress: progress);
+            var chosen = inputs.ResolveMetric(parse.GetValue(metric) is { } m ? MetricExtensions.ParseMetric(m) : null);
+            int neighbours = parse.GetValue(k);
+            Guard.ValidK(neighbours);
+            var idsPath = parse.GetRequiredValue(output);
+            var scoresPath = parse.GetValue(scoresOut);
+
+            using var exact = inputs.CreateExactIndex(chosen);
+            var started = Stopwatch.GetTimestamp();
+            var found = GroundTruthBuilder.Compute(exact, inputs.Queries, neighbours, parse.GetValue(threads), progress);
+            double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+
+            IntMatrixFile.Write(idsPath, new IntMatrix(found.QueryCount, found.K, found.Ids));
+            if (scoresPath is not null) FloatMatrixFile.Write(scoresPath, new FloatMatrix(found.QueryCount, found.K, found.Scores));
+            results.Add(new ReportLine(
+            [
+                new("queries", found.QueryCount),
+                new("k", found.K),
+                new("metric", chosen.ToName()),
+                new("base_count", exact.Count),
+                new("seconds", seconds),
+                new("ids_file", Path.GetFullPath(idsPath)),
+                new("scores_file", scoresPath is null ? null : Path.GetFullPath(scoresPath)),
+            ]));
+            results.Flush();
+            return ExitCodes.Success;
+        });
         return command;
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Retrieval.Cli.Hosting;
+using Retrieval.Index.Errors;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
 using Retrieval.Query.Reporting;
@@ -85,7 +86,38 @@ public static class SearchCommand
                 result.AddError("--exact-baseline compares an --index with exact search; drop it when searching with --exact");
         });
 
-        command.SetAction(Pending.Action("search"));
+        command.SetAction(parse =>
+        {
+            var progress = host.Progress(parse);
+            var results = host.Results(parse);
+            var indexDir = parse.GetValue(index);
+            bool needBase = indexDir is null || parse.GetValue(exactBaseline);
+            int? limit = parse.GetValue(maxQueries);
+            var inputs = parse.GetValue(dataset) is { } name
+                ? SearchInputs.FromDataset(name, loadBase: needBase, maxQueries: limit, progress: progress)
+                : SearchInputs.FromFiles(parse.GetValue(baseFile), parse.GetRequiredValue(queries)!, parse.GetValue(gt),
+                    parse.GetValue(gtScores), limit, progress);
+            Metric? requested = parse.GetValue(metric) is { } m ? MetricExtensions.ParseMetric(m) : null;
+
+            using var searched = indexDir is null
+                ? inputs.CreateExactIndex(inputs.ResolveMetric(requested))
+                : IndexRegistry.Default.Open(indexDir);
+            if (requested is { } r && r != searched.Metric)
+                throw new RetrievalException(ErrorKind.Incompatible,
+                    $"the index in {indexDir} ranks by {searched.Metric.ToName()}, not {r.ToName()}; drop --metric or rebuild the index");
+            var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
+                inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
+            var settings = parse.GetValue(sweep) ? searched.SweepSettings : [searched.DefaultSettings];
+            foreach (var setting in settings) results.Add(run.Measure(searched, inputs.Queries, setting));
+
+            if (indexDir is not null && parse.GetValue(exactBaseline))
+            {
+                using var baseline = inputs.CreateExactIndex(searched.Metric);
+                results.Add(run.Measure(baseline, inputs.Queries, baseline.DefaultSettings));
+            }
+            results.Flush();
+            return ExitCodes.Success;
+        });
         return command;
     }
 }
