@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
 using Retrieval.Query.Benchmarks;
@@ -94,6 +95,9 @@ public static class BenchExactCommand
                 ]));
             }
             results.Flush("memory bandwidth (sequential read):");
+            // The 1 GiB bandwidth buffer is garbage by now; collect it so resident memory is the search's own.
+            GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             long resident = ProcessMemory.ResidentBytes();
             foreach (var run in report.Runs)
             {
