@@ -24,12 +24,14 @@ internal static class MiniLmPassagesRecipe
 
     public static void Run(RecipeContext context)
     {
+        int baseCount = context.Options.EmbedCount ?? BaseCount;
+        if (baseCount < 1) Guard.ThrowInvalid($"EmbedCount must be >= 1, got {baseCount}");
         var passagesDir = FindOrBuildPassages(context);
         var passagesManifest = DatasetManifest.Load(passagesDir);
-        context.Report("read passages", 0, BaseCount, "passages");
-        var passages = ReadTexts(passagesManifest.Base!.Path, BaseCount);
-        if (passages.Count < BaseCount)
-            throw new DataFormatException(passagesManifest.Base.Path, $"holds {passages.Count} passages, minilm-passages needs {BaseCount}",
+        context.Report("read passages", 0, baseCount, "passages");
+        var passages = ReadTexts(passagesManifest.Base!.Path, baseCount);
+        if (passages.Count < baseCount)
+            throw new DataFormatException(passagesManifest.Base.Path, $"holds {passages.Count} passages, minilm-passages needs {baseCount}",
                 kind: ErrorKind.Incompatible);
         var queries = ReadTexts(passagesManifest.Queries!.Path, int.MaxValue);
 
@@ -45,7 +47,8 @@ internal static class MiniLmPassagesRecipe
         IntMatrixFile.Write(Path.Combine(context.Staging, "groundtruth.ivecs"), ids);
 
         var manifest = ManifestWriter.FromCatalog(context.Entry);
-        manifest["base"]!["texts"] = $"{passagesManifest.Base.Path} rows 0..{BaseCount - 1}, same order";
+        manifest["base"]!["count"] = baseCount;
+        manifest["base"]!["texts"] = $"{passagesManifest.Base.Path} rows 0..{baseCount - 1}, same order";
         manifest["queries"]!["count"] = queryVectors.Count;
         manifest["queries"]!["texts"] = $"{passagesManifest.Queries.Path}, same order";
         manifest["groundtruth"]!["computed_on"] = "the float16 base and queries converted to float32, ties by lower id";
@@ -58,7 +61,7 @@ internal static class MiniLmPassagesRecipe
             ["passages_from"] = passagesDir,
         };
         ManifestWriter.Write(context.Staging, manifest);
-        context.Notes.Add($"embedded {BaseCount:N0} passages and {queries.Count:N0} queries from {passagesDir}");
+        context.Notes.Add($"embedded {baseCount:N0} passages and {queries.Count:N0} queries from {passagesDir}");
     }
 
     private static string FindOrBuildPassages(RecipeContext context)
