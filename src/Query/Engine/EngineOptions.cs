@@ -1,0 +1,59 @@
+using Retrieval.Index.Errors;
+
+namespace Retrieval.Query.Engine;
+
+/// <summary>
+/// Sizes and policies of an engine. FASTER's own defaults assume a 16 GB in-memory log; every size here is explicit
+/// and small by default (tens of MiB), and the record store spills to disk beyond its memory budget.
+/// </summary>
+public sealed record EngineOptions
+{
+    public static readonly EngineOptions Default = new();
+
+    /// <summary>Record store in-memory log: 2^bits bytes (default 2^25 = 32 MiB).</summary>
+    public int StoreMemoryBits { get; init; } = 25;
+    /// <summary>Record store page: 2^bits bytes (default 2^20 = 1 MiB); one record must fit in a page.</summary>
+    public int StorePageBits { get; init; } = 20;
+    /// <summary>Record store disk segment files: 2^bits bytes (default 2^28 = 256 MiB).</summary>
+    public int StoreSegmentBits { get; init; } = 28;
+    /// <summary>Record store hash index buckets (64 bytes each; default 2^16 = 4 MiB).</summary>
+    public long StoreIndexBuckets { get; init; } = 1L << 16;
+    /// <summary>Write-ahead log page: 2^bits bytes (default 2^22 = 4 MiB); caps one log entry.</summary>
+    public int LogPageBits { get; init; } = 22;
+    /// <summary>Write-ahead log in-memory buffer: 2^bits bytes (default 2^24 = 16 MiB).</summary>
+    public int LogMemoryBits { get; init; } = 24;
+    /// <summary>Write-ahead log disk segment files: 2^bits bytes (default 2^28 = 256 MiB).</summary>
+    public int LogSegmentBits { get; init; } = 28;
+    /// <summary>Payloads at least this long are LZ4-compressed when that makes them smaller (default 256 bytes).</summary>
+    public int CompressPayloadBytes { get; init; } = 256;
+    /// <summary>Largest payload accepted (default 256 KiB).</summary>
+    public int MaxPayloadBytes { get; init; } = 256 * 1024;
+    /// <summary>Rows the mutable segment takes before it is sealed into an immutable exact segment (default 8192).</summary>
+    public int SealRows { get; init; } = 8192;
+    /// <summary>Time between background checkpoints; zero disables them (default 60 s).</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Whether <see cref="RetrievalEngine.DisposeAsync"/> checkpoints first (default true; tests turn it off to exercise log replay).</summary>
+    public bool CheckpointOnClose { get; init; } = true;
+    /// <summary>Threads the text encoders use per call (0 = all cores).</summary>
+    public int EncoderThreads { get; init; }
+
+    /// <summary>Largest encoded log entry: half a log page, leaving room for FASTER's headers.</summary>
+    internal int MaxEntryBytes => 1 << (LogPageBits - 1);
+
+    public void Validate()
+    {
+        if (StorePageBits < 12 || StorePageBits > 30) Guard.ThrowInvalid($"StorePageBits must be in [12, 30], got {StorePageBits}");
+        if (StoreMemoryBits < StorePageBits + 1 || StoreMemoryBits > 40) Guard.ThrowInvalid($"StoreMemoryBits must be in [StorePageBits+1, 40], got {StoreMemoryBits}");
+        if (StoreSegmentBits < StorePageBits || StoreSegmentBits > 40) Guard.ThrowInvalid($"StoreSegmentBits must be in [StorePageBits, 40], got {StoreSegmentBits}");
+        if (StoreIndexBuckets < 64 || (StoreIndexBuckets & (StoreIndexBuckets - 1)) != 0) Guard.ThrowInvalid($"StoreIndexBuckets must be a power of two >= 64, got {StoreIndexBuckets}");
+        if (LogPageBits < 16 || LogPageBits > 30) Guard.ThrowInvalid($"LogPageBits must be in [16, 30], got {LogPageBits}");
+        if (LogMemoryBits < LogPageBits + 1 || LogMemoryBits > 40) Guard.ThrowInvalid($"LogMemoryBits must be in [LogPageBits+1, 40], got {LogMemoryBits}");
+        if (LogSegmentBits < LogPageBits || LogSegmentBits > 40) Guard.ThrowInvalid($"LogSegmentBits must be in [LogPageBits, 40], got {LogSegmentBits}");
+        if (CompressPayloadBytes < 0) Guard.ThrowInvalid($"CompressPayloadBytes must be >= 0, got {CompressPayloadBytes}");
+        if (MaxPayloadBytes < 0 || MaxPayloadBytes > (1 << (StorePageBits - 1)) - 65536)
+            Guard.ThrowInvalid($"MaxPayloadBytes must be in [0, half a store page less 64 KiB], got {MaxPayloadBytes}");
+        if (SealRows < 1) Guard.ThrowInvalid($"SealRows must be >= 1, got {SealRows}");
+        if (CheckpointInterval < TimeSpan.Zero) Guard.ThrowInvalid("CheckpointInterval must not be negative");
+        if (EncoderThreads < 0) Guard.ThrowInvalid($"EncoderThreads must be >= 0, got {EncoderThreads}");
+    }
+}

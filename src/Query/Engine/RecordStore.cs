@@ -1,0 +1,168 @@
+using System.Buffers.Binary;
+using FASTER.core;
+using Retrieval.Index.Errors;
+
+namespace Retrieval.Query.Engine;
+
+/// <summary>
+/// The durable id -> record map: a FASTER key-value store of byte strings (SpanByte keys and values), sized by
+/// <see cref="EngineOptions"/> and spilling to its log device beyond its memory budget. Keys are a tag byte
+/// ('C' collection schema, 'R' record), the collection's incarnation id and the record key. The store itself is
+/// made durable only by checkpoints; between checkpoints the write-ahead log is the source of truth.
+/// </summary>
+/// <remarks>FASTER sessions are single-threaded, so one session is used under a lock; operations are microseconds.</remarks>
+internal sealed class RecordStore : IDisposable
+{
+    private const byte SchemaTag = (byte)'C', RecordTag = (byte)'R';
+
+    private readonly IDevice _device;
+    private readonly FasterKV<SpanByte, SpanByte> _store;
+    private readonly ClientSession<SpanByte, SpanByte, SpanByte, byte[], Empty, SpanByteFunctions_ByteArrayOutput<Empty>> _session;
+    private readonly object _gate = new();
+
+    public RecordStore(string directory, EngineOptions options, Guid? checkpoint)
+    {
+        Directory.CreateDirectory(directory);
+        _device = Devices.CreateLogDevice(Path.Combine(directory, "hlog"), preallocateFile: false, deleteOnClose: false);
+        _store = new FasterKV<SpanByte, SpanByte>(
+            options.StoreIndexBuckets,
+            new LogSettings
+            {
+                LogDevice = _device,
+                PageSizeBits = options.StorePageBits,
+                MemorySizeBits = options.StoreMemoryBits,
+                SegmentSizeBits = options.StoreSegmentBits,
+                MutableFraction = 0.9,
+            },
+            new CheckpointSettings { CheckpointDir = Path.Combine(directory, "checkpoints") });
+        try
+        {
+            if (checkpoint is not null) _store.Recover(checkpoint.Value);
+        }
+        catch (Exception e) when (e is not RetrievalException)
+        {
+            _store.Dispose();
+            _device.Dispose();
+            throw new RetrievalException(ErrorKind.Corrupt, $"record store checkpoint {checkpoint} in {directory} could not be recovered: {e.Message}");
+        }
+        _session = _store.For(new SpanByteFunctions_ByteArrayOutput<Empty>()).NewSession<SpanByteFunctions_ByteArrayOutput<Empty>>();
+    }
+
+    public void PutSchema(uint collectionId, byte[] schemaJson) => Put(Key(SchemaTag, collectionId, null), schemaJson);
+    public void DeleteSchema(uint collectionId) => Delete(Key(SchemaTag, collectionId, null));
+    public void PutRecord(uint collectionId, RecordKey key, byte[] encoded) => Put(Key(RecordTag, collectionId, key), encoded);
+    public void DeleteRecord(uint collectionId, RecordKey key) => Delete(Key(RecordTag, collectionId, key));
+
+    public byte[]? GetRecord(uint collectionId, RecordKey key)
+    {
+        var k = Key(RecordTag, collectionId, key);
+        lock (_gate)
+        {
+            unsafe
+            {
+                fixed (byte* p = k)
+                {
+                    var keySpan = SpanByte.FromFixedSpan(k.AsSpan());
+                    byte[] output = null!;
+                    var status = _session.Read(ref keySpan, ref output);
+                    if (status.IsPending)
+                    {
+                        _session.CompletePendingWithOutputs(out var outputs, wait: true);
+                        using (outputs)
+                        {
+                            while (outputs.Next())
+                            {
+                                status = outputs.Current.Status;
+                                output = outputs.Current.Output;
+                            }
+                        }
+                    }
+                    if (status.Found) return output;
+                    if (status.NotFound) return null;
+                    throw new RetrievalException(ErrorKind.Internal, $"record store read failed with status {status}");
+                }
+            }
+        }
+    }
+
+    /// <summary>Every live schema and record, in no particular order (used once, when the engine opens).</summary>
+    public void ScanAll(Action<uint, byte[]> schema, Action<uint, byte[]> record)
+    {
+        lock (_gate)
+        {
+            using var iterator = _session.Iterate();
+            while (iterator.GetNext(out _))
+            {
+                var key = iterator.GetKey().ToByteArray();
+                var value = iterator.GetValue().ToByteArray();
+                if (key.Length < 5) throw new RetrievalException(ErrorKind.Corrupt, $"record store key of {key.Length} bytes");
+                uint id = BinaryPrimitives.ReadUInt32LittleEndian(key.AsSpan(1));
+                if (key[0] == SchemaTag) schema(id, value);
+                else if (key[0] == RecordTag) record(id, value);
+                else throw new RetrievalException(ErrorKind.Corrupt, $"record store key has unknown tag {key[0]}");
+            }
+        }
+    }
+
+    /// <summary>Writes a FASTER fold-over checkpoint of everything applied so far and returns its token.</summary>
+    public async Task<Guid> CheckpointAsync()
+    {
+        lock (_gate) _session.CompletePending(wait: true);
+        var (success, token) = await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
+        if (!success) throw new RetrievalException(ErrorKind.Internal, "record store checkpoint did not start (another checkpoint is running)");
+        return token;
+    }
+
+    private void Put(byte[] key, byte[] value)
+    {
+        lock (_gate)
+        {
+            unsafe
+            {
+                fixed (byte* k = key)
+                fixed (byte* v = value)
+                {
+                    var keySpan = SpanByte.FromFixedSpan(key.AsSpan());
+                    var valueSpan = SpanByte.FromFixedSpan(value.AsSpan());
+                    var status = _session.Upsert(ref keySpan, ref valueSpan);
+                    if (status.IsPending) _session.CompletePending(wait: true);
+                }
+            }
+        }
+    }
+
+    private void Delete(byte[] key)
+    {
+        lock (_gate)
+        {
+            unsafe
+            {
+                fixed (byte* k = key)
+                {
+                    var keySpan = SpanByte.FromFixedSpan(key.AsSpan());
+                    var status = _session.Delete(ref keySpan);
+                    if (status.IsPending) _session.CompletePending(wait: true);
+                }
+            }
+        }
+    }
+
+    private static byte[] Key(byte tag, uint collectionId, RecordKey? key)
+    {
+        var bytes = new byte[5 + (key?.EncodedLength ?? 0)];
+        bytes[0] = tag;
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(1), collectionId);
+        key?.Write(bytes.AsSpan(5));
+        return bytes;
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _session.Dispose();
+            _store.Dispose();
+            _device.Dispose();
+        }
+    }
+}
