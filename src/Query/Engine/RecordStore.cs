@@ -53,9 +53,10 @@ internal sealed class RecordStore : IDisposable
     public void PutRecord(uint collectionId, RecordKey key, byte[] encoded) => Put(Key(RecordTag, collectionId, key), encoded);
     public void DeleteRecord(uint collectionId, RecordKey key) => Delete(Key(RecordTag, collectionId, key));
 
-    public byte[]? GetRecord(uint collectionId, RecordKey key)
+    public byte[]? GetRecord(uint collectionId, RecordKey key) => Read(Key(RecordTag, collectionId, key));
+
+    private byte[]? Read(byte[] k)
     {
-        var k = Key(RecordTag, collectionId, key);
         lock (_gate)
         {
             unsafe
@@ -85,22 +86,34 @@ internal sealed class RecordStore : IDisposable
         }
     }
 
-    /// <summary>Every live schema and record, in no particular order (used once, when the engine opens).</summary>
+    /// <summary>
+    /// Every live schema and record, in no particular order (used once, when the engine opens). Each key the
+    /// iterator reports is confirmed with a point read: that read is FASTER's authoritative answer (it follows the
+    /// hash chain to the newest version, tombstones included), whereas iteration over a recovered log was seen to
+    /// report a deleted key now and then.
+    /// </summary>
     public void ScanAll(Action<uint, byte[]> schema, Action<uint, byte[]> record)
     {
+        var keys = new List<byte[]>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         lock (_gate)
         {
             using var iterator = _session.Iterate();
             while (iterator.GetNext(out _))
             {
                 var key = iterator.GetKey().ToByteArray();
-                var value = iterator.GetValue().ToByteArray();
-                if (key.Length < 5) throw new RetrievalException(ErrorKind.Corrupt, $"record store key of {key.Length} bytes");
-                uint id = BinaryPrimitives.ReadUInt32LittleEndian(key.AsSpan(1));
-                if (key[0] == SchemaTag) schema(id, value);
-                else if (key[0] == RecordTag) record(id, value);
-                else throw new RetrievalException(ErrorKind.Corrupt, $"record store key has unknown tag {key[0]}");
+                if (seen.Add(Convert.ToBase64String(key))) keys.Add(key);
             }
+        }
+        foreach (var key in keys)
+        {
+            if (key.Length < 5) throw new RetrievalException(ErrorKind.Corrupt, $"record store key of {key.Length} bytes");
+            var value = Read(key);
+            if (value is null) continue;
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(key.AsSpan(1));
+            if (key[0] == SchemaTag) schema(id, value);
+            else if (key[0] == RecordTag) record(id, value);
+            else throw new RetrievalException(ErrorKind.Corrupt, $"record store key has unknown tag {key[0]}");
         }
     }
 

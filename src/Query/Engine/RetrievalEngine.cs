@@ -217,9 +217,13 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
     public IReadOnlyList<SearchHit> Search(string collection, SearchRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var target = Find(collection);
-        request.Validate(MaxK);
-        var (dense, sparse, mode) = ResolveQuery(target, request, "query");
+        return Search(Find(collection), request, "query");
+    }
+
+    private List<SearchHit> Search(Collection target, SearchRequest request, string field)
+    {
+        request.Validate(MaxK, field);
+        var (dense, sparse, mode) = ResolveQuery(target, request, field);
         var hits = target.Search(dense, sparse, mode, request);
         var results = new List<SearchHit>(hits.Count);
         foreach (var (key, score) in hits)
@@ -238,7 +242,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         var target = Find(collection);
         var prepared = PrepareDenseTexts(target, requests);
         var results = new IReadOnlyList<SearchHit>[requests.Count];
-        for (int i = 0; i < requests.Count; i++) results[i] = Search(collection, prepared[i]);
+        for (int i = 0; i < requests.Count; i++) results[i] = Search(target, prepared[i], $"queries[{i}]");
         return results;
     }
 

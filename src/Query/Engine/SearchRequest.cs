@@ -49,17 +49,17 @@ public sealed record SearchRequest
     /// <summary>Whether hits carry their payload (default false).</summary>
     public bool WithPayload { get; init; }
 
-    internal void Validate(int maxK)
+    internal void Validate(int maxK, string field = "query")
     {
-        if (K < 1 || K > maxK) Guard.ThrowInvalid($"k must be in [1, {maxK}], got {K}");
-        if (!Enum.IsDefined(Mode)) Guard.ThrowInvalid($"mode {(int)Mode} is unknown");
-        if (!Enum.IsDefined(Fusion)) Guard.ThrowInvalid($"fusion {(int)Fusion} is unknown");
-        if (!float.IsFinite(DenseWeight) || DenseWeight < 0) Guard.ThrowInvalid($"dense_weight must be a finite number >= 0, got {DenseWeight}");
-        if (!float.IsFinite(SparseWeight) || SparseWeight < 0) Guard.ThrowInvalid($"sparse_weight must be a finite number >= 0, got {SparseWeight}");
-        if (RrfConstant < 0) Guard.ThrowInvalid($"rrf_k must be >= 0, got {RrfConstant}");
-        if (Candidates < 0 || Candidates > maxK) Guard.ThrowInvalid($"candidates must be in [0, {maxK}] (0 = max(k, 100)), got {Candidates}");
+        if (K < 1 || K > maxK) Guard.ThrowInvalid($"{field}.k must be in [1, {maxK}], got {K}");
+        if (!Enum.IsDefined(Mode)) Guard.ThrowInvalid($"{field}.mode {(int)Mode} is unknown");
+        if (!Enum.IsDefined(Fusion)) Guard.ThrowInvalid($"{field}.fusion {(int)Fusion} is unknown");
+        if (!float.IsFinite(DenseWeight) || DenseWeight < 0) Guard.ThrowInvalid($"{field}.dense_weight must be a finite number >= 0, got {DenseWeight}");
+        if (!float.IsFinite(SparseWeight) || SparseWeight < 0) Guard.ThrowInvalid($"{field}.sparse_weight must be a finite number >= 0, got {SparseWeight}");
+        if (RrfConstant < 0) Guard.ThrowInvalid($"{field}.rrf_k must be >= 0, got {RrfConstant}");
+        if (Candidates < 0 || Candidates > maxK) Guard.ThrowInvalid($"{field}.candidates must be in [0, {maxK}] (0 = max(k, 100)), got {Candidates}");
         if (Vector is null && Sparse is null && string.IsNullOrEmpty(Text))
-            Guard.ThrowInvalid("the query has no vector, sparse vector or text");
+            Guard.ThrowInvalid($"{field} has no vector, sparse vector or text");
     }
 }
 

@@ -134,11 +134,11 @@ public sealed class EngineSearchTests
         await using var engine = RetrievalEngine.Open(TestData.TempDirectory(), Small());
         await engine.CreateCollectionAsync(new CollectionSchema("d", Dense: new DenseFieldSchema(2, Metric.L2)));
         string Fails(SearchRequest r) => Assert.ThrowsAny<Retrieval.Index.Errors.RetrievalException>(() => engine.Search("d", r)).Message;
-        Assert.Contains("k must be in [1, 10000], got 0", Fails(new SearchRequest { Vector = [1, 2], K = 0 }));
+        Assert.Contains("query.k must be in [1, 10000], got 0", Fails(new SearchRequest { Vector = [1, 2], K = 0 }));
         Assert.Contains("query.vector has 3 dimensions", Fails(new SearchRequest { Vector = [1, 2, 3] }));
         Assert.Contains("query.vector[0] is NaN", Fails(new SearchRequest { Vector = [float.NaN, 2] }));
         Assert.Contains("needs a sparse field", Fails(new SearchRequest { Vector = [1, 2], Mode = SearchMode.Hybrid }));
-        Assert.Contains("has no vector, sparse vector or text", Fails(new SearchRequest()));
+        Assert.Contains("query has no vector, sparse vector or text", Fails(new SearchRequest()));
     }
 
     /// <summary>BM25 through the server-side sparse text encoder: the document sharing the rare query term ranks first.</summary>

@@ -1,0 +1,33 @@
+using Grpc.Core;
+using Retrieval.Query.Engine;
+using Retrieval.Service.Hosting;
+using V1 = Retrieval.Service.Protocol;
+
+namespace Retrieval.Service.Services;
+
+/// <summary>retrieval.v1.Collections over the engine.</summary>
+public sealed class CollectionsService(RetrievalEngine engine, ServerOptions options) : V1.Collections.CollectionsBase
+{
+    public override async Task<V1.CollectionInfo> CreateCollection(V1.CreateCollectionRequest request, ServerCallContext context)
+    {
+        var schema = ProtocolMapping.ToSchema(request.Schema, options.Limits);
+        var info = await engine.CreateCollectionAsync(schema, context.CancellationToken).ConfigureAwait(false);
+        return ProtocolMapping.FromInfo(info);
+    }
+
+    public override async Task<V1.DropCollectionResponse> DropCollection(V1.DropCollectionRequest request, ServerCallContext context)
+    {
+        await engine.DropCollectionAsync(request.Name, context.CancellationToken).ConfigureAwait(false);
+        return new V1.DropCollectionResponse();
+    }
+
+    public override Task<V1.ListCollectionsResponse> ListCollections(V1.ListCollectionsRequest request, ServerCallContext context)
+    {
+        var response = new V1.ListCollectionsResponse();
+        foreach (var info in engine.ListCollections()) response.Collections.Add(ProtocolMapping.FromInfo(info));
+        return Task.FromResult(response);
+    }
+
+    public override Task<V1.CollectionInfo> DescribeCollection(V1.DescribeCollectionRequest request, ServerCallContext context) =>
+        Task.FromResult(ProtocolMapping.FromInfo(engine.Describe(request.Name)));
+}
