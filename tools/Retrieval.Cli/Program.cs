@@ -30,6 +30,8 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Create(host));
         root.Subcommands.Add(BenchCommand.Create(host));
         root.Subcommands.Add(ServeCommand.Create(host));
+        root.Subcommands.Add(ClientCommand.Create(host));
+        root.Subcommands.Add(CrashTestCommand.Create(host));
         return root;
     }
 }
