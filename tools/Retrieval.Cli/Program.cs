@@ -32,6 +32,7 @@ public static class Program
         root.Subcommands.Add(ServeCommand.Create(host));
         root.Subcommands.Add(ClientCommand.Create(host));
         root.Subcommands.Add(CrashTestCommand.Create(host));
+        root.Subcommands.Add(LoadTestCommand.Create(host));
         return root;
     }
 }

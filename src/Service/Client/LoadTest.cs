@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Retrieval.Index.Errors;
+using Retrieval.Query.Evaluation;
+using V1 = Retrieval.Service.Protocol;
+
+namespace Retrieval.Service.Client;
+
+/// <summary>Load test settings: a bounded run (clients x seconds) against a loopback server.</summary>
+public sealed record LoadTestOptions
+{
+    public required Uri Server { get; init; }
+    public string? ApiKey { get; init; }
+    /// <summary>Collection to create (or reuse if it has the same shape) and preload.</summary>
+    public string Collection { get; init; } = "loadtest";
+    public int Clients { get; init; } = 32;
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Percent of operations that are searches; the rest are single-record upserts (overwrites of existing ids).</summary>
+    public int SearchPercent { get; init; } = 90;
+    public int Dimension { get; init; } = 64;
+    /// <summary>Records loaded before the timed run.</summary>
+    public int Records { get; init; } = 20_000;
+    public int K { get; init; } = 10;
+    public int Seed { get; init; } = 7;
+    /// <summary>Reads the server's resident memory (bytes), or null when it cannot be observed.</summary>
+    public Func<long>? ServerMemory { get; init; }
+
+    public void Validate()
+    {
+        if (!Server.IsLoopback) Guard.ThrowInvalid($"the load test only targets loopback servers; {Server} is not loopback");
+        if (Clients < 1 || Clients > 1024) Guard.ThrowInvalid($"clients must be in [1, 1024], got {Clients}");
+        if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromHours(1)) Guard.ThrowInvalid($"duration must be in (0, 1 h], got {Duration}");
+        if (SearchPercent < 0 || SearchPercent > 100) Guard.ThrowInvalid($"search percent must be in [0, 100], got {SearchPercent}");
+        if (Records < 1) Guard.ThrowInvalid($"records must be >= 1, got {Records}");
+    }
+}
+
+public sealed record LoadTestResult(long Searches, long Upserts, long Errors, double Seconds, double SearchQps, double UpsertQps,
+    LatencyStats SearchLatency, LatencyStats UpsertLatency, long ServerMemoryStart, long ServerMemoryEnd, IReadOnlyList<string> ErrorSamples);
+
+/// <summary>Many concurrent clients (each its own channel) issuing a search/upsert mix for a fixed time.</summary>
+public static class LoadTest
+{
+    public static async Task<LoadTestResult> RunAsync(LoadTestOptions options, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        using var setup = new RetrievalClient(options.Server.ToString(), options.ApiKey);
+        try
+        {
+            await setup.CreateAsync(new V1.CollectionSchema
+            {
+                Name = options.Collection,
+                KeyKind = V1.KeyKind.Integer,
+                Dense = new V1.DenseField { Dimension = (uint)options.Dimension, Metric = V1.Metric.InnerProduct },
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists) { }
+
+        var random = new Random(options.Seed);
+        progress?.Report($"loading {options.Records} records of {options.Dimension} dims");
+        for (int start = 0; start < options.Records; start += 500)
+        {
+            var request = new V1.UpsertRequest { Collection = options.Collection };
+            for (int i = start; i < Math.Min(options.Records, start + 500); i++) request.Records.Add(RandomRecord(random, i, options.Dimension));
+            await setup.UpsertAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        long memoryStart = options.ServerMemory?.Invoke() ?? -1;
+        progress?.Report($"running {options.Clients} clients for {options.Duration.TotalSeconds:F0} s");
+
+        var searchTicks = new List<long>[options.Clients];
+        var upsertTicks = new List<long>[options.Clients];
+        long errors = 0;
+        var samples = new List<string>();
+        var clock = Stopwatch.StartNew();
+        var tasks = new Task[options.Clients];
+        for (int c = 0; c < options.Clients; c++)
+        {
+            int client = c;
+            searchTicks[c] = new List<long>(1 << 16);
+            upsertTicks[c] = new List<long>(1 << 12);
+            tasks[c] = Task.Run(async () =>
+            {
+                using var connection = new RetrievalClient(options.Server.ToString(), options.ApiKey);
+                var r = new Random(options.Seed * 1000 + client);
+                while (clock.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
+                {
+                    bool search = r.Next(100) < options.SearchPercent;
+                    long t0 = Stopwatch.GetTimestamp();
+                    try
+                    {
+                        if (search)
+                        {
+                            var query = new V1.Query { K = (uint)options.K, Mode = V1.SearchMode.Dense };
+                            for (int d = 0; d < options.Dimension; d++) query.Vector.Add((float)r.NextDouble() - 0.5f);
+                            await connection.SearchAsync(options.Collection, query, cancellationToken).ConfigureAwait(false);
+                            searchTicks[client].Add(Stopwatch.GetTimestamp() - t0);
+                        }
+                        else
+                        {
+                            var request = new V1.UpsertRequest { Collection = options.Collection };
+                            request.Records.Add(RandomRecord(r, r.Next(options.Records), options.Dimension));
+                            await connection.UpsertAsync(request, cancellationToken).ConfigureAwait(false);
+                            upsertTicks[client].Add(Stopwatch.GetTimestamp() - t0);
+                        }
+                    }
+                    catch (RpcException e)
+                    {
+                        Interlocked.Increment(ref errors);
+                        lock (samples) if (samples.Count < 5) samples.Add($"{e.StatusCode}: {e.Status.Detail}");
+                    }
+                }
+            }, cancellationToken);
+        }
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+        double seconds = clock.Elapsed.TotalSeconds;
+        long memoryEnd = options.ServerMemory?.Invoke() ?? -1;
+        var allSearch = Flatten(searchTicks);
+        var allUpsert = Flatten(upsertTicks);
+        return new LoadTestResult(allSearch.Length, allUpsert.Length, errors, seconds,
+            allSearch.Length / seconds, allUpsert.Length / seconds,
+            Stats(allSearch), Stats(allUpsert), memoryStart, memoryEnd, samples);
+    }
+
+    private static LatencyStats Stats(long[] ticks) => ticks.Length == 0 ? default : LatencyStats.FromStopwatchTicks(ticks);
+
+    private static long[] Flatten(List<long>[] lists)
+    {
+        int n = 0;
+        foreach (var l in lists) n += l.Count;
+        var all = new long[n];
+        int at = 0;
+        foreach (var l in lists)
+        {
+            l.CopyTo(all, at);
+            at += l.Count;
+        }
+        return all;
+    }
+
+    private static V1.Record RandomRecord(Random random, long id, int dimension)
+    {
+        var record = new V1.Record { Id = new V1.RecordId { Number = id } };
+        for (int d = 0; d < dimension; d++) record.Vector.Add((float)random.NextDouble() - 0.5f);
+        return record;
+    }
+}

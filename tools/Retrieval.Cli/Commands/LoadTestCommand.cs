@@ -1,0 +1,135 @@
+using System.CommandLine;
+using System.Globalization;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Errors;
+using Retrieval.Service.Client;
+
+namespace Retrieval.Cli.Commands;
+
+/// <summary>`retrieval loadtest`: concurrent clients against a loopback server for a bounded time.</summary>
+public static class LoadTestCommand
+{
+    public static Command Create(CliHost host)
+    {
+        var server = new Option<string?>("--server", "-s") { Description = "Loopback server URL. Default: start `retrieval serve` on a temporary directory as a child process (its memory is then measured)." };
+        var serverPid = new Option<int?>("--server-pid") { Description = "Process id of the --server process, to report its resident memory at start and end." };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key, when the server needs one." };
+        var clients = new Option<int>("--clients", "-c") { Description = "Concurrent clients, each with its own connection.", DefaultValueFactory = _ => 32 };
+        var seconds = new Option<int>("--seconds") { Description = "Timed run length.", DefaultValueFactory = _ => 60 };
+        var mix = new Option<string>("--mix") { Description = "Operation mix in percent, search:N,upsert:M (N + M = 100).", DefaultValueFactory = _ => "search:90,upsert:10" };
+        var records = new Option<int>("--records") { Description = "Records preloaded into the load-test collection.", DefaultValueFactory = _ => 20_000 };
+        var dims = new Option<int>("--dims") { Description = "Vector dimension.", DefaultValueFactory = _ => 64 };
+        var k = CommonOptions.K(10);
+        var command = new Command("loadtest",
+            "Load test: many clients issue a search/upsert mix (exact inner-product search, single-record upserts) against a " +
+            "loopback server for a fixed time; reports QPS, p50/p99 latency per operation, errors, and the server's resident " +
+            "memory at start and end.")
+        {
+            server, serverPid, apiKey, clients, seconds, mix, records, dims, k,
+        };
+        host.Examples(command, "retrieval loadtest --clients 32 --seconds 60 --mix search:90,upsert:10",
+            "retrieval loadtest --server http://127.0.0.1:50051 --server-pid 12345 --seconds 600 --json");
+        command.SetAction(parse =>
+        {
+            int searchPercent = ParseMix(parse.GetValue(mix)!);
+            ServerProcess? child = null;
+            string? temp = null;
+            try
+            {
+                Uri url;
+                Func<long>? memory = null;
+                if (parse.GetValue(server) is { } s)
+                {
+                    if (!Uri.TryCreate(s, UriKind.Absolute, out url!)) throw new UsageException($"--server '{s}' is not a URL");
+                    if (parse.GetValue(serverPid) is int pid) memory = () => ResidentOf(pid);
+                }
+                else
+                {
+                    temp = Path.Combine(Path.GetTempPath(), "retrieval-loadtest-" + Guid.NewGuid().ToString("N")[..8]);
+                    child = ServerProcess.StartAsync(ServerProcess.SelfLauncher(typeof(Program).Assembly.Location), temp, [], TimeSpan.FromSeconds(60))
+                        .GetAwaiter().GetResult();
+                    url = child.Address;
+                    var started = child;
+                    memory = () => started.ResidentBytes();
+                }
+                var options = new LoadTestOptions
+                {
+                    Server = url,
+                    ApiKey = parse.GetValue(apiKey),
+                    Clients = parse.GetValue(clients),
+                    Duration = TimeSpan.FromSeconds(parse.GetValue(seconds)),
+                    SearchPercent = searchPercent,
+                    Records = parse.GetValue(records),
+                    Dimension = parse.GetValue(dims),
+                    K = parse.GetValue(k),
+                    ServerMemory = memory,
+                };
+                var result = LoadTest.RunAsync(options, new Progress<string>(line => { if (!parse.GetValue(host.Quiet)) host.Error.WriteLine(line); }))
+                    .GetAwaiter().GetResult();
+                Write(host, parse, options, result);
+                foreach (var sample in result.ErrorSamples) host.Error.WriteLine("error sample: " + sample);
+                return result.Errors == 0 ? ExitCodes.Success : ExitCodes.Failed;
+            }
+            finally
+            {
+                child?.Dispose();
+                if (temp is not null) try { Directory.Delete(temp, recursive: true); } catch (IOException) { }
+            }
+        });
+        return command;
+    }
+
+    private static void Write(CliHost host, ParseResult parse, LoadTestOptions options, LoadTestResult r)
+    {
+        var c = CultureInfo.InvariantCulture;
+        if (parse.GetValue(host.Json))
+        {
+            host.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["clients"] = options.Clients, ["seconds"] = Math.Round(r.Seconds, 2), ["search_percent"] = options.SearchPercent,
+                ["records"] = options.Records, ["dims"] = options.Dimension, ["k"] = options.K,
+                ["searches"] = r.Searches, ["upserts"] = r.Upserts, ["errors"] = r.Errors,
+                ["search_qps"] = Math.Round(r.SearchQps, 1), ["upsert_qps"] = Math.Round(r.UpsertQps, 1),
+                ["search_p50_ms"] = Math.Round(r.SearchLatency.P50Us / 1000, 3), ["search_p99_ms"] = Math.Round(r.SearchLatency.P99Us / 1000, 3),
+                ["upsert_p50_ms"] = Math.Round(r.UpsertLatency.P50Us / 1000, 3), ["upsert_p99_ms"] = Math.Round(r.UpsertLatency.P99Us / 1000, 3),
+                ["server_rss_start_bytes"] = r.ServerMemoryStart, ["server_rss_end_bytes"] = r.ServerMemoryEnd,
+            }));
+        }
+        else
+        {
+            host.Out.WriteLine(string.Create(c,
+                $"{options.Clients} clients, {r.Seconds:F1} s: search {r.SearchQps:F0} QPS (p50 {r.SearchLatency.P50Us / 1000:F2} ms, p99 {r.SearchLatency.P99Us / 1000:F2} ms), " +
+                $"upsert {r.UpsertQps:F0} QPS (p50 {r.UpsertLatency.P50Us / 1000:F2} ms, p99 {r.UpsertLatency.P99Us / 1000:F2} ms), errors {r.Errors}, " +
+                $"server RSS {r.ServerMemoryStart / 1048576.0:F0} -> {r.ServerMemoryEnd / 1048576.0:F0} MiB"));
+        }
+        host.Out.Flush();
+    }
+
+    private static int ParseMix(string mix)
+    {
+        int search = -1, upsert = -1;
+        foreach (var part in mix.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = part.Split(':');
+            if (kv.Length != 2 || !int.TryParse(kv[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < 0)
+                throw new UsageException($"--mix part '{part}' is not NAME:PERCENT");
+            if (kv[0] == "search") search = n;
+            else if (kv[0] == "upsert") upsert = n;
+            else throw new UsageException($"--mix operation '{kv[0]}' is unknown (search, upsert)");
+        }
+        if (search < 0) search = 100 - Math.Max(0, upsert);
+        if (upsert < 0) upsert = 100 - search;
+        if (search + upsert != 100) throw new UsageException($"--mix percentages add up to {search + upsert}, not 100");
+        return search;
+    }
+
+    private static long ResidentOf(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return p.WorkingSet64;
+        }
+        catch (ArgumentException) { return -1; }
+    }
+}
