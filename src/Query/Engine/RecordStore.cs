@@ -20,7 +20,14 @@ internal sealed class RecordStore : IDisposable
     private readonly ClientSession<SpanByte, SpanByte, SpanByte, byte[], Empty, SpanByteFunctions_ByteArrayOutput<Empty>> _session;
     private readonly object _gate = new();
 
-    public RecordStore(string directory, EngineOptions options, Guid? checkpoint)
+    /// <summary>
+    /// Opens the store and recovers its newest complete checkpoint, if any. The newest one, not the one the engine
+    /// manifest names: FASTER deletes older checkpoints once a newer one completes (RemoveOutdated, which keeps the
+    /// disk from filling with one index copy per checkpoint), so after a crash between that and the manifest write
+    /// only the newer one exists. The engine then replays the log from the manifest's older point, which is safe
+    /// because replaying a change the checkpoint already holds is idempotent.
+    /// </summary>
+    public RecordStore(string directory, EngineOptions options)
     {
         Directory.CreateDirectory(directory);
         _device = Devices.CreateLogDevice(Path.Combine(directory, "hlog"), preallocateFile: false, deleteOnClose: false);
@@ -34,19 +41,27 @@ internal sealed class RecordStore : IDisposable
                 SegmentSizeBits = options.StoreSegmentBits,
                 MutableFraction = 0.9,
             },
-            new CheckpointSettings { CheckpointDir = Path.Combine(directory, "checkpoints") });
+            new CheckpointSettings { CheckpointDir = Path.Combine(directory, "checkpoints"), RemoveOutdated = true });
+        var checkpoints = Path.Combine(directory, "checkpoints", "cpr-checkpoints");
         try
         {
-            if (checkpoint is not null) _store.Recover(checkpoint.Value);
+            if (Directory.Exists(checkpoints) && Directory.EnumerateDirectories(checkpoints).Any())
+            {
+                _store.Recover();
+                Recovered = true;
+            }
         }
         catch (Exception e) when (e is not RetrievalException)
         {
             _store.Dispose();
             _device.Dispose();
-            throw new RetrievalException(ErrorKind.Corrupt, $"record store checkpoint {checkpoint} in {directory} could not be recovered: {e.Message}");
+            throw new RetrievalException(ErrorKind.Corrupt, $"record store checkpoint in {checkpoints} could not be recovered: {e.Message}");
         }
         _session = _store.For(new SpanByteFunctions_ByteArrayOutput<Empty>()).NewSession<SpanByteFunctions_ByteArrayOutput<Empty>>();
     }
+
+    /// <summary>Whether a checkpoint was recovered on open.</summary>
+    public bool Recovered { get; }
 
     public void PutSchema(uint collectionId, byte[] schemaJson) => Put(Key(SchemaTag, collectionId, null), schemaJson);
     public void DeleteSchema(uint collectionId) => Delete(Key(SchemaTag, collectionId, null));

@@ -44,7 +44,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         var manifest = EngineManifest.Load(directory);
         _nextCollectionId = manifest.NextCollectionId;
         _encoders = new TextEncoders(options.EncoderThreads);
-        _store = new RecordStore(Path.Combine(directory, "store"), options, manifest.Checkpoint);
+        _store = new RecordStore(Path.Combine(directory, "store"), options);
         try
         {
             _log = new WriteAheadLog(Path.Combine(directory, "log"), options);
@@ -382,7 +382,9 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
                     if (_byId.ContainsKey(entry.CollectionId)) return;
                     var collection = new Collection(entry.CollectionId, schema, _builder, _options.SealRows);
                     _byId[entry.CollectionId] = collection;
-                    _byName[schema.Name] = collection;
+                    // Replay over a newer checkpoint can re-create an incarnation that a later entry drops again; ids
+                    // only grow, so a name already held by a newer incarnation keeps it.
+                    if (!_byName.TryGetValue(schema.Name, out var holder) || holder.Id < entry.CollectionId) _byName[schema.Name] = collection;
                     _nextCollectionId = Math.Max(_nextCollectionId, entry.CollectionId + 1);
                 }
                 _store.PutSchema(entry.CollectionId, entry.Schema!);
@@ -392,7 +394,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
                 lock (_catalogGate)
                 {
                     if (!_byId.Remove(entry.CollectionId, out var dropped)) return;
-                    _byName.Remove(dropped.Name);
+                    if (_byName.TryGetValue(dropped.Name, out var holder) && holder.Id == dropped.Id) _byName.Remove(dropped.Name);
                 }
                 // The dropped collection's records stay in the store until the next open discards them by id.
                 _store.DeleteSchema(entry.CollectionId);
@@ -437,7 +439,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
                 var s = CollectionSchema.FromJson(schema);
                 var collection = new Collection(id, s, _builder, _options.SealRows);
                 _byId[id] = collection;
-                _byName[s.Name] = collection;
+                if (!_byName.TryGetValue(s.Name, out var holder) || holder.Id < id) _byName[s.Name] = collection;
                 _nextCollectionId = Math.Max(_nextCollectionId, id + 1);
             },
             (id, bytes) => records.Add((id, bytes)));

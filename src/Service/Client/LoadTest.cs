@@ -121,6 +121,59 @@ public static class LoadTest
             Stats(allSearch), Stats(allUpsert), memoryStart, memoryEnd, samples);
     }
 
+    /// <summary>
+    /// The same collection (same preloaded records, seed, dims, k) in an embedded engine in this process: search
+    /// throughput with all cores (queries spread by Parallel.For) and single-query latency on one thread. What the
+    /// gRPC figures are compared against.
+    /// </summary>
+    public static async Task<(double BatchQps, LatencyStats SingleQuery)> InProcessReferenceAsync(LoadTestOptions options, int queries = 4000)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "retrieval-loadtest-ref-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            await using var engine = Query.Engine.RetrievalEngine.Open(directory,
+                Query.Engine.EngineOptions.Default with { CheckpointInterval = TimeSpan.Zero, CheckpointOnClose = false });
+            await engine.CreateCollectionAsync(new Query.Engine.CollectionSchema(options.Collection, Query.Engine.KeyKind.Integer,
+                new Query.Engine.DenseFieldSchema(options.Dimension, Index.Vectors.Metric.InnerProduct))).ConfigureAwait(false);
+            var random = new Random(options.Seed);
+            for (int start = 0; start < options.Records; start += 500)
+            {
+                var batch = new List<Query.Engine.EngineRecord>();
+                for (int i = start; i < Math.Min(options.Records, start + 500); i++)
+                {
+                    var r = RandomRecord(random, i, options.Dimension);
+                    batch.Add(new Query.Engine.EngineRecord(Query.Engine.RecordKey.Of(i), [.. r.Vector]));
+                }
+                await engine.UpsertAsync(options.Collection, batch).ConfigureAwait(false);
+            }
+            var requests = new Query.Engine.SearchRequest[queries];
+            var q = new Random(options.Seed + 1);
+            for (int i = 0; i < queries; i++)
+            {
+                var v = new float[options.Dimension];
+                for (int d = 0; d < v.Length; d++) v[d] = (float)q.NextDouble() - 0.5f;
+                requests[i] = new Query.Engine.SearchRequest { Vector = v, K = options.K, Mode = Query.Engine.SearchMode.Dense };
+            }
+            for (int i = 0; i < Math.Min(200, queries); i++) engine.Search(options.Collection, requests[i]); // warm-up
+            var clock = Stopwatch.StartNew();
+            Parallel.For(0, queries, i => engine.Search(options.Collection, requests[i]));
+            double batchQps = queries / clock.Elapsed.TotalSeconds;
+            int singles = Math.Min(1000, queries);
+            var ticks = new long[singles];
+            for (int i = 0; i < singles; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                engine.Search(options.Collection, requests[i]);
+                ticks[i] = Stopwatch.GetTimestamp() - t0;
+            }
+            return (batchQps, LatencyStats.FromStopwatchTicks(ticks));
+        }
+        finally
+        {
+            try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+        }
+    }
+
     private static LatencyStats Stats(long[] ticks) => ticks.Length == 0 ? default : LatencyStats.FromStopwatchTicks(ticks);
 
     private static long[] Flatten(List<long>[] lists)

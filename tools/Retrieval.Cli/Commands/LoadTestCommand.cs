@@ -20,12 +20,17 @@ public static class LoadTestCommand
         var records = new Option<int>("--records") { Description = "Records preloaded into the load-test collection.", DefaultValueFactory = _ => 20_000 };
         var dims = new Option<int>("--dims") { Description = "Vector dimension.", DefaultValueFactory = _ => 64 };
         var k = CommonOptions.K(10);
+        var compare = new Option<bool>("--compare-in-process")
+        {
+            Description = "Afterwards, run the same collection in an embedded engine in this process: all-core search QPS and " +
+                          "single-query latency, and print the ratios (gRPC QPS / in-process QPS, gRPC p99 / single-query p50).",
+        };
         var command = new Command("loadtest",
             "Load test: many clients issue a search/upsert mix (exact inner-product search, single-record upserts) against a " +
             "loopback server for a fixed time; reports QPS, p50/p99 latency per operation, errors, and the server's resident " +
             "memory at start and end.")
         {
-            server, serverPid, apiKey, clients, seconds, mix, records, dims, k,
+            server, serverPid, apiKey, clients, seconds, mix, records, dims, k, compare,
         };
         host.Examples(command, "retrieval loadtest --clients 32 --seconds 60 --mix search:90,upsert:10",
             "retrieval loadtest --server http://127.0.0.1:50051 --server-pid 12345 --seconds 600 --json");
@@ -66,7 +71,14 @@ public static class LoadTestCommand
                 };
                 var result = LoadTest.RunAsync(options, new Progress<string>(line => { if (!parse.GetValue(host.Quiet)) host.Error.WriteLine(line); }))
                     .GetAwaiter().GetResult();
-                Write(host, parse, options, result);
+                (double BatchQps, Retrieval.Query.Evaluation.LatencyStats Single)? reference = null;
+                if (parse.GetValue(compare))
+                {
+                    child?.Dispose(); // free the cores for the in-process run
+                    child = null;
+                    reference = LoadTest.InProcessReferenceAsync(options).GetAwaiter().GetResult();
+                }
+                Write(host, parse, options, result, reference);
                 foreach (var sample in result.ErrorSamples) host.Error.WriteLine("error sample: " + sample);
                 return result.Errors == 0 ? ExitCodes.Success : ExitCodes.Failed;
             }
@@ -79,12 +91,13 @@ public static class LoadTestCommand
         return command;
     }
 
-    private static void Write(CliHost host, ParseResult parse, LoadTestOptions options, LoadTestResult r)
+    private static void Write(CliHost host, ParseResult parse, LoadTestOptions options, LoadTestResult r,
+        (double BatchQps, Retrieval.Query.Evaluation.LatencyStats Single)? reference)
     {
         var c = CultureInfo.InvariantCulture;
         if (parse.GetValue(host.Json))
         {
-            host.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+            var fields = new Dictionary<string, object>
             {
                 ["clients"] = options.Clients, ["seconds"] = Math.Round(r.Seconds, 2), ["search_percent"] = options.SearchPercent,
                 ["records"] = options.Records, ["dims"] = options.Dimension, ["k"] = options.K,
@@ -93,7 +106,15 @@ public static class LoadTestCommand
                 ["search_p50_ms"] = Math.Round(r.SearchLatency.P50Us / 1000, 3), ["search_p99_ms"] = Math.Round(r.SearchLatency.P99Us / 1000, 3),
                 ["upsert_p50_ms"] = Math.Round(r.UpsertLatency.P50Us / 1000, 3), ["upsert_p99_ms"] = Math.Round(r.UpsertLatency.P99Us / 1000, 3),
                 ["server_rss_start_bytes"] = r.ServerMemoryStart, ["server_rss_end_bytes"] = r.ServerMemoryEnd,
-            }));
+            };
+            if (reference is { } refs)
+            {
+                fields["in_process_qps"] = Math.Round(refs.BatchQps, 1);
+                fields["in_process_single_p50_ms"] = Math.Round(refs.Single.P50Us / 1000, 3);
+                fields["grpc_over_in_process_qps"] = Math.Round(r.SearchQps / refs.BatchQps, 3);
+                fields["grpc_p99_over_single_p50"] = Math.Round(r.SearchLatency.P99Us / refs.Single.P50Us, 2);
+            }
+            host.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(fields));
         }
         else
         {
@@ -101,6 +122,10 @@ public static class LoadTestCommand
                 $"{options.Clients} clients, {r.Seconds:F1} s: search {r.SearchQps:F0} QPS (p50 {r.SearchLatency.P50Us / 1000:F2} ms, p99 {r.SearchLatency.P99Us / 1000:F2} ms), " +
                 $"upsert {r.UpsertQps:F0} QPS (p50 {r.UpsertLatency.P50Us / 1000:F2} ms, p99 {r.UpsertLatency.P99Us / 1000:F2} ms), errors {r.Errors}, " +
                 $"server RSS {r.ServerMemoryStart / 1048576.0:F0} -> {r.ServerMemoryEnd / 1048576.0:F0} MiB"));
+            if (reference is { } refs)
+                host.Out.WriteLine(string.Create(c,
+                    $"in-process (same collection, all cores): {refs.BatchQps:F0} QPS, single-query p50 {refs.Single.P50Us / 1000:F3} ms; " +
+                    $"gRPC/in-process QPS {r.SearchQps / refs.BatchQps:F2}, gRPC p99 / single p50 {r.SearchLatency.P99Us / refs.Single.P50Us:F1}x"));
         }
         host.Out.Flush();
     }
