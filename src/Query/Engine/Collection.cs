@@ -27,6 +27,7 @@ internal sealed class Collection
     private readonly int[]? _documentFrequency;
     private long _textTokens;
     private int _textDocuments;
+    private int _compacting;
 
     public Collection(uint id, CollectionSchema schema, ISegmentIndexBuilder builder, int sealRows)
     {
@@ -132,6 +133,76 @@ internal sealed class Collection
             _textTokens -= tokens;
             _textDocuments--;
         }
+    }
+
+    /// <summary>
+    /// Merges every sealed segment into one, dropping tombstoned rows. The new segment's indexes are built without
+    /// holding the lock (searches and writes go on); the swap at the end takes the write lock briefly and tombstones
+    /// any copied row whose key was overwritten or deleted meanwhile. Returns the rows dropped, or -1 when another
+    /// compaction is running or there is nothing to merge.
+    /// </summary>
+    public int Compact()
+    {
+        if (Interlocked.Exchange(ref _compacting, 1) != 0) return -1;
+        try
+        {
+            int merged;
+            var keys = new List<RecordKey>();
+            var oldLocations = new List<long>();
+            var dense = new List<float[]?>();
+            var sparse = new List<SparseTerms?>();
+            var tokens = new List<int>();
+            int dropped = 0;
+            _gate.EnterReadLock();
+            try
+            {
+                merged = _segments.Count - 1; // every segment but the mutable one is sealed
+                if (merged < 1 || (merged == 1 && _segments[0].DeadCount == 0)) return -1;
+                for (int s = 0; s < merged; s++)
+                {
+                    var segment = _segments[s];
+                    dropped += segment.DeadCount;
+                    for (int r = 0; r < segment.Count; r++)
+                    {
+                        if (segment.IsDead(r)) continue;
+                        keys.Add(segment.KeyAt(r));
+                        oldLocations.Add(Location(s, r));
+                        dense.Add(segment.DenseAt(r));
+                        sparse.Add(segment.SparseAt(r));
+                        tokens.Add(segment.TextTokensAt(r));
+                    }
+                }
+            }
+            finally { _gate.ExitReadLock(); }
+
+            var compacted = new Segment(Math.Max(16, keys.Count));
+            for (int i = 0; i < keys.Count; i++) compacted.Append(keys[i], dense[i], sparse[i], tokens[i]);
+            compacted.Seal(Schema, _builder);
+
+            _gate.EnterWriteLock();
+            try
+            {
+                // Segments sealed after the snapshot move down to follow the compacted one.
+                int shift = merged - 1;
+                var moved = new List<KeyValuePair<RecordKey, long>>();
+                foreach (var entry in _locations)
+                {
+                    int s = SegmentOf(entry.Value);
+                    if (s >= merged) moved.Add(new(entry.Key, Location(s - shift, RowOf(entry.Value))));
+                }
+                for (int i = 0; i < keys.Count; i++)
+                {
+                    if (_locations.TryGetValue(keys[i], out long now) && now == oldLocations[i]) _locations[keys[i]] = Location(0, i);
+                    else compacted.Kill(i); // overwritten or deleted while the new segment was built
+                }
+                foreach (var entry in moved) _locations[entry.Key] = entry.Value;
+                _segments.RemoveRange(0, merged);
+                _segments.Insert(0, compacted);
+            }
+            finally { _gate.ExitWriteLock(); }
+            return dropped;
+        }
+        finally { Volatile.Write(ref _compacting, 0); }
     }
 
     /// <summary>

@@ -246,6 +246,17 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         return results;
     }
 
+    /// <summary>
+    /// Rebuilds the collection's sealed segments into one without their tombstoned rows, on a pool thread; searches
+    /// and writes continue meanwhile. Segments live in memory (the record store is unchanged), so nothing is logged.
+    /// Returns the number of dead rows dropped, or -1 when there was nothing to merge or a compaction was running.
+    /// </summary>
+    public Task<int> CompactAsync(string collection, CancellationToken cancellationToken = default)
+    {
+        var target = Find(collection);
+        return Task.Run(target.Compact, cancellationToken);
+    }
+
     // ---------------------------------------------------------------- durability
 
     /// <summary>Persists the record store and drops the log entries it covers. Writes wait while it runs.</summary>

@@ -45,6 +45,9 @@ public sealed class RetrievalClient : IDisposable
     public async Task<V1.CollectionInfo> DescribeAsync(string name, CancellationToken ct = default) =>
         await Collections.DescribeCollectionAsync(new V1.DescribeCollectionRequest { Name = name }, _headers, cancellationToken: ct);
 
+    public async Task<V1.CompactCollectionResponse> CompactAsync(string name, CancellationToken ct = default) =>
+        await Collections.CompactCollectionAsync(new V1.CompactCollectionRequest { Name = name }, _headers, cancellationToken: ct);
+
     public async Task<V1.ListCollectionsResponse> ListAsync(CancellationToken ct = default) =>
         await Collections.ListCollectionsAsync(new V1.ListCollectionsRequest(), _headers, cancellationToken: ct);
 

@@ -30,4 +30,10 @@ public sealed class CollectionsService(RetrievalEngine engine, ServerOptions opt
 
     public override Task<V1.CollectionInfo> DescribeCollection(V1.DescribeCollectionRequest request, ServerCallContext context) =>
         Task.FromResult(ProtocolMapping.FromInfo(engine.Describe(request.Name)));
+
+    public override async Task<V1.CompactCollectionResponse> CompactCollection(V1.CompactCollectionRequest request, ServerCallContext context)
+    {
+        int dropped = await engine.CompactAsync(request.Name, context.CancellationToken).ConfigureAwait(false);
+        return new V1.CompactCollectionResponse { Compacted = dropped >= 0, DroppedRows = (ulong)Math.Max(0, dropped) };
+    }
 }

@@ -185,3 +185,60 @@ public sealed class EngineSearchTests
         Assert.Equal(2, batch[1][0].Key.Integer);
     }
 }
+
+public sealed class EngineCompactionTests
+{
+    /// <summary>Compaction while writers keep overwriting and deleting: afterwards one sealed segment plus the newer ones, and every key holds its last write.</summary>
+    [Fact]
+    public async Task CompactionMergesSealedSegmentsWhileWritesContinue()
+    {
+        const int dim = 8;
+        var random = new Random(21);
+        await using var engine = RetrievalEngine.Open(TestData.TempDirectory(), EngineTestSupport.Small(sealRows: 40));
+        await engine.CreateCollectionAsync(new CollectionSchema("c", KeyKind.Integer, new DenseFieldSchema(dim, Metric.L2)));
+        var live = new Dictionary<long, float[]>();
+        async Task Round(Random r)
+        {
+            var batch = new List<EngineRecord>();
+            for (int i = 0; i < 30; i++)
+            {
+                long id = r.Next(150);
+                var v = EngineTestSupport.RandomVector(r, dim);
+                batch.Add(new EngineRecord(RecordKey.Of(id), v));
+                lock (live) live[id] = v;
+            }
+            await engine.UpsertAsync("c", batch);
+            long gone = r.Next(150);
+            lock (live) live.Remove(gone);
+            await engine.DeleteAsync("c", [RecordKey.Of(gone)]);
+        }
+        for (int i = 0; i < 10; i++) await Round(random);
+        var before = engine.Describe("c");
+        Assert.True(before.SegmentCount >= 4 && before.Tombstones > 0);
+
+        var writer = Task.Run(async () => { var r = new Random(5); for (int i = 0; i < 10; i++) await Round(r); });
+        int dropped = await engine.CompactAsync("c");
+        await writer;
+        Assert.True(dropped > 0);
+        var after = engine.Describe("c");
+        Assert.Equal(live.Count, after.RecordCount);
+
+        void AllLiveRecordsFindThemselves()
+        {
+            foreach (var (id, v) in live)
+            {
+                Assert.Equal(v, engine.Get("c", RecordKey.Of(id), withVectors: true)!.Dense!);
+                var hit = engine.Search("c", new SearchRequest { Vector = v, K = 1 });
+                Assert.Equal(id, hit[0].Key.Integer);
+                Assert.Equal(0f, hit[0].Score);
+            }
+        }
+        AllLiveRecordsFindThemselves();
+
+        // With no writes running, a second compaction leaves one sealed segment (plus the mutable one).
+        await engine.CompactAsync("c");
+        Assert.True(engine.Describe("c").SegmentCount <= 2, $"{engine.Describe("c").SegmentCount} segments after compaction");
+        AllLiveRecordsFindThemselves();
+        Assert.Equal(-1, await engine.CompactAsync("c"));
+    }
+}

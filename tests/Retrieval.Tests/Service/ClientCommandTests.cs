@@ -59,6 +59,9 @@ public sealed class ClientCommandTests : IAsyncLifetime
 
         (code, output, _) = Run("delete", "docs", "a", "zz");
         Assert.Equal("deleted 1", output.Trim());
+        (code, output, _) = Run("compact", "docs");
+        Assert.Equal(ExitCodes.Success, code);
+        Assert.Equal("nothing to compact", output.Trim()); // three records never filled a segment
         (code, output, _) = Run("list");
         Assert.Contains("docs\trecords 2", output);
         (code, output, _) = Run("drop", "docs");

@@ -106,6 +106,21 @@ public static class ClientCommand
             }));
             command.Subcommands.Add(drop);
         }
+        // compact
+        {
+            var n = name();
+            var compact = new Command("compact", "Merge a collection's sealed segments, dropping deleted and overwritten rows (searches continue).") { n };
+            host.Examples(compact, "retrieval client compact docs");
+            compact.SetAction(parse => Call(parse, host, async () =>
+            {
+                using var client = Connect(parse);
+                var result = await client.CompactAsync(parse.GetValue(n)!);
+                host.Out.WriteLine(parse.GetValue(host.Json)
+                    ? $"{{\"compacted\":{(result.Compacted ? "true" : "false")},\"dropped_rows\":{result.DroppedRows}}}"
+                    : result.Compacted ? $"compacted, dropped {result.DroppedRows} dead rows" : "nothing to compact");
+            }));
+            command.Subcommands.Add(compact);
+        }
         // upsert
         {
             var n = name();
