@@ -11,6 +11,7 @@ public sealed class TermVocabulary
 {
     private readonly string[] _tokens;
     private readonly Dictionary<string, int> _ids;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _idsBySpan;
 
     public TermVocabulary(IReadOnlyList<string> tokens, string source = "vocabulary")
     {
@@ -23,12 +24,16 @@ public sealed class TermVocabulary
             // The first occurrence wins, as in BERT's loader.
             _ids.TryAdd(tokens[i], i);
         }
+        _idsBySpan = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public string Source { get; }
     public int Count => _tokens.Length;
 
     public bool TryGetId(string token, out int id) => _ids.TryGetValue(token, out id);
+
+    /// <summary>Looks a token up without allocating a string (the sparse readers decode tokens into a reused buffer).</summary>
+    public bool TryGetId(ReadOnlySpan<char> token, out int id) => _idsBySpan.TryGetValue(token, out id);
 
     public string Token(int id)
     {
