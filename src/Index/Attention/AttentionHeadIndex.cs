@@ -62,15 +62,21 @@ public sealed class AttentionHeadIndex
     public int Search(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<int> ids, Span<float> scores,
         BeamSearchScratch scratch)
     {
-        CheckQuery(query, parameters, ids.Length, scores.Length);
+        ValidateQuery(query, parameters);
+        CheckOutputs(parameters, ids.Length, scores.Length);
         return SearchUnchecked(query, parameters, ids, scores, scratch);
     }
 
-    internal void CheckQuery(ReadOnlySpan<float> query, AttentionSearchParameters parameters, int idsLength, int scoresLength)
+    /// <summary>Throws InvalidInput when the query or the parameters cannot be used on this head now.</summary>
+    public void ValidateQuery(ReadOnlySpan<float> query, AttentionSearchParameters parameters)
     {
         Guard.SameDimension(Dimension, query.Length, "query");
         FiniteCheck.ThrowIfNotFinite(query, Dimension, "query");
         parameters.ValidateFor(Store.Count);
+    }
+
+    private static void CheckOutputs(AttentionSearchParameters parameters, int idsLength, int scoresLength)
+    {
         if (idsLength < parameters.K || scoresLength < parameters.K)
             Guard.ThrowInvalid($"output spans hold {Math.Min(idsLength, scoresLength)} entries, need k = {parameters.K}");
     }
@@ -106,7 +112,8 @@ public sealed class AttentionHeadIndex
     public float Attend(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<float> output,
         Span<int> ids, Span<float> scores, BeamSearchScratch scratch)
     {
-        CheckQuery(query, parameters, ids.Length, scores.Length);
+        ValidateQuery(query, parameters);
+        CheckOutputs(parameters, ids.Length, scores.Length);
         Guard.SameDimension(Dimension, output.Length, "attention output");
         return AttendUnchecked(query, parameters, output, ids, scores, scratch);
     }

@@ -219,6 +219,7 @@ public static class RoarGraphBuilder
         int linked = 0;
         extraEntryPoints = 0;
         int ef = Math.Max(beamWidth, ConnectivityCandidates);
+        var search = new HostSearch(keyCount);
         for (int round = 0; round < 4; round++)
         {
             int reachedCount = graph.MarkReachable(reached);
@@ -243,7 +244,7 @@ public static class RoarGraphBuilder
                 int key = unreachable[i];
                 if (reached[key]) continue;
                 var mine = candidates.AsSpan(i * ConnectivityCandidates, ConnectivityCandidates);
-                if (!LinkFrom(graph, mine, key, reached, inDegree)) continue;
+                if (!LinkFrom(graph, mine, key, reached, inDegree, search)) continue;
                 linked++;
                 graph.MarkReachableFrom(key, reached, queue);
             }
@@ -260,7 +261,23 @@ public static class RoarGraphBuilder
         return linked;
     }
 
-    private static bool LinkFrom(KeyGraph graph, ReadOnlySpan<int> hosts, int key, bool[] reached, int[] inDegree)
+    /// <summary>Breadth-first state for finding a host with a free slot near the preferred hosts.</summary>
+    private sealed class HostSearch(int keyCount)
+    {
+        public const int Budget = 512;
+        public readonly int[] Stamp = new int[keyCount];
+        public readonly int[] Queue = new int[Budget + 1024 * 4];
+        public int Epoch;
+    }
+
+    /// <summary>
+    /// Links <paramref name="key"/> from a reachable host: the best-scoring candidate with a free slot, else the
+    /// nearest node with a free slot breadth-first from the candidates (hub slots hold the query-guided edges that
+    /// make search work; a cold key can hang off a less busy node), else, as a last resort, the candidate edge
+    /// whose target has the most other in-edges gives way.
+    /// </summary>
+    private static bool LinkFrom(KeyGraph graph, ReadOnlySpan<int> hosts, int key, bool[] reached, int[] inDegree,
+        HostSearch search)
     {
         foreach (int c in hosts)
         {
@@ -268,6 +285,29 @@ public static class RoarGraphBuilder
             {
                 inDegree[key]++;
                 return true;
+            }
+        }
+        int epoch = ++search.Epoch;
+        int head = 0, tail = 0;
+        foreach (int c in hosts)
+        {
+            if (c < 0 || !reached[c] || search.Stamp[c] == epoch) continue;
+            search.Stamp[c] = epoch;
+            search.Queue[tail++] = c;
+        }
+        while (head < tail && head < HostSearch.Budget)
+        {
+            int node = search.Queue[head++];
+            foreach (int n in graph.Neighbors(node))
+            {
+                if (search.Stamp[n] == epoch || !reached[n] || n == key) continue;
+                search.Stamp[n] = epoch;
+                if (graph.TryAddEdge(n, key))
+                {
+                    inDegree[key]++;
+                    return true;
+                }
+                if (tail < search.Queue.Length) search.Queue[tail++] = n;
             }
         }
         int bestHost = -1, bestSlot = -1, bestInDegree = 1;
