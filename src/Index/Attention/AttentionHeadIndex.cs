@@ -39,6 +39,23 @@ public sealed class AttentionHeadIndex
         return new AttentionHeadIndex(store, graph, options, stats);
     }
 
+    /// <summary>
+    /// The ablation without query guidance: a graph built from the keys alone by inserting them one at a time
+    /// (HNSW base layer / Vamana style, each key searched with itself as the query and RNG-pruned), searched with
+    /// the same beam search. This is what a key-built graph does on out-of-distribution attention queries.
+    /// </summary>
+    public static AttentionHeadIndex BuildFromKeysOnly(KeyValueStore store, AttentionIndexOptions? options = null)
+    {
+        options = (options ?? AttentionIndexOptions.Default).Validate();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var graph = new KeyGraph(1, options.Connectivity);
+        graph.SetEntryPoints([0]);
+        graph.Grow(store.Count);
+        GraphInsertion.InsertRange(store.KeyArray, store.Dimension, graph, 1, store.Count, options.BuildBeamWidth, new BeamSearchScratch());
+        var stats = new GraphBuildStats(0, 0, 0, 0, 0, clock.Elapsed.TotalSeconds, 0, graph.EntryPoints.Length - 1);
+        return new AttentionHeadIndex(store, graph, options, stats);
+    }
+
     public KeyValueStore Store { get; }
     public KeyGraph Graph => _graph;
     public AttentionIndexOptions Options { get; }
