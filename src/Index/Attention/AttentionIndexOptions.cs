@@ -10,8 +10,8 @@ public sealed record AttentionIndexOptions
 {
     public const int DefaultTrainingNeighbors = 64;
     public const int DefaultConnectivity = 32;
-    public const int DefaultBuildBeamWidth = 32;
-    public const double DefaultTrainingSampleRate = 0.25;
+    public const int DefaultBuildBeamWidth = 16;
+    public const double DefaultTrainingSampleRate = 0.1;
     public const int DefaultAppendFoldBatch = 512;
     public const int DefaultPivotsPerQuery = 0;
     public const int DefaultMaxQueriesPerPivot = 64;

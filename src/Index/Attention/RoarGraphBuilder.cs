@@ -264,7 +264,7 @@ public static class RoarGraphBuilder
     /// <summary>Breadth-first state for finding a host with a free slot near the preferred hosts.</summary>
     private sealed class HostSearch(int keyCount)
     {
-        public const int Budget = 512;
+        public const int Budget = 256;
         public readonly int[] Stamp = new int[keyCount];
         public readonly int[] Queue = new int[Budget + 1024 * 4];
         public int Epoch;
@@ -281,7 +281,7 @@ public static class RoarGraphBuilder
     {
         foreach (int c in hosts)
         {
-            if (c >= 0 && reached[c] && graph.TryAddEdge(c, key))
+            if (c >= 0 && reached[c] && graph.Degree(c) < graph.Connectivity && graph.TryAddEdge(c, key))
             {
                 inDegree[key]++;
                 return true;
@@ -302,7 +302,7 @@ public static class RoarGraphBuilder
             {
                 if (search.Stamp[n] == epoch || !reached[n] || n == key) continue;
                 search.Stamp[n] = epoch;
-                if (graph.TryAddEdge(n, key))
+                if (graph.Degree(n) < graph.Connectivity && graph.TryAddEdge(n, key))
                 {
                     inDegree[key]++;
                     return true;

@@ -51,11 +51,20 @@ public static class KvBenchmark
             yield return new KvBenchmarkRow("mean", group.Key.Method, group.Key.Settings, group.Key.K,
                 g.Average(r => r.RecallAtK), g.Average(r => r.KeysScoredFraction), g.Average(r => r.MeanUs),
                 g.Average(r => r.P99Us), g.Average(r => r.BuildSecondsPerHead), (long)g.Average(r => r.IndexBytes),
-                g.Average(r => r.AttentionRelError));
+                g.Average(r => r.AttentionRelError), g.Average(r => r.BuildCpuSecondsPerHead));
         }
     }
 
     /// <summary>Everything measured on one head.</summary>
+    /// <summary>Wall and process CPU seconds of a build: on a shared machine the CPU time is the steadier number.</summary>
+    private readonly record struct BuildCost(double WallSeconds, double CpuSeconds, long StartTicks, TimeSpan StartCpu)
+    {
+        public static BuildCost Start() => new(0, 0, Stopwatch.GetTimestamp(), Process.GetCurrentProcess().TotalProcessorTime);
+
+        public BuildCost Stop() => new(Stopwatch.GetElapsedTime(StartTicks).TotalSeconds,
+            (Process.GetCurrentProcess().TotalProcessorTime - StartCpu).TotalSeconds, 0, default);
+    }
+
     private sealed class HeadRun
     {
         private readonly KvDataset _dataset;
@@ -190,7 +199,7 @@ public static class KvBenchmark
             return AttentionError(i, partial, lse);
         }
 
-        private KvBenchmarkRow Measure(string method, string settings, int k, double buildSeconds, long bytes,
+        private KvBenchmarkRow Measure(string method, string settings, int k, BuildCost build, long bytes,
             SearchFunction search, Func<int, double>? attentionError = null)
         {
             int q = _positions.Length;
@@ -216,7 +225,8 @@ public static class KvBenchmark
             }
             var latency = LatencyStats.FromStopwatchTicks(ticks);
             var row = new KvBenchmarkRow(_head.Name, method, settings, k, recall / q, scored < 0 ? double.NaN : scored / q / _n,
-                latency.MeanUs, latency.P99Us, buildSeconds, bytes, attentionCount == 0 ? double.NaN : attention / attentionCount);
+                latency.MeanUs, latency.P99Us, build.WallSeconds, bytes, attentionCount == 0 ? double.NaN : attention / attentionCount,
+                build.CpuSeconds);
             _progress($"  {method,-10} {settings,-22} k={k,-3} recall={row.RecallAtK:F4} scored={row.KeysScoredFraction:P2} mean={row.MeanUs:F1}us p99={row.P99Us:F1}us");
             return row;
         }
@@ -230,15 +240,15 @@ public static class KvBenchmark
                 foreach (int k in _options.Ks)
                 {
                     var kHeap = new TopKHeap(k);
-                    rows.Add(Measure("exact", "scan", k, 0, 0, (q, kk, ids, scores) => ExactScan(q, _n, kHeap, ids, scores)));
+                    rows.Add(Measure("exact", "scan", k, default, 0, (q, kk, ids, scores) => ExactScan(q, _n, kHeap, ids, scores)));
                 }
             }
             if (_options.Runs("ivf"))
             {
                 _progress($"  building IVF ({_options.IvfLists} k-means lists over keys)");
-                var clock = Stopwatch.StartNew();
+                var cost = BuildCost.Start();
                 var ivf = new KeyIvfIndex(_head.Keys, _n, _d, _options.IvfLists, 10, 65_536, 7, _threads);
-                double build = clock.Elapsed.TotalSeconds;
+                var build = cost.Stop();
                 var scratch = new Dictionary<int, KeyIvfIndex.Scratch>();
                 foreach (int k in _options.Ks)
                 {
@@ -251,9 +261,9 @@ public static class KvBenchmark
             if (_options.Runs("hnsw"))
             {
                 _progress($"  building HNSW (USearch, M={_options.HnswConnectivity}, ef_construction={_options.HnswExpansionAdd}, one thread)");
-                var clock = Stopwatch.StartNew();
+                var cost = BuildCost.Start();
                 using var hnsw = new UsearchKeyIndex(_head.Keys, _n, _d, _options.HnswConnectivity, _options.HnswExpansionAdd);
-                double build = clock.Elapsed.TotalSeconds;
+                var build = cost.Stop();
                 long bytes = hnsw.SerializedBytes();
                 foreach (int k in _options.Ks)
                     foreach (int ef in _options.HnswBeamWidths)
@@ -264,12 +274,14 @@ public static class KvBenchmark
             if (_options.Runs("keygraph") && _options.KeyOnlyGraph)
             {
                 _progress("  building the key-only graph (same graph search, no query guidance)");
+                var cost = BuildCost.Start();
                 var keyOnly = AttentionHeadIndex.BuildFromKeysOnly(_store, _options.IndexOptions);
+                var build = cost.Stop();
                 foreach (int k in _options.Ks)
                     foreach (int ef in _options.KeyOnlyBeamWidths)
                     {
                         var p = new AttentionSearchParameters { K = k, SearchBeamWidth = ef };
-                        rows.Add(Measure("keygraph", $"M={_options.IndexOptions.Connectivity},ef={ef}", k, keyOnly.BuildStats.TotalSeconds,
+                        rows.Add(Measure("keygraph", $"M={_options.IndexOptions.Connectivity},ef={ef}", k, build,
                             keyOnly.MemoryBytes, (q, kk, ids, scores) =>
                             {
                                 keyOnly.Search(q, p, ids, scores, scratchGraph);
@@ -284,9 +296,11 @@ public static class KvBenchmark
             long sequence = cache.CreateSequence(new KvSequenceShape(1, 1, 1, _d));
             cache.SetKeyValues(sequence, 0, 0, _head.Keys.AsSpan(0, _n * _d), _head.Values.AsSpan(0, _n * _d), _n);
             var headRef = new KvHeadRef(0, 0);
+            var attentionCost = BuildCost.Start();
             var buildStats = cache.BuildHead(sequence, headRef, _head.Queries.AsSpan(0, _n * _d), _n, _options.IndexOptions);
+            var attentionBuild = attentionCost.Stop();
             stats.Add(buildStats);
-            _progress($"  built in {buildStats.TotalSeconds:F2}s: {buildStats}");
+            _progress($"  built in {attentionBuild.WallSeconds:F2}s wall, {attentionBuild.CpuSeconds:F2}s CPU: {buildStats}");
             var index = cache.HeadIndex(sequence, headRef);
             var attendIds = new int[maxK];
             var attendScores = new float[maxK];
@@ -297,7 +311,7 @@ public static class KvBenchmark
                 {
                     var p = new AttentionSearchParameters { K = k, SearchBeamWidth = ef };
                     var attend = p with { SinkTokens = _options.SinkTokens, WindowTokens = _options.WindowTokens };
-                    rows.Add(Measure("attention", $"{settingsPrefix},ef={ef}", k, buildStats.TotalSeconds, index.MemoryBytes,
+                    rows.Add(Measure("attention", $"{settingsPrefix},ef={ef}", k, attentionBuild, index.MemoryBytes,
                         (q, kk, ids, scores) =>
                         {
                             index.Search(q, p, ids, scores, scratchGraph);

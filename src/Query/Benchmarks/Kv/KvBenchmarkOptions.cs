@@ -62,7 +62,8 @@ public sealed record KvBenchmarkRow(
     double P99Us,
     double BuildSecondsPerHead,
     long IndexBytes,
-    double AttentionRelError);
+    double AttentionRelError,
+    double BuildCpuSecondsPerHead);
 
 /// <summary>Recall after decode appends: the incrementally extended index against a full rebuild.</summary>
 public sealed record KvAppendResult(string Head, int Appends, int SearchBeamWidth, int K, double AppendedRecall, double AppendedKeysScoredFraction,
