@@ -137,4 +137,25 @@ public class AttentionGraphTests
         index.Search(query, parameters, ids, scores, scratch);
         Assert.Equal(position, ids[0]);
     }
+
+    [Fact]
+    public void WarmSearchAndAttendAllocateNothing()
+    {
+        var head = new SyntheticHead(2000, 1000, 16, 21);
+        var store = new KeyValueStore(head.Dimension, head.Keys, head.Values, head.KeyCount);
+        var index = AttentionHeadIndex.Build(store, head.TrainingQueries, head.QueryCount, SmallOptions);
+        var parameters = new AttentionSearchParameters { K = 10, SearchBeamWidth = 64, SinkTokens = 4, WindowTokens = 16 };
+        var scratch = new BeamSearchScratch();
+        var ids = new int[10];
+        var scores = new float[10];
+        var output = new float[16];
+        for (int q = 0; q < 20; q++) index.Attend(head.TestQuery(q), parameters, output, ids, scores, scratch);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int q = 0; q < 100; q++)
+        {
+            index.Search(head.TestQuery(q), parameters, ids, scores, scratch);
+            index.Attend(head.TestQuery(q), parameters, output, ids, scores, scratch);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
