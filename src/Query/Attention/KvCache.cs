@@ -102,8 +102,7 @@ public sealed class KvCache
             {
                 ReleaseBytes(estimate);
             }
-            long previous = 0;
-            try { previous = sequence.Head(head).MemoryBytes; } catch (RetrievalException) { }
+            long previous = sequence.HeadOrNull(head)?.MemoryBytes ?? 0;
             Reserve(index.MemoryBytes - previous, $"building query head {head}");
             sequence.SetHead(head, index);
             return index.BuildStats;

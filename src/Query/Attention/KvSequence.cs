@@ -58,6 +58,12 @@ internal sealed class KvSequence
             $"query head {head} of sequence {Id} has no index: build it with BuildHead first");
     }
 
+    public AttentionHeadIndex? HeadOrNull(KvHeadRef head)
+    {
+        CheckHead(head);
+        return _heads[head.Layer * Shape.QueryHeadCount + head.Head];
+    }
+
     public void SetHead(KvHeadRef head, AttentionHeadIndex index) => _heads[head.Layer * Shape.QueryHeadCount + head.Head] = index;
 
     /// <summary>The built query-head indexes that read the given KV head.</summary>

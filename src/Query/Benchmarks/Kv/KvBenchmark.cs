@@ -51,7 +51,7 @@ public static class KvBenchmark
             yield return new KvBenchmarkRow("mean", group.Key.Method, group.Key.Settings, group.Key.K,
                 g.Average(r => r.RecallAtK), g.Average(r => r.KeysScoredFraction), g.Average(r => r.MeanUs),
                 g.Average(r => r.P99Us), g.Average(r => r.BuildSecondsPerHead), (long)g.Average(r => r.IndexBytes),
-                g.Average(r => r.AttentionRelError), g.Average(r => r.BuildCpuSecondsPerHead));
+                g.Average(r => r.AttentionRelError), g.Average(r => r.BuildCpuSecondsPerHead), g.Average(r => r.AttentionMass));
         }
     }
 
@@ -79,6 +79,7 @@ public static class KvBenchmark
         private readonly float[][] _fullAttention;
         private readonly float[][] _staticOutput;
         private readonly float[] _staticLse;
+        private readonly float[] _fullLse;
         private readonly float _scale;
 
         public HeadRun(KvDataset dataset, KvHeadData head, KvBenchmarkOptions options, int threads, Action<string> progress)
@@ -99,11 +100,12 @@ public static class KvBenchmark
             _fullAttention = new float[a][];
             _staticOutput = new float[a][];
             _staticLse = new float[a];
+            _fullLse = new float[a];
             for (int i = 0; i < a; i++)
             {
                 var query = head.Query(_positions[i]);
                 _fullAttention[i] = new float[_d];
-                PartialAttention.OverRange(_store, query, 0, _n, _scale, _fullAttention[i]);
+                _fullLse[i] = PartialAttention.OverRange(_store, query, 0, _n, _scale, _fullAttention[i]);
                 var sink = new float[_d];
                 var window = new float[_d];
                 float lseSink = PartialAttention.OverRange(_store, query, 0, options.SinkTokens, _scale, sink);
@@ -167,10 +169,10 @@ public static class KvBenchmark
         }
 
         /// <summary>Relative L2 error of static part merged with attention over the given (non-static) retrieved keys.</summary>
-        private double AttentionError(int i, ReadOnlySpan<float> partial, float lsePartial)
+        private (double Error, double Mass) AttentionError(int i, ReadOnlySpan<float> partial, float lsePartial)
         {
             Span<float> merged = stackalloc float[_d];
-            AttentionMerge.Merge(_staticOutput[i], _staticLse[i], partial, lsePartial, merged);
+            float lse = AttentionMerge.Merge(_staticOutput[i], _staticLse[i], partial, lsePartial, merged);
             double err = 0, norm = 0;
             for (int j = 0; j < _d; j++)
             {
@@ -178,11 +180,12 @@ public static class KvBenchmark
                 err += diff * diff;
                 norm += (double)_fullAttention[i][j] * _fullAttention[i][j];
             }
-            return Math.Sqrt(err / norm);
+            // Mass: the share of the full softmax that the static part plus the retrieved keys hold.
+            return (Math.Sqrt(err / norm), Math.Exp(lse - _fullLse[i]));
         }
 
         /// <summary>Attention error from plain top-k results: static positions are dropped (the caller has them).</summary>
-        private double AttentionErrorFromResults(int i, ReadOnlySpan<int> ids)
+        private (double Error, double Mass) AttentionErrorFromResults(int i, ReadOnlySpan<int> ids)
         {
             var query = _head.Query(_positions[i]);
             Span<int> kept = stackalloc int[ids.Length];
@@ -200,14 +203,14 @@ public static class KvBenchmark
         }
 
         private KvBenchmarkRow Measure(string method, string settings, int k, BuildCost build, long bytes,
-            SearchFunction search, Func<int, double>? attentionError = null)
+            SearchFunction search, Func<int, (double Error, double Mass)>? attentionError = null)
         {
             int q = _positions.Length;
             var ids = new int[k];
             var scores = new float[k];
             var ticks = new long[q];
             var kth = _kth[k];
-            double recall = 0, scored = 0, attention = 0;
+            double recall = 0, scored = 0, attention = 0, mass = 0;
             int attentionCount = 0;
             for (int i = 0; i < q; i++)
             {
@@ -219,14 +222,16 @@ public static class KvBenchmark
                 recall += (double)TieAwareHits(query, ids, kth[i]) / k;
                 if (k == _options.Ks[0] && i < _fullAttention.Length)
                 {
-                    attention += attentionError is null ? AttentionErrorFromResults(i, ids) : attentionError(i);
+                    var (error, share) = attentionError is null ? AttentionErrorFromResults(i, ids) : attentionError(i);
+                    attention += error;
+                    mass += share;
                     attentionCount++;
                 }
             }
             var latency = LatencyStats.FromStopwatchTicks(ticks);
             var row = new KvBenchmarkRow(_head.Name, method, settings, k, recall / q, scored < 0 ? double.NaN : scored / q / _n,
                 latency.MeanUs, latency.P99Us, build.WallSeconds, bytes, attentionCount == 0 ? double.NaN : attention / attentionCount,
-                build.CpuSeconds);
+                build.CpuSeconds, attentionCount == 0 ? double.NaN : mass / attentionCount);
             _progress($"  {method,-10} {settings,-22} k={k,-3} recall={row.RecallAtK:F4} scored={row.KeysScoredFraction:P2} mean={row.MeanUs:F1}us p99={row.P99Us:F1}us");
             return row;
         }
