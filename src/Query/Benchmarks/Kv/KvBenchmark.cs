@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using Retrieval.Index.Attention;
+using Retrieval.Index.Exact;
 using Retrieval.Index.Search;
+using Retrieval.Index.Vectors;
 using Retrieval.Query.Attention;
 using Retrieval.Query.Evaluation;
 
@@ -137,23 +139,18 @@ public static class KvBenchmark
             }
             var ids = new int[k];
             var scores = new float[k];
-            var heap = new TopKHeap(k);
+            var exact = ExactIndex(_n);
             for (int i = 0; i < kth.Length; i++)
             {
-                ExactScan(_head.Query(_positions[i]), _n, heap, ids, scores);
+                exact.SearchOne(_head.Query(_positions[i]), k, ids, scores);
                 kth[i] = ExactScore(_head.Query(_positions[i]), ids[k - 1]);
             }
             return kth;
         }
 
-        private int ExactScan(ReadOnlySpan<float> query, int count, TopKHeap heap, Span<int> ids, Span<float> scores)
-        {
-            heap.Clear();
-            var keys = _head.Keys;
-            for (int i = 0; i < count; i++) heap.Push(i, TensorPrimitives.Dot(query, keys.AsSpan(i * _d, _d)));
-            heap.DrainSorted(ids, scores);
-            return count;
-        }
+        /// <summary>The dense kernels' exact inner-product scan over keys [0, count): the floor every index is compared with.</summary>
+        private ExactDenseIndex ExactIndex(int count) =>
+            new(DenseVectors.FromFloat32(_head.Keys.AsSpan(0, count * _d).ToArray(), count, _d), Metric.InnerProduct);
 
         private int TieAwareHits(ReadOnlySpan<float> query, ReadOnlySpan<int> ids, double kth)
         {
@@ -242,11 +239,9 @@ public static class KvBenchmark
             int maxK = _options.Ks.Max();
             if (_options.Runs("exact"))
             {
+                var exact = ExactIndex(_n);
                 foreach (int k in _options.Ks)
-                {
-                    var kHeap = new TopKHeap(k);
-                    rows.Add(Measure("exact", "scan", k, default, 0, (q, kk, ids, scores) => ExactScan(q, _n, kHeap, ids, scores)));
-                }
+                    rows.Add(Measure("exact", "scan", k, default, 0, (q, kk, ids, scores) => { exact.SearchOne(q, kk, ids, scores); return _n; }));
             }
             if (_options.Runs("ivf"))
             {
@@ -384,13 +379,13 @@ public static class KvBenchmark
 
             // Exact k-th scores over all keys now in the cache.
             var kth = new double[_positions.Length];
-            var heap = new TopKHeap(k);
+            var exact = ExactIndex(total);
             var ids = new int[k];
             var scores = new float[k];
             for (int i = 0; i < kth.Length; i++)
             {
                 var q = _head.Query(_positions[i]);
-                ExactScan(q, total, heap, ids, scores);
+                exact.SearchOne(q, k, ids, scores);
                 kth[i] = ExactScore(q, ids[k - 1]);
             }
             var appended = cache.HeadIndex(sequence, headRef);
