@@ -48,6 +48,15 @@ public sealed class KeyValueStore
 
     internal float[] KeyArray => _keys;
 
+    /// <summary>Bytes the store would hold after appending <paramref name="rows"/> rows (capacity grows by doubling).</summary>
+    public long MemoryBytesAfterAppend(int rows)
+    {
+        long needed = ((long)Count + rows) * Dimension;
+        if (needed <= _keys.Length) return MemoryBytes;
+        long capacity = Math.Min(Array.MaxLength, Math.Max(needed, (long)_keys.Length * 2));
+        return 2 * capacity * sizeof(float);
+    }
+
     /// <summary>Appends rows (keys and values each rows x dimension); returns the position of the first new row.</summary>
     public int Append(ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
     {

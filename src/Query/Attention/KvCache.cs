@@ -284,23 +284,27 @@ public sealed class KvCache
     {
         var store = sequence.Store(layer, kvHead);
         long before = sequence.MemoryBytes;
-        // Growth is by doubling; reserve the worst case up front so a failed append leaves nothing behind.
-        long worst = 2L * Math.Max(keys.Length, store.Count * store.Dimension) * sizeof(float);
-        Reserve(worst, $"appending to KV head {kvHead} of layer {layer}");
+        // The store's growth is known up front; refuse before touching anything if it does not fit.
+        int rows = store.Dimension == 0 ? 0 : keys.Length / store.Dimension;
+        long storeGrowth = store.MemoryBytesAfterAppend(Math.Max(rows, 1)) - store.MemoryBytes;
+        Reserve(storeGrowth, $"appending to KV head {kvHead} of layer {layer}");
         int first;
         try
         {
             first = store.Append(keys, values);
-            foreach (var index in sequence.HeadsOf(layer, kvHead))
-            {
-                if (index.PendingCount >= index.Options.AppendFoldBatch) index.FoldAppended(ScratchPool.Rent());
-            }
         }
-        finally
+        catch
         {
-            ReleaseBytes(worst);
+            ReleaseBytes(storeGrowth);
+            throw;
         }
-        Reserve(sequence.MemoryBytes - before, "appending");
+        foreach (var index in sequence.HeadsOf(layer, kvHead))
+        {
+            if (index.PendingCount >= index.Options.AppendFoldBatch) index.FoldAppended(ScratchPool.Rent());
+        }
+        // Graph growth from folding is small next to the keys; it is counted, not refused, so an append that has
+        // been accepted is never half applied.
+        Interlocked.Add(ref _reservedBytes, sequence.MemoryBytes - before - storeGrowth);
         return first;
     }
 

@@ -142,5 +142,16 @@ public class KvCacheTests
         Assert.Equal(ErrorKind.ResourceExhausted, ex.Kind);
         Assert.Contains("limit", ex.Message);
         Assert.Equal(0, small.TotalMemoryBytes);
+
+        // An append whose growth does not fit is refused whole: nothing appended, nothing counted.
+        var tight = new KvCache(new KvCacheOptions { MemoryLimitBytes = 2 * 1500 * 16 * 4 + 1500 * 20 * 4 });
+        long tightId = tight.CreateSequence(new KvSequenceShape(1, 1, 1, 16));
+        tight.SetKeyValues(tightId, 0, 0, head.Keys, head.Values, 1500);
+        tight.BuildHead(tightId, new KvHeadRef(0, 0), head.TrainingQueries, 100, Options with { Connectivity = 8 });
+        long held = tight.TotalMemoryBytes;
+        ex = Assert.Throws<RetrievalException>(() => tight.Append(tightId, 0, 0, new float[16], new float[16]));
+        Assert.Equal(ErrorKind.ResourceExhausted, ex.Kind);
+        Assert.Equal(1500, tight.TokenCount(tightId, 0, 0));
+        Assert.Equal(held, tight.TotalMemoryBytes);
     }
 }
