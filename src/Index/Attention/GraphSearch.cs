@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Retrieval.Index.Attention;
 
@@ -10,7 +11,7 @@ namespace Retrieval.Index.Attention;
 /// [windowStart, ...)) are traversed — they are often the strongest keys and good stepping stones — but never
 /// enter the results. Leaves the results in the scratch's result heap.
 /// </summary>
-internal static class GraphSearch
+internal static unsafe class GraphSearch
 {
     public static void Run(KeyGraph graph, float[] keys, int dimension, ReadOnlySpan<float> query, int beamWidth,
         int sinkEnd, int windowStart, BeamSearchScratch scratch)
@@ -25,18 +26,34 @@ internal static class GraphSearch
             scratch.PushCandidate(entry, s);
             if (!IsStatic(entry, sinkEnd, windowStart)) scratch.PushResult(entry, s);
         }
-        while (scratch.CandidateCount > 0)
+        bool prefetch = Sse.IsSupported;
+        int rowBytes = dimension * sizeof(float);
+        fixed (float* keyBase = keys)
         {
-            int node = scratch.PopCandidate(out float nodeScore);
-            if (nodeScore < scratch.ResultThreshold) break;
-            foreach (int neighbor in graph.Neighbors(node))
+            while (scratch.CandidateCount > 0)
             {
-                if (!scratch.Visit(neighbor)) continue;
-                float s = Score(keys, dimension, query, neighbor);
-                scored++;
-                if (s <= scratch.ResultThreshold) continue;
-                scratch.PushCandidate(neighbor, s);
-                if (!IsStatic(neighbor, sinkEnd, windowStart)) scratch.PushResult(neighbor, s);
+                int node = scratch.PopCandidate(out float nodeScore);
+                if (nodeScore < scratch.ResultThreshold) break;
+                var neighbors = graph.Neighbors(node);
+                if (prefetch)
+                {
+                    // The keys of a neighbour list sit at random places in a cache far larger than L2: ask for all
+                    // of them before scoring the first, so the misses overlap instead of queueing.
+                    foreach (int neighbor in neighbors)
+                    {
+                        byte* row = (byte*)(keyBase + (long)neighbor * dimension);
+                        for (int offset = 0; offset < rowBytes; offset += 64) Sse.Prefetch0(row + offset);
+                    }
+                }
+                foreach (int neighbor in neighbors)
+                {
+                    if (!scratch.Visit(neighbor)) continue;
+                    float s = Score(keys, dimension, query, neighbor);
+                    scored++;
+                    if (s <= scratch.ResultThreshold) continue;
+                    scratch.PushCandidate(neighbor, s);
+                    if (!IsStatic(neighbor, sinkEnd, windowStart)) scratch.PushResult(neighbor, s);
+                }
             }
         }
         scratch.LastKeysScored = scored;
