@@ -399,7 +399,7 @@ public static class KvBenchmark
             var (recallRebuilt, scoredRebuilt) = Recall(rebuilt, p, kth, total);
             _progress($"  after {appends} appends: recall@{k} {recallAppended:F4} (scored {scoredAppended:P2}) vs rebuild {recallRebuilt:F4} (scored {scoredRebuilt:P2})");
             return new KvAppendResult(_head.Name, appends, p.SearchBeamWidth, k, recallAppended, scoredAppended, recallRebuilt, scoredRebuilt,
-                appendLatency.MeanUs, appendLatency.P99Us, rebuildSeconds);
+                appendLatency.MeanUs, appendLatency.P99Us, ticks.Max() * 1e6 / Stopwatch.Frequency, rebuildSeconds);
         }
 
         private (double Recall, double Scored) Recall(AttentionHeadIndex index, AttentionSearchParameters p, double[] kth, int total)

@@ -71,7 +71,7 @@ public sealed record KvBenchmarkRow(
 
 /// <summary>Recall after decode appends: the incrementally extended index against a full rebuild.</summary>
 public sealed record KvAppendResult(string Head, int Appends, int SearchBeamWidth, int K, double AppendedRecall, double AppendedKeysScoredFraction,
-    double RebuiltRecall, double RebuiltKeysScoredFraction, double AppendMeanUs, double AppendP99Us, double RebuildSeconds);
+    double RebuiltRecall, double RebuiltKeysScoredFraction, double AppendMeanUs, double AppendP99Us, double AppendMaxUs, double RebuildSeconds);
 
 /// <summary>Latency of one batched call over many heads (one thread per head-query, all cores).</summary>
 public sealed record KvBatchResult(int Heads, int Calls, int SearchBeamWidth, double MeanUsPerCall, double P99UsPerCall,
