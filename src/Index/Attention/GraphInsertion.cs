@@ -15,6 +15,7 @@ internal static class GraphInsertion
         var candidateScores = new float[ef];
         var work = new float[Math.Max(ef, m + 1)];
         var selected = new int[m];
+        var hosts = new RoarGraphBuilder.HostSearch(end);
         var merged = new int[m + 1];
         var repruned = new int[m];
         for (int u = first; u < end; u++)
@@ -30,23 +31,28 @@ internal static class GraphInsertion
             {
                 int c = selected[i];
                 if (graph.TryAddEdge(c, u)) { linkedIn = true; continue; }
-                // Full: re-prune c's list with u offered.
-                var current = graph.Neighbors(c);
-                current.CopyTo(merged);
-                merged[current.Length] = u;
-                int n = current.Length + 1;
-                int keptC = RngPruning.Prune(keys, dimension, c, merged.AsSpan(0, n), work.AsSpan(0, n), m, repruned, fill: true);
-                var newList = repruned.AsSpan(0, keptC);
-                graph.SetNeighbors(c, newList);
-                if (newList.Contains(u)) linkedIn = true;
+                if (RepruneWith(keys, dimension, graph, c, u, merged, work, repruned)) linkedIn = true;
             }
-            if (!linkedIn)
-            {
-                // Guarantee an in-edge from the best candidate.
-                int best = candidates[0];
-                if (!graph.TryAddEdge(best, u)) graph.NeighborSlots(best)[m - 1] = u;
-            }
+            // No list took it: hang it off a nearby node with a free slot; failing that, the repair below links it.
+            if (!linkedIn) RoarGraphBuilder.TryLinkToFreeSlot(graph, candidates.AsSpan(0, found), u, null, hosts);
         }
         RoarGraphBuilder.Connect(keys, end, dimension, graph, beamWidth, 1, out _);
+    }
+
+    /// <summary>
+    /// A full list is re-pruned with the new key offered (RoarGraph's overflow rule); returns whether it kept it.
+    /// Edges the re-prune drops can cut keys off; the repair after the fold re-links them.
+    /// </summary>
+    private static bool RepruneWith(float[] keys, int dimension, KeyGraph graph, int c, int u, int[] merged, float[] work,
+        int[] repruned)
+    {
+        var current = graph.Neighbors(c);
+        current.CopyTo(merged);
+        merged[current.Length] = u;
+        int n = current.Length + 1;
+        int kept = RngPruning.Prune(keys, dimension, c, merged.AsSpan(0, n), work.AsSpan(0, n), graph.Connectivity, repruned, fill: true);
+        var list = repruned.AsSpan(0, kept);
+        graph.SetNeighbors(c, list);
+        return list.Contains(u);
     }
 }

@@ -27,6 +27,9 @@ public static class RoarGraphBuilder
     /// <summary>Candidates remembered per unreachable key during a connectivity round.</summary>
     private const int ConnectivityCandidates = 16;
 
+    /// <summary>Unreachable keys searched per parallel step of the connectivity pass.</summary>
+    private const int ConnectivityChunk = 512;
+
     public static KeyGraph Build(float[] keys, int keyCount, int dimension, ReadOnlySpan<float> trainingQueries,
         int trainingCount, AttentionIndexOptions options, out GraphBuildStats stats)
     {
@@ -220,33 +223,46 @@ public static class RoarGraphBuilder
         extraEntryPoints = 0;
         int ef = Math.Max(beamWidth, ConnectivityCandidates);
         var search = new HostSearch(keyCount);
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        var chunk = new int[ConnectivityChunk];
+        var candidates = new int[ConnectivityChunk * ConnectivityCandidates];
         for (int round = 0; round < 4; round++)
         {
             int reachedCount = graph.MarkReachable(reached);
             if (reachedCount == keyCount) return linked;
-            var unreachable = new int[keyCount - reachedCount];
-            int u = 0;
-            for (int i = 0; i < keyCount; i++) if (!reached[i]) unreachable[u++] = i;
-
-            var candidates = new int[unreachable.Length * ConnectivityCandidates];
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
-            Parallel.For(0, unreachable.Length, parallel, () => new BeamSearchScratch(), (i, _, scratch) =>
+            // Chunks of still-unreachable keys: search a chunk in parallel on the frozen graph, then link it
+            // sequentially. Linking one key often makes a whole cut-off subtree reachable, so keys are searched
+            // only while they are still unreachable (after a fold that is a few hundred, not the whole subtree).
+            int next = 0;
+            // Chunk size adapts: after a fold most unreachable keys hang below a few cut-off roots, so searching
+            // ahead is mostly wasted; after a build most are singletons and wide parallel chunks pay.
+            int chunkSize = 16;
+            while (true)
             {
-                int key = unreachable[i];
-                GraphSearch.Run(graph, keys, dimension, keys.AsSpan(key * dimension, dimension), ef, 0, int.MaxValue, scratch);
-                Span<float> scores = stackalloc float[ConnectivityCandidates];
-                scratch.DrainTop(ConnectivityCandidates, candidates.AsSpan(i * ConnectivityCandidates, ConnectivityCandidates), scores);
-                return scratch;
-            }, _ => { });
-
-            for (int i = 0; i < unreachable.Length; i++)
-            {
-                int key = unreachable[i];
-                if (reached[key]) continue;
-                var mine = candidates.AsSpan(i * ConnectivityCandidates, ConnectivityCandidates);
-                if (!LinkFrom(graph, mine, key, reached, inDegree, search)) continue;
-                linked++;
-                graph.MarkReachableFrom(key, reached, queue);
+                int n = 0;
+                for (; next < keyCount && n < chunkSize; next++)
+                    if (!reached[next]) chunk[n++] = next;
+                if (n == 0) break;
+                Parallel.For(0, n, parallel, () => new BeamSearchScratch(), (i, _, scratch) =>
+                {
+                    int key = chunk[i];
+                    GraphSearch.Run(graph, keys, dimension, keys.AsSpan(key * dimension, dimension), ef, 0, int.MaxValue, scratch);
+                    Span<float> scores = stackalloc float[ConnectivityCandidates];
+                    scratch.DrainTop(ConnectivityCandidates, candidates.AsSpan(i * ConnectivityCandidates, ConnectivityCandidates), scores);
+                    return scratch;
+                }, _ => { });
+                int linkedHere = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    int key = chunk[i];
+                    if (reached[key]) continue;
+                    var mine = candidates.AsSpan(i * ConnectivityCandidates, ConnectivityCandidates);
+                    if (!LinkFrom(graph, mine, key, reached, inDegree, search)) continue;
+                    linked++;
+                    linkedHere++;
+                    graph.MarkReachableFrom(key, reached, queue);
+                }
+                chunkSize = linkedHere * 2 >= n ? Math.Min(chunk.Length, chunkSize * 2) : Math.Max(4, chunkSize / 2);
             }
         }
         // Last resort: whatever is still cut off starts searches itself.
@@ -262,12 +278,51 @@ public static class RoarGraphBuilder
     }
 
     /// <summary>Breadth-first state for finding a host with a free slot near the preferred hosts.</summary>
-    private sealed class HostSearch(int keyCount)
+    internal sealed class HostSearch(int keyCount)
     {
         public const int Budget = 256;
-        public readonly int[] Stamp = new int[keyCount];
+        public int[] Stamp = new int[keyCount];
         public readonly int[] Queue = new int[Budget + 1024 * 4];
         public int Epoch;
+
+        public void EnsureCapacity(int keyCount)
+        {
+            if (Stamp.Length < keyCount) Array.Resize(ref Stamp, Math.Max(keyCount, Stamp.Length + Stamp.Length / 2));
+        }
+    }
+
+    /// <summary>
+    /// Adds an edge to <paramref name="key"/> from the first of <paramref name="hosts"/> with a free slot, else from
+    /// the nearest node with a free slot breadth-first from them (never dropping an edge). All graph nodes count
+    /// as reachable when <paramref name="reached"/> is null. Returns false when no free slot was found in budget.
+    /// </summary>
+    internal static bool TryLinkToFreeSlot(KeyGraph graph, ReadOnlySpan<int> hosts, int key, bool[]? reached, HostSearch search)
+    {
+        int m = graph.Connectivity;
+        foreach (int c in hosts)
+        {
+            if (c >= 0 && c != key && (reached is null || reached[c]) && graph.Degree(c) < m && graph.TryAddEdge(c, key)) return true;
+        }
+        int epoch = ++search.Epoch;
+        int head = 0, tail = 0;
+        foreach (int c in hosts)
+        {
+            if (c < 0 || (reached is not null && !reached[c]) || search.Stamp[c] == epoch) continue;
+            search.Stamp[c] = epoch;
+            search.Queue[tail++] = c;
+        }
+        while (head < tail && head < HostSearch.Budget)
+        {
+            int node = search.Queue[head++];
+            foreach (int n in graph.Neighbors(node))
+            {
+                if (search.Stamp[n] == epoch || (reached is not null && !reached[n]) || n == key) continue;
+                search.Stamp[n] = epoch;
+                if (graph.Degree(n) < m && graph.TryAddEdge(n, key)) return true;
+                if (tail < search.Queue.Length) search.Queue[tail++] = n;
+            }
+        }
+        return false;
     }
 
     /// <summary>
@@ -279,36 +334,10 @@ public static class RoarGraphBuilder
     private static bool LinkFrom(KeyGraph graph, ReadOnlySpan<int> hosts, int key, bool[] reached, int[] inDegree,
         HostSearch search)
     {
-        foreach (int c in hosts)
+        if (TryLinkToFreeSlot(graph, hosts, key, reached, search))
         {
-            if (c >= 0 && reached[c] && graph.Degree(c) < graph.Connectivity && graph.TryAddEdge(c, key))
-            {
-                inDegree[key]++;
-                return true;
-            }
-        }
-        int epoch = ++search.Epoch;
-        int head = 0, tail = 0;
-        foreach (int c in hosts)
-        {
-            if (c < 0 || !reached[c] || search.Stamp[c] == epoch) continue;
-            search.Stamp[c] = epoch;
-            search.Queue[tail++] = c;
-        }
-        while (head < tail && head < HostSearch.Budget)
-        {
-            int node = search.Queue[head++];
-            foreach (int n in graph.Neighbors(node))
-            {
-                if (search.Stamp[n] == epoch || !reached[n] || n == key) continue;
-                search.Stamp[n] = epoch;
-                if (graph.Degree(n) < graph.Connectivity && graph.TryAddEdge(n, key))
-                {
-                    inDegree[key]++;
-                    return true;
-                }
-                if (tail < search.Queue.Length) search.Queue[tail++] = n;
-            }
+            inDegree[key]++;
+            return true;
         }
         int bestHost = -1, bestSlot = -1, bestInDegree = 1;
         foreach (int c in hosts)
