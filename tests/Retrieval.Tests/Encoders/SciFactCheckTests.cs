@@ -25,12 +25,14 @@ public class SciFactCheckTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Encodes all 5,183 abstracts with MiniLM (reference-BERT tokenization, 256 word pieces): minutes on 2 cores.
-    /// Measured nDCG@10 0.6492 (MRR@10 0.6056, recall@100 0.9333); see the report for durations.
+    /// Encodes all 5,183 abstracts with MiniLM (reference-BERT tokenization, 256 word pieces): measured 910 s on the
+    /// shared 2-core machine, so it runs only with RETRIEVAL_LONG_TESTS=1 (`retrieval eval --dataset scifact --mode
+    /// dense` runs the same check). Measured nDCG@10 0.6492 (MRR@10 0.6056, recall@100 0.9333).
     /// </summary>
     [SkippableFact]
     public void MiniLmDenseMatchesMteb()
     {
+        TestData.RequireLongTests("MiniLM-encodes 5,183 SciFact abstracts: about 15 minutes on 2 cores");
         var dir = TestData.SharedDataset("scifact");
         var clock = Stopwatch.StartNew();
         var r = BeirEvaluation.Run(dir, "dense");
