@@ -32,7 +32,7 @@ internal sealed class BlockSummarizer
     internal sealed record ListBuild(int[] BlockBoundaries, int[] Docs, float[] BlockMin, float[] BlockScale,
         int[] ComponentTerms, int[] ComponentEntryCounts, ushort[] EntryBlocks, byte[] EntryCodes);
 
-    public ListBuild Summarize(int[] boundaries, int[] orderedDocs)
+    public ListBuild Summarize(int listTerm, int[] boundaries, int[] orderedDocs)
     {
         int blocks = boundaries.Length - 1;
         var blockMin = new float[blocks];
@@ -55,7 +55,7 @@ internal sealed class BlockSummarizer
                     else if (_rowWeights[j] > _max[t]) _max[t] = _rowWeights[j];
                 }
             }
-            PruneAndQuantize(b, blockMin, blockScale);
+            PruneAndQuantize(b, listTerm, blockMin, blockScale);
         }
         // Component-major: sort (component, block) keys; codes ride in the low byte.
         var keys = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_componentKeys);
@@ -80,7 +80,7 @@ internal sealed class BlockSummarizer
             entryBlocks, entryCodes);
     }
 
-    private void PruneAndQuantize(int block, float[] blockMin, float[] blockScale)
+    private void PruneAndQuantize(int block, int listTerm, float[] blockMin, float[] blockScale)
     {
         int n = _touched.Count;
         if (_byWeight.Length < n) _byWeight = new long[Math.Max(n, _byWeight.Length * 2)];
@@ -104,6 +104,16 @@ internal sealed class BlockSummarizer
             {
                 sum += _max[(int)(uint)byWeight[keep]];
                 keep++;
+            }
+            // Every document of the block holds the list's own term, and any query visiting this list has it: keeping
+            // it (one entry beyond the alpha prefix when it fell outside) stops a block from scoring zero against
+            // exactly the queries that reach it, which would otherwise skip it regardless of the heap factor.
+            for (int i = keep; i < n; i++)
+            {
+                if ((int)(uint)byWeight[i] != listTerm) continue;
+                (byWeight[keep], byWeight[i]) = (byWeight[i], byWeight[keep]);
+                keep++;
+                break;
             }
         }
         float min = float.PositiveInfinity, max = 0f;

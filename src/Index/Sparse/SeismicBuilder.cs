@@ -39,7 +39,7 @@ internal static class SeismicBuilder
                 if (length == 0) continue;
                 var ordered = new int[length];
                 var boundaries = blocking.Partition(t, pruned.Docs.AsSpan(start, length), ordered);
-                lists[t] = summarizer.Summarize(boundaries, ordered);
+                lists[t] = summarizer.Summarize(t, boundaries, ordered);
             }
         });
 
