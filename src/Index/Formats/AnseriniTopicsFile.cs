@@ -20,6 +20,23 @@ public static class AnseriniTopicsFile
         var unknown = new UnknownTokenTally(options.UnknownTokenSamples);
         var chars = new char[1024];
         using var lines = new Utf8LineReader(FormatFiles.OpenMaybeGzip(path));
+
+        void AddToken(ReadOnlySpan<byte> tokenBytes, int repeats, long row, long lineNumber, long lineOffset)
+        {
+            if (vocabulary.TryGetId(tokenBytes, out int termId))
+            {
+                rows.Add(termId, repeats);
+                return;
+            }
+            if (chars.Length < tokenBytes.Length) chars = new char[tokenBytes.Length * 2];
+            var token = chars.AsSpan(0, Encoding.UTF8.GetChars(tokenBytes, chars));
+            if (options.StrictVocabulary)
+                throw new DataFormatException(path,
+                    $"token '{token}' on line {lineNumber} is not in the vocabulary {vocabulary.Source}",
+                    row: row, byteOffset: lineOffset, kind: ErrorKind.InvalidInput);
+            unknown.Add(token, repeats);
+        }
+
         try
         {
             while ((options.MaxRows is null || rows.RowCount < options.MaxRows) && lines.TryReadLine(out var line))
@@ -34,26 +51,38 @@ public static class AnseriniTopicsFile
                         row: row, byteOffset: lines.LineOffset, kind: ErrorKind.InvalidInput);
                 ids.Add(Encoding.UTF8.GetString(line[..tab]));
                 var rest = line[(tab + 1)..];
+                // Weights are written as repeats ("cat cat cat "), so a run of one token is matched as a
+                // repeated byte pattern and looked up once: SPLADE topic files run to a billion bytes.
                 while (!rest.IsEmpty)
                 {
                     int space = rest.IndexOf((byte)' ');
-                    var tokenBytes = space < 0 ? rest : rest[..space];
-                    rest = space < 0 ? default : rest[(space + 1)..];
-                    if (tokenBytes.IsEmpty) continue;
-                    if (chars.Length < tokenBytes.Length) chars = new char[tokenBytes.Length * 2];
-                    var token = chars.AsSpan(0, Encoding.UTF8.GetChars(tokenBytes, chars));
-                    if (vocabulary.TryGetId(token, out int termId))
+                    if (space == 0)
                     {
-                        rows.Add(termId, 1f);
+                        rest = rest[1..];
+                        continue;
+                    }
+                    var token = space < 0 ? rest : rest[..space];
+                    int repeats = 1;
+                    if (space < 0)
+                    {
+                        rest = default;
                     }
                     else
                     {
-                        if (options.StrictVocabulary)
-                            throw new DataFormatException(path,
-                                $"token '{token}' on line {lines.LineNumber} is not in the vocabulary {vocabulary.Source}",
-                                row: row, byteOffset: lines.LineOffset, kind: ErrorKind.InvalidInput);
-                        unknown.Add(token);
+                        var pattern = rest[..(space + 1)];
+                        rest = rest[(space + 1)..];
+                        while (rest.StartsWith(pattern))
+                        {
+                            repeats++;
+                            rest = rest[pattern.Length..];
+                        }
+                        if (rest.SequenceEqual(token))
+                        {
+                            repeats++;
+                            rest = default;
+                        }
                     }
+                    AddToken(token, repeats, row, lines.LineNumber, lines.LineOffset);
                 }
                 rows.CommitRow(sumRepeats: true);
             }

@@ -82,25 +82,36 @@ internal sealed class MatrixFileHeader
     /// </summary>
     private void ThrowVecsLengthProblem(SafeFileHandle handle)
     {
-        Span<byte> prefix = stackalloc byte[4];
-        long offset = 0;
+        // Prefixes are checked a few MiB of file at a time, so even a huge bad file is diagnosed quickly.
+        int rowsPerBlock = Math.Max(1, (4 << 20) / RowStrideBytes);
+        var block = new byte[(long)rowsPerBlock * RowStrideBytes];
         long row = 0;
-        while (offset + 4 <= FileLength)
+        long offset = 0;
+        while (true)
         {
-            FormatFiles.ReadAt(handle, prefix, offset);
-            int found = BinaryPrimitives.ReadInt32LittleEndian(prefix);
-            if (found != Dimension)
+            int got = FormatFiles.ReadAt(handle, block, offset);
+            for (int start = 0; start + 4 <= got; start += RowStrideBytes, row++, offset += RowStrideBytes)
+            {
+                int found = BinaryPrimitives.ReadInt32LittleEndian(block.AsSpan(start));
+                if (found != Dimension)
+                    throw new DataFormatException(Path,
+                        $"dimension mismatch: row {row} declares dimension {found}, expected {Dimension} (the dimension of row 0)",
+                        row: row, byteOffset: offset);
+                if (offset + RowStrideBytes > FileLength)
+                {
+                    throw new DataFormatException(Path,
+                        $"truncated: the last row {row} is incomplete, expected {RowStrideBytes} bytes (4-byte dimension + {Dimension} x {Element.ToName()}), found {FileLength - offset}",
+                        row: row, byteOffset: offset);
+                }
+            }
+            if (got < block.Length)
+            {
+                // Fewer than 4 bytes of a row remain: not even its dimension is there.
                 throw new DataFormatException(Path,
-                    $"dimension mismatch: row {row} declares dimension {found}, expected {Dimension} (the dimension of row 0)",
+                    $"truncated: the last row {row} is incomplete, expected {RowStrideBytes} bytes (4-byte dimension + {Dimension} x {Element.ToName()}), found {FileLength - offset}",
                     row: row, byteOffset: offset);
-            if (offset + RowStrideBytes > FileLength) break;
-            offset += RowStrideBytes;
-            row++;
+            }
         }
-        long held = FileLength - offset;
-        throw new DataFormatException(Path,
-            $"truncated: the last row {row} is incomplete, expected {RowStrideBytes} bytes (4-byte dimension + {Dimension} x {Element.ToName()}), found {held}",
-            row: row, byteOffset: offset);
     }
 
     private static MatrixFileHeader ReadBin(string path, SafeFileHandle handle, long length, MatrixFileFormat format, StoredElement element)
@@ -219,15 +230,17 @@ internal sealed class MatrixFileHeader
     /// <summary>Header-declared size against the file's length: short means truncated, long means a wrong header.</summary>
     private void CheckLength(string claim)
     {
-        long expectedData = Count * RowStrideBytes;
         long held = FileLength - DataOffset;
-        if (held < expectedData)
+        // Int128: a hostile npy shape can overflow 64 bits.
+        Int128 expectedWide = (Int128)Count * RowStrideBytes;
+        if (expectedWide > held)
         {
             long row = held / RowStrideBytes;
             throw new DataFormatException(Path,
-                $"truncated: {claim} needs {expectedData} data bytes ({Count} rows of {RowStrideBytes}), the file holds {held}; row {row} is incomplete",
+                $"truncated: {claim} needs {expectedWide} data bytes ({Count} rows of {RowStrideBytes}), the file holds {held}; row {row} is incomplete",
                 row: row, byteOffset: DataOffset + row * RowStrideBytes);
         }
+        long expectedData = (long)expectedWide;
         if (held > expectedData)
             throw new DataFormatException(Path,
                 $"wrong header: {claim} accounts for {expectedData} data bytes, but the file holds {held} ({held - expectedData} unexplained bytes after row {Count - 1})",

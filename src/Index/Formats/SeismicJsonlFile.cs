@@ -55,7 +55,18 @@ public static class SeismicJsonlFile
             Guard.ThrowInvalid($"sparse vectors have {vectors.ColumnCount} columns but the vocabulary {vocabulary.Source} has {vocabulary.Count} tokens");
         using var file = new AtomicFile(path);
         var writerOptions = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = false };
-        using var json = new Utf8JsonWriter(file.Stream, writerOptions);
+        using (var json = new Utf8JsonWriter(file.Stream, writerOptions))
+        {
+            WriteRows(json, file.Stream, ids, vectors, vocabulary);
+        }
+        file.Commit();
+    }
+
+    private static void WriteRows(Utf8JsonWriter json, Stream stream, IReadOnlyList<string> ids, SparseMatrix vectors, TermVocabulary vocabulary)
+    {
+        var encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        var encoded = new JsonEncodedText[vectors.ColumnCount];
+        var encodedReady = new bool[vectors.ColumnCount];
         for (int r = 0; r < vectors.RowCount; r++)
         {
             json.WriteStartObject();
@@ -63,15 +74,23 @@ public static class SeismicJsonlFile
             else json.WriteString("id"u8, ids[r]);
             json.WriteStartObject("vector"u8);
             var row = vectors.Row(r);
-            for (int j = 0; j < row.NonZeroCount; j++) json.WriteNumber(vocabulary.Token(row.Indices[j]), row.Values[j]);
+            for (int j = 0; j < row.NonZeroCount; j++)
+            {
+                int term = row.Indices[j];
+                // Each token's JSON form is encoded once per file, not once per occurrence.
+                if (!encodedReady[term])
+                {
+                    encoded[term] = JsonEncodedText.Encode(vocabulary.Token(term), encoder);
+                    encodedReady[term] = true;
+                }
+                json.WriteNumber(encoded[term], row.Values[j]);
+            }
             json.WriteEndObject();
             json.WriteEndObject();
             json.Flush();
-            file.Stream.WriteByte((byte)'\n');
+            stream.WriteByte((byte)'\n');
             json.Reset();
         }
-        json.Flush();
-        file.Commit();
     }
 
     private static bool IsCanonicalInteger(string id)
@@ -166,21 +185,27 @@ public static class SeismicJsonlFile
         {
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                int tokenLength = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
-                if (_chars.Length < tokenLength) _chars = new char[Math.Max(tokenLength, _chars.Length * 2)];
-                int chars = reader.CopyString(_chars);
-                var token = _chars.AsSpan(0, chars);
+                // Tokens without JSON escapes (nearly all) are looked up as the raw UTF-8 bytes of the line.
+                var raw = reader.ValueSpan;
+                bool escaped = reader.ValueIsEscaped;
+                ReadOnlySpan<char> decoded = default;
+                if (escaped)
+                {
+                    if (_chars.Length < raw.Length) _chars = new char[Math.Max(raw.Length, _chars.Length * 2)];
+                    decoded = _chars.AsSpan(0, reader.CopyString(_chars));
+                }
                 long tokenOffset = reader.TokenStartIndex;
                 if (!reader.Read() || reader.TokenType != JsonTokenType.Number)
-                    throw Malformed(row, lineNumber, lineOffset, reader, $"the weight of token '{token}' must be a number, found {reader.TokenType}");
+                    throw Malformed(row, lineNumber, lineOffset, reader, $"the weight of token '{TokenText(raw, escaped, decoded)}' must be a number, found {reader.TokenType}");
                 if (!reader.TryGetDouble(out double wide))
-                    throw Malformed(row, lineNumber, lineOffset, reader, $"the weight of token '{token}' is not a number");
+                    throw Malformed(row, lineNumber, lineOffset, reader, $"the weight of token '{TokenText(raw, escaped, decoded)}' is not a number");
                 float weight = (float)wide;
                 if (!float.IsFinite(weight))
-                    throw Malformed(row, lineNumber, lineOffset, reader, $"the weight of token '{token}' is {wide}, outside the float32 range: expected a finite weight");
+                    throw Malformed(row, lineNumber, lineOffset, reader, $"the weight of token '{TokenText(raw, escaped, decoded)}' is {wide}, outside the float32 range: expected a finite weight");
                 if (weight < 0 && !_options.AllowNegativeWeights)
-                    throw Malformed(row, lineNumber, lineOffset, reader, $"the weight of token '{token}' is {wide}: expected a non-negative weight");
-                if (_vocabulary.TryGetId(token, out int termId))
+                    throw Malformed(row, lineNumber, lineOffset, reader, $"the weight of token '{TokenText(raw, escaped, decoded)}' is {wide}: expected a non-negative weight");
+                bool known = escaped ? _vocabulary.TryGetId(decoded, out int termId) : _vocabulary.TryGetId(raw, out termId);
+                if (known)
                 {
                     Rows.Add(termId, weight);
                 }
@@ -188,14 +213,22 @@ public static class SeismicJsonlFile
                 {
                     if (_options.StrictVocabulary)
                         throw new DataFormatException(_path,
-                            $"token '{token}' on line {lineNumber} is not in the vocabulary {_vocabulary.Source}",
+                            $"token '{TokenText(raw, escaped, decoded)}' on line {lineNumber} is not in the vocabulary {_vocabulary.Source}",
                             row: row, byteOffset: lineOffset + tokenOffset, kind: ErrorKind.InvalidInput);
-                    Unknown.Add(token);
+                    if (!escaped)
+                    {
+                        if (_chars.Length < raw.Length) _chars = new char[Math.Max(raw.Length, _chars.Length * 2)];
+                        decoded = _chars.AsSpan(0, Encoding.UTF8.GetChars(raw, _chars));
+                    }
+                    Unknown.Add(decoded);
                 }
             }
             if (reader.TokenType != JsonTokenType.EndObject)
                 throw Malformed(row, lineNumber, lineOffset, reader, $"expected a token or '}}' in \"vector\", found {reader.TokenType}");
         }
+
+        private static string TokenText(ReadOnlySpan<byte> raw, bool escaped, ReadOnlySpan<char> decoded) =>
+            escaped ? decoded.ToString() : Encoding.UTF8.GetString(raw);
 
         private DataFormatException Malformed(long row, long lineNumber, long lineOffset, in Utf8JsonReader reader, string problem) =>
             new(_path, $"line {lineNumber}: {problem}", row: row, byteOffset: lineOffset + reader.TokenStartIndex,

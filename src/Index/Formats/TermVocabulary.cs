@@ -12,6 +12,7 @@ public sealed class TermVocabulary
     private readonly string[] _tokens;
     private readonly Dictionary<string, int> _ids;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _idsBySpan;
+    private Utf8TokenTable? _utf8;
 
     public TermVocabulary(IReadOnlyList<string> tokens, string source = "vocabulary")
     {
@@ -34,6 +35,11 @@ public sealed class TermVocabulary
 
     /// <summary>Looks a token up without allocating a string (the sparse readers decode tokens into a reused buffer).</summary>
     public bool TryGetId(ReadOnlySpan<char> token, out int id) => _idsBySpan.TryGetValue(token, out id);
+
+    /// <summary>Looks up a UTF-8 token (as the JSONL and TSV readers see it) without decoding it.</summary>
+    public bool TryGetId(ReadOnlySpan<byte> utf8Token, out int id) =>
+        // Built on first use; two threads racing build equal tables, and either one may win.
+        (_utf8 ??= new Utf8TokenTable(_tokens)).TryGetId(utf8Token, out id);
 
     public string Token(int id)
     {

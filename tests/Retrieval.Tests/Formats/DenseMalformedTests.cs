@@ -22,6 +22,20 @@ public class DenseMalformedTests
     }
 
     [Fact]
+    public void FvecsEndingInsideTheNextRowsDimensionIsTruncated()
+    {
+        var path = Write(_dir, "t2.fvecs", [.. FvecsRow(1, 2), .. FvecsRow(3, 4), 2, 0]);
+        Fails(() => DenseVectorFile.Read(path), path, row: 2, byteOffset: 24, "truncated", "found 2");
+    }
+
+    [Fact]
+    public void NpyShapeFarBeyondTheFileIsTruncatedNotOverflowed()
+    {
+        var path = Write(_dir, "huge.npy", [.. NpyHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775807, 8), }"), .. Floats(1, 2)]);
+        Fails(() => DenseVectorFile.ReadHeader(path), path, row: 0, byteOffset: 128, "truncated", "9223372036854775807");
+    }
+
+    [Fact]
     public void FvecsRowWithAnotherDimensionIsADimensionMismatch()
     {
         // Row 1 claims 2 floats where row 0 had 3: the file length is still a whole number of 3-d rows.

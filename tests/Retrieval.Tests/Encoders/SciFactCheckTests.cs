@@ -1,0 +1,26 @@
+using System.Diagnostics;
+using Retrieval.Query.Evaluation;
+using Retrieval.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Retrieval.Tests.Encoders;
+
+/// <summary>
+/// The SciFact acceptance checks: exact BM25-through-sparse-vectors and exact MiniLM dense search must land
+/// within 0.02 nDCG@10 of the published figures (BM25 0.665, BEIR paper; all-MiniLM-L6-v2 0.645, MTEB).
+/// </summary>
+public class SciFactCheckTests(ITestOutputHelper output)
+{
+    [SkippableFact]
+    public void Bm25ThroughSparseVectorsMatchesTheBeirPaper()
+    {
+        var dir = TestData.SharedDataset("scifact");
+        var clock = Stopwatch.StartNew();
+        var r = BeirEvaluation.Run(dir, "bm25");
+        output.WriteLine($"scifact bm25: nDCG@10 {r.NdcgAt10:F4} MRR@10 {r.MrrAt10:F4} R@100 {r.RecallAt100:F4} " +
+            $"({r.QueryCount} queries, {r.DocumentCount} docs; encode {r.EncodeDocumentsSeconds:F1}s, search {r.SearchSeconds:F2}s, total {clock.Elapsed.TotalSeconds:F1}s)");
+        Assert.Equal(300, r.QueryCount);
+        Assert.Equal(5183, r.DocumentCount);
+        Assert.InRange(r.NdcgAt10, 0.665 - 0.02, 0.665 + 0.02);
+    }
+}
