@@ -14,15 +14,15 @@ namespace Retrieval.Index.Sparse;
 /// footer and checksum before it trusts a single length field, so a truncated or bit-flipped file is rejected with
 /// an error naming the file, never read as garbage.
 /// </summary>
-internal static class ChecksummedBinaryFile
+public static class ChecksummedBinaryFile
 {
     public const int HeaderBytes = 16;
     public const int FooterBytes = 16;
     private static ReadOnlySpan<byte> EndMagic => "SEND"u8;
 
-    internal enum Element : uint { UInt8 = 1, UInt16 = 2, Int32 = 3, Int64 = 4, Float16 = 5, Float32 = 6 }
+    public enum Element : uint { UInt8 = 1, UInt16 = 2, Int32 = 3, Int64 = 4, Float16 = 5, Float32 = 6 }
 
-    internal sealed class Writer : IDisposable
+    public sealed class Writer : IDisposable
     {
         private readonly AtomicFile _file;
         private readonly Stream _stream;
@@ -87,7 +87,7 @@ internal static class ChecksummedBinaryFile
         }
     }
 
-    internal sealed class Reader
+    public sealed class Reader
     {
         private readonly string _path;
         private readonly byte[] _bytes;

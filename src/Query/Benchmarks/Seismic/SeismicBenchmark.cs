@@ -10,6 +10,7 @@ using Retrieval.Query.Corpora;
 using Retrieval.Query.Datasets;
 using Retrieval.Query.Encoders;
 using Retrieval.Query.Evaluation;
+using Retrieval.Query.Sparse;
 
 namespace Retrieval.Query.Benchmarks.Seismic;
 
@@ -70,7 +71,7 @@ public static class SeismicBenchmark
         int mismatches = CountMismatches(exact, lossless);
         notes.Add($"toy exactness (JSONL path, lossless build, exhaustive search vs exact, k={k}): " +
             (mismatches == 0 ? "identical top-k for all queries" : $"{mismatches} rank mismatches"));
-        Compare("toy", docs.Vectors, queries.Vectors, k, SeismicBuildOptions.Default, options with { IncludeLucene = false }, null,
+        Compare("toy", docs.Vectors, queries.Vectors, (docs.Vectors, queries.Vectors), k, SeismicBuildOptions.Default, options with { IncludeLucene = false }, null,
             rows, profiles, work, log);
     }
 
@@ -96,7 +97,10 @@ public static class SeismicBenchmark
             }
             return RankingMetrics.Evaluate(rankings, 10, 10, 10).Ndcg;
         }
-        Compare("scifact", docs, queries, options.K, options.SciFactBuild, options, Ndcg, rows, profiles, work, log);
+        var seismicInput = options.IdfSplit
+            ? (IdfSplitWeighting.Documents(docs, statistics), IdfSplitWeighting.Queries(queries, statistics))
+            : (docs, queries);
+        Compare("scifact", docs, queries, seismicInput, options.K, options.SciFactBuild, options, Ndcg, rows, profiles, work, log);
     }
 
     private static void RunPassages(SeismicBenchmarkOptions options, List<SeismicBenchmarkRow> rows, List<SeismicProfile> profiles,
@@ -115,10 +119,18 @@ public static class SeismicBenchmark
         log?.Report($"passages: {docs.RowCount} passages ({docs.NonZeroCount} postings, {(double)docs.NonZeroCount / docs.RowCount:F1} terms each), " +
             $"{queries.RowCount} queries ({(double)queries.NonZeroCount / Math.Max(1, queries.RowCount):F1} terms each), read and encoded in {encodeSeconds:F1} s");
         notes.Add($"passages: {docs.RowCount} BM25 passage vectors, {queries.RowCount} IDF query bags; text read + encode {encodeSeconds:F1} s");
-        Compare("passages", docs, queries, options.K, options.PassagesBuild, options, null, rows, profiles, work, log);
+        var seismicInput = options.IdfSplit
+            ? (IdfSplitWeighting.Documents(docs, statistics), IdfSplitWeighting.Queries(queries, statistics))
+            : (docs, queries);
+        Compare("passages", docs, queries, seismicInput, options.K, options.PassagesBuild, options, null, rows, profiles, work, log);
     }
 
-    private static void Compare(string dataset, SparseMatrix docs, SparseMatrix queries, int k, SeismicBuildOptions build,
+    /// <summary>
+    /// Exact and Lucene search <paramref name="docs"/> with <paramref name="queries"/>; Seismic searches
+    /// <paramref name="seismicInput"/>, the same vectors or a score-preserving reweighting of them.
+    /// </summary>
+    private static void Compare(string dataset, SparseMatrix docs, SparseMatrix queries,
+        (SparseMatrix Docs, SparseMatrix Queries) seismicInput, int k, SeismicBuildOptions build,
         SeismicBenchmarkOptions options, Func<SearchResults, double>? ndcg, List<SeismicBenchmarkRow> rows,
         List<SeismicProfile> profiles, string work, IProgress<string>? log)
     {
@@ -153,7 +165,7 @@ public static class SeismicBenchmark
         }
 
         PeakMemory.Reset();
-        var index = SeismicIndex.Build(docs, build);
+        var index = SeismicIndex.Build(seismicInput.Docs, build);
         long seismicPeak = PeakMemory.ReadBytes();
         var dir = Path.Combine(work, "seismic-" + dataset);
         index.Save(dir);
@@ -174,9 +186,9 @@ public static class SeismicBenchmark
             {
                 var p = new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap };
                 var work1 = new SeismicQueryStats();
-                var one = TimeOneThread(queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref work1));
+                var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref work1));
                 clock.Restart();
-                index.Search(queries, k, p, options.Threads);
+                index.Search(seismicInput.Queries, k, p, options.Threads);
                 double batchQps = queries.RowCount / clock.Elapsed.TotalSeconds;
                 double recall = Recall(one.Results, truth);
                 string config = $"qc={cut} hf={heap.ToString(CultureInfo.InvariantCulture)}";
@@ -194,7 +206,7 @@ public static class SeismicBenchmark
         {
             var p = chosen.Params with { CollectTimings = true };
             var s = new SeismicQueryStats();
-            var one = TimeOneThread(queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref s));
+            var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref s));
             double perQuery = one.Latency.MeanUs / 1e6;
             double queriesDone = Math.Max(1, s.Queries);
             profiles.Add(new SeismicProfile(dataset, $"qc={p.QueryCut} hf={p.HeapFactor.ToString(CultureInfo.InvariantCulture)}",

@@ -35,6 +35,12 @@ public sealed record SeismicBenchmarkOptions
     public IReadOnlyList<float> HeapFactors { get; init; } = [0.7f, 0.9f, 1.0f];
 
     public bool IncludeLucene { get; init; } = true;
+
+    /// <summary>
+    /// Build Seismic over the score-preserving sqrt(idf) split of the BM25 vectors (<see cref="Sparse.IdfSplitWeighting"/>)
+    /// instead of the encoder's raw weights; exact search and Lucene always use the raw vectors (same scores).
+    /// </summary>
+    public bool IdfSplit { get; init; } = true;
     /// <summary>Threads of the batch (throughput) runs; single-query latency always uses one thread.</summary>
     public int Threads { get; init; }
     /// <summary>Where the Lucene and Seismic indexes are written (to measure on-disk size); a temp folder when null.</summary>
