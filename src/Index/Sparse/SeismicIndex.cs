@@ -222,7 +222,7 @@ public sealed class SeismicIndex
             float[] blockScores = scratch.BlockScores;
             for (int b = 0; b < blockCount; b++)
             {
-                if (heap.IsFull && blockScores[b] * heapFactor < heap.Threshold)
+                if (heap.IsFull && blockScores[b] < heapFactor * heap.Threshold)
                 {
                     stats.BlocksSkipped++;
                     continue;

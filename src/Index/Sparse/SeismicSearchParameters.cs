@@ -12,15 +12,16 @@ public sealed record SeismicSearchParameters
     public static readonly SeismicSearchParameters Default = new();
 
     /// <summary>Never skip a block and visit every query term's list: with a lossless build this equals exact search.</summary>
-    public static readonly SeismicSearchParameters Exhaustive = new() { QueryCut = int.MaxValue, HeapFactor = float.PositiveInfinity };
+    public static readonly SeismicSearchParameters Exhaustive = new() { QueryCut = int.MaxValue, HeapFactor = 0f };
 
     /// <summary>How many of the query's heaviest terms have their lists visited (paper: query_cut).</summary>
     public int QueryCut { get; init; } = DefaultQueryCut;
 
     /// <summary>
-    /// A block is skipped when the heap holds k results and summary_score x HeapFactor is below the k-th best score
-    /// (paper: heap_factor). Smaller skips more; 1 skips only blocks whose summary says they cannot enter;
-    /// +infinity never skips.
+    /// A block is skipped when the heap holds k results and its summary score is below the k-th best score times
+    /// HeapFactor (paper: heap_factor). Summaries pruned to alpha of their mass underestimate, so values below 1 keep
+    /// blocks whose summary falls somewhat short of the heap; 1 skips every block whose summary cannot enter; larger
+    /// skips more; 0 never skips.
     /// </summary>
     public float HeapFactor { get; init; } = DefaultHeapFactor;
 
@@ -31,7 +32,8 @@ public sealed record SeismicSearchParameters
     {
         var problems = new StringBuilder();
         if (QueryCut < 1) problems.Append($"QueryCut must be >= 1, got {QueryCut}");
-        if (!(HeapFactor > 0)) problems.Append(problems.Length > 0 ? "; " : "").Append($"HeapFactor must be > 0, got {HeapFactor}");
+        if (!(HeapFactor >= 0) || float.IsInfinity(HeapFactor))
+            problems.Append(problems.Length > 0 ? "; " : "").Append($"HeapFactor must be a finite number >= 0, got {HeapFactor}");
         if (problems.Length > 0) Guard.ThrowInvalid("invalid Seismic search parameters: " + problems);
     }
 }

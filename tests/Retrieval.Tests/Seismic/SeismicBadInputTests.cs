@@ -118,9 +118,9 @@ public class SeismicBadInputTests
         e = Assert.Throws<RetrievalException>(() => SeismicIndex.Build(Docs, new SeismicBuildOptions { AvgPostings = double.NaN }));
         Assert.Contains("AvgPostings", e.Message);
         var q = SeismicTestData.Rows(10, ([3], [1f]));
-        e = Assert.Throws<RetrievalException>(() => Index().Search(q, 2, new SeismicSearchParameters { QueryCut = 0, HeapFactor = 0 }));
+        e = Assert.Throws<RetrievalException>(() => Index().Search(q, 2, new SeismicSearchParameters { QueryCut = 0, HeapFactor = -1 }));
         Assert.Contains("QueryCut must be >= 1", e.Message);
-        Assert.Contains("HeapFactor must be > 0", e.Message);
+        Assert.Contains("HeapFactor must be a finite number >= 0", e.Message);
         e = Assert.Throws<RetrievalException>(() => Index().Search(q, 2, null, threads: -1));
         Assert.Contains("threads", e.Message);
     }

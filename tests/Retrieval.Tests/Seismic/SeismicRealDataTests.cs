@@ -30,7 +30,7 @@ public class SeismicRealDataTests
     /// <summary>
     /// A real learned-sparse slice: the first 3,000 MS MARCO dev queries as SPLADE-v3 vectors are the documents, the
     /// first 100 as DistilSPLADE-max vectors the queries. Default build (global budget, alpha 0.4, float16).
-    /// Measured recall@10 vs exact: 0.905 at query_cut 10 / heap_factor 0.9, 0.968 at 20 / 1.0, scoring about 85 and
+    /// Measured recall@10 vs exact: 0.908 at query_cut 10 / heap_factor 1.1, 0.968 at 20 / 1.0, scoring about 86 and
     /// 116 of 3,000 documents per query. Floors sit a little below.
     /// </summary>
     [SkippableFact]
@@ -45,11 +45,11 @@ public class SeismicRealDataTests
         var truth = new ExactSparseIndex(docs.Vectors).Search(queries.Vectors, 10, threads: 1);
         var index = SeismicIndex.Build(docs.Vectors);
 
-        var loose = index.Search(queries.Vectors, 10, new SeismicSearchParameters { QueryCut = 10, HeapFactor = 0.9f }, 0, out var looseStats);
+        var loose = index.Search(queries.Vectors, 10, new SeismicSearchParameters { QueryCut = 10, HeapFactor = 1.1f }, 0, out var looseStats);
         var tight = index.Search(queries.Vectors, 10, new SeismicSearchParameters { QueryCut = 20, HeapFactor = 1f }, 0, out var tightStats);
         double looseRecall = NeighborRecall.RecallAtK(loose, truth.Ids, 10, 10).Mean;
         double tightRecall = NeighborRecall.RecallAtK(tight, truth.Ids, 10, 10).Mean;
-        Assert.True(looseRecall >= 0.88, $"recall@10 {looseRecall} at qc 10 / hf 0.9");
+        Assert.True(looseRecall >= 0.88, $"recall@10 {looseRecall} at qc 10 / hf 1.1");
         Assert.True(tightRecall >= 0.95, $"recall@10 {tightRecall} at qc 20 / hf 1");
         // The point of the index: a small fraction of the collection is scored.
         Assert.True(looseStats.DocumentsScored < 0.05 * docs.Count * queries.Count, $"{looseStats.DocumentsScored} docs scored");
