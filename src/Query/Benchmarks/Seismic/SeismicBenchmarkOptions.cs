@@ -31,8 +31,8 @@ public sealed record SeismicBenchmarkOptions
     /// <summary>Seismic build for SciFact (5,183 abstracts; small lists, so the default budget keeps everything).</summary>
     public SeismicBuildOptions SciFactBuild { get; init; } = SeismicBuildOptions.Default;
 
-    public IReadOnlyList<int> QueryCuts { get; init; } = [3, 5, 10];
-    public IReadOnlyList<float> HeapFactors { get; init; } = [0.7f, 0.9f, 1.0f];
+    public IReadOnlyList<int> QueryCuts { get; init; } = [3, 5, 8, 12];
+    public IReadOnlyList<float> HeapFactors { get; init; } = [0.6f, 0.7f, 0.8f, 0.9f, 1.0f];
 
     public bool IncludeLucene { get; init; } = true;
 
@@ -40,7 +40,7 @@ public sealed record SeismicBenchmarkOptions
     /// Build Seismic over the score-preserving sqrt(idf) split of the BM25 vectors (<see cref="Sparse.IdfSplitWeighting"/>)
     /// instead of the encoder's raw weights; exact search and Lucene always use the raw vectors (same scores).
     /// </summary>
-    public bool IdfSplit { get; init; } = true;
+    public bool IdfSplit { get; init; }
     /// <summary>Threads of the batch (throughput) runs; single-query latency always uses one thread.</summary>
     public int Threads { get; init; }
     /// <summary>Where the Lucene and Seismic indexes are written (to measure on-disk size); a temp folder when null.</summary>
