@@ -220,17 +220,42 @@ public sealed class SeismicIndex
                 scratch.BlockScores, scratch.WeightSums);
             long t1 = timed ? Stopwatch.GetTimestamp() : 0;
             float[] blockScores = scratch.BlockScores;
-            for (int b = 0; b < blockCount; b++)
+            if (parameters.BlocksBestFirst)
             {
-                if (heap.IsFull && blockScores[b] < heapFactor * heap.Threshold)
+                // Visit blocks by summary score, best first: the heap fills with strong documents early, and once one
+                // block falls below the bar every later one does too, so the rest of the list is skipped in one step.
+                var byScore = scratch.BlockOrderFor(blockCount);
+                for (int b = 0; b < blockCount; b++)
+                    byScore[b] = ((long)(int.MaxValue - BitConverter.SingleToInt32Bits(Math.Max(blockScores[b], 0f))) << 32) | (uint)b;
+                byScore.Sort();
+                for (int i = 0; i < blockCount; i++)
                 {
-                    stats.BlocksSkipped++;
-                    continue;
+                    int b = (int)(uint)byScore[i];
+                    if (heap.IsFull && blockScores[b] < heapFactor * heap.Threshold)
+                    {
+                        stats.BlocksSkipped += blockCount - i;
+                        break;
+                    }
+                    stats.BlocksScored++;
+                    int global = firstBlock + b;
+                    var blockDocs = docIds.AsSpan(blockDocStart[global], blockDocStart[global + 1] - blockDocStart[global]);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, epoch, heap, scratch.ValueBuffer);
                 }
-                stats.BlocksScored++;
-                int global = firstBlock + b;
-                var blockDocs = docIds.AsSpan(blockDocStart[global], blockDocStart[global + 1] - blockDocStart[global]);
-                stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, epoch, heap, scratch.ValueBuffer);
+            }
+            else
+            {
+                for (int b = 0; b < blockCount; b++)
+                {
+                    if (heap.IsFull && blockScores[b] < heapFactor * heap.Threshold)
+                    {
+                        stats.BlocksSkipped++;
+                        continue;
+                    }
+                    stats.BlocksScored++;
+                    int global = firstBlock + b;
+                    var blockDocs = docIds.AsSpan(blockDocStart[global], blockDocStart[global + 1] - blockDocStart[global]);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, epoch, heap, scratch.ValueBuffer);
+                }
             }
             if (timed)
             {

@@ -18,7 +18,13 @@ internal sealed class SeismicScratch
         WeightSums = new float[Math.Max(1, maxBlocksPerList)];
         ValueBuffer = new float[Math.Max(1, maxDocumentLength)];
         CutKeys = new long[64];
+        BlockOrder = new long[Math.Max(1, maxBlocksPerList)];
     }
+
+    /// <summary>Block visiting order keys (summary score descending) for the best-first mode.</summary>
+    public long[] BlockOrder { get; }
+
+    public Span<long> BlockOrderFor(int blocks) => BlockOrder.AsSpan(0, blocks);
 
     public float[] DenseQuery { get; }
     public uint[] Visited { get; }

@@ -25,6 +25,12 @@ public sealed record SeismicSearchParameters
     /// </summary>
     public float HeapFactor { get; init; } = DefaultHeapFactor;
 
+    /// <summary>
+    /// Visit each list's blocks in descending summary score instead of list order (Seismic's order). The heap fills
+    /// with strong documents sooner, so more blocks are skipped, and the first block below the bar ends the list.
+    /// </summary>
+    public bool BlocksBestFirst { get; init; }
+
     /// <summary>Measure time spent scoring summaries vs documents (two timestamps per visited list; off by default).</summary>
     public bool CollectTimings { get; init; }
 

@@ -184,7 +184,7 @@ public static class SeismicBenchmark
         {
             foreach (float heap in options.HeapFactors)
             {
-                var p = new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap };
+                var p = new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap, BlocksBestFirst = options.BlocksBestFirst };
                 var work1 = new SeismicQueryStats();
                 var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref work1));
                 clock.Restart();

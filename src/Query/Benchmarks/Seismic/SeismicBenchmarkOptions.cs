@@ -41,6 +41,9 @@ public sealed record SeismicBenchmarkOptions
     /// instead of the encoder's raw weights; exact search and Lucene always use the raw vectors (same scores).
     /// </summary>
     public bool IdfSplit { get; init; }
+
+    /// <summary>Search with <see cref="SeismicSearchParameters.BlocksBestFirst"/> (blocks by descending summary score).</summary>
+    public bool BlocksBestFirst { get; init; }
     /// <summary>Threads of the batch (throughput) runs; single-query latency always uses one thread.</summary>
     public int Threads { get; init; }
     /// <summary>Where the Lucene and Seismic indexes are written (to measure on-disk size); a temp folder when null.</summary>
