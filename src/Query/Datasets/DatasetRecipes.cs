@@ -43,10 +43,10 @@ public static class DatasetRecipes
             switch (entry.RecipeMethod)
             {
                 case "debian-texts": PassagesRecipe.Run(context); break;
-                case "debian-texts+minilm": throw new NotImplementedException();
-                case "debian-fashion-mnist": throw new NotImplementedException();
+                case "debian-texts+minilm": MiniLmPassagesRecipe.Run(context); break;
+                case "debian-fashion-mnist": FashionMnistRecipe.Run(context); break;
                 case "copy-shared": CopySharedRecipe.Run(context); break;
-                case "slice-bigann10k": throw new NotImplementedException();
+                case "slice-bigann10k": TinyDenseRecipe.Run(context); break;
                 default:
                     throw new RetrievalException(ErrorKind.Internal, $"catalog entry {entry.Name} names an unknown recipe '{entry.RecipeMethod}'");
             }

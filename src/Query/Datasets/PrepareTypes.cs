@@ -18,6 +18,12 @@ public sealed record PrepareOptions
     /// <summary>fashion-mnist: compute the exact ground truth even when a shipped copy can be copied.</summary>
     public bool ComputeGroundTruth { get; init; }
 
+    /// <summary>
+    /// minilm-passages: embed only the first this-many passages (default 160,000, the catalog's set) for a smaller,
+    /// quicker set; the manifest records the count used.
+    /// </summary>
+    public int? EmbedCount { get; init; }
+
     /// <summary>Threads for exact search and embedding; 0 = all cores.</summary>
     public int Threads { get; init; }
 

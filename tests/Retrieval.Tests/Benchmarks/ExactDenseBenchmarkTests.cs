@@ -52,6 +52,8 @@ public class ExactDenseBenchmarkTests
         Assert.NotNull(single.P99Us);
         Assert.True(single.P50Us <= single.P95Us && single.P95Us <= single.P99Us);
         Assert.True(single.CpuSeconds > 0);
+        Assert.True(single.MinUs <= single.P50Us);
+        Assert.Equal(single.BaseBytes / (single.MinUs!.Value * 1e-6) / single.BandwidthBytesPerSecond, single.BestScanFractionOfBandwidth!.Value, 1e-9);
         Assert.Equal(single.EffectiveBytesPerSecond, single.PhysicalBytesPerSecond);
         Assert.Equal(single.Queries * (double)single.BaseBytes / single.WallSeconds, single.EffectiveBytesPerSecond, 1e-6 * single.EffectiveBytesPerSecond);
         Assert.Equal(report.SingleThreadBandwidth.BytesPerSecond, single.BandwidthBytesPerSecond);
@@ -62,6 +64,7 @@ public class ExactDenseBenchmarkTests
         Assert.Equal((ExactDenseRunResult.BatchedMode, 1, 130), (oneThread.Mode, oneThread.Threads, oneThread.Queries));
         Assert.Equal(2, allThreads.Threads);
         Assert.Null(oneThread.P50Us);
+        Assert.Null(oneThread.BestScanFractionOfBandwidth);
         long tiles = (130 + ExactDenseIndex.QueryTileSize - 1) / ExactDenseIndex.QueryTileSize;
         Assert.Equal(tiles, oneThread.Scans);
         Assert.Equal(oneThread.EffectiveBytesPerSecond * tiles / 130, oneThread.PhysicalBytesPerSecond, 1e-6 * oneThread.PhysicalBytesPerSecond);

@@ -1,3 +1,4 @@
+using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Datasets;
@@ -69,6 +70,34 @@ public class TinyDenseFixtureTests
             Assert.NotEqual(d2[order[9]], d2[order[10]]);
             Assert.NotEqual(d2[order[99]], d2[order[100]]);
         }
+    }
+
+    [Fact]
+    public void ExactDenseIndexReproducesTheGroundTruth()
+    {
+        var m = Manifest();
+        var index = new ExactDenseIndex(DenseVectorFile.Read(m.Base!.Path), Metric.L2);
+        var results = index.Search(DenseVectorFile.Read(m.Queries!.Path), 100);
+        var gt = IntMatrixFile.Read(m.GroundTruth!.Path);
+        var distances = FloatMatrixFile.Read(Path.Combine(m.Directory, "groundtruth.dist.fvecs"));
+        Assert.Equal(gt.Data, results.Ids);
+        Assert.Equal(distances.Data, results.Scores);
+    }
+
+    [SkippableFact]
+    public void ThePrepareRecipeRebuildsTheFixtureByteForByte()
+    {
+        var shared = TestData.SharedDatasetsRoot();
+        Skip.If(shared is null, "../shared/datasets not found: bigann10k unavailable");
+        var output = Path.Combine(TestData.TempDirectory(), "tiny-dense");
+        var options = new PrepareOptions { Locator = new DatasetLocator([new DatasetRoot(shared!, "shared")]) };
+        var result = DatasetRecipes.Prepare("tiny-dense", output, options: options);
+        var rebuilt = DatasetManifest.Load(result.Directory);
+        var committed = Manifest();
+        foreach (var file in new[] { "base.u8bin", "queries.u8bin", "groundtruth.ivecs", "groundtruth.dist.fvecs" })
+            Assert.True(File.ReadAllBytes(Path.Combine(committed.Directory, file)).SequenceEqual(File.ReadAllBytes(Path.Combine(rebuilt.Directory, file))), file);
+        Assert.Equal(committed.Base!.Count, rebuilt.Base!.Count);
+        Assert.Equal(committed.GroundTruth!.K, rebuilt.GroundTruth!.K);
     }
 
     [SkippableFact]

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Retrieval.Index.Vectors.Kernels;
 
@@ -12,6 +13,14 @@ namespace Retrieval.Index.Vectors.Kernels;
 /// </summary>
 public static class RowKernel
 {
+    /// <summary>
+    /// How far ahead of the rows being scored <see cref="ScoreRows"/> prefetches. The hardware prefetcher alone
+    /// left a one-query float16 scan of minilm-passages at about 6-7 GB/s on this project's Zen 4 machine (CPU-time
+    /// measured, the plain read of the same buffer: about 20 GB/s); prefetching each four-row group 3-12 KiB ahead
+    /// measured 13-17 GB/s. 8 KiB sits in the middle of that plateau.
+    /// </summary>
+    public const int PrefetchDistanceBytes = 8192;
+
     /// <summary>One reduction over <paramref name="dimension"/> coordinates.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Reduce<TAccumulator, TDecoder, TElement>(ref float query, ref TElement row, int dimension)
@@ -43,12 +52,13 @@ public static class RowKernel
     /// units four independent chains, which is what a single query needs to keep up with memory.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ScoreRows<TAccumulator, TDecoder, TElement>(ref float query, ref TElement rows, int rowCount, int dimension, ref float scores)
+    public static unsafe void ScoreRows<TAccumulator, TDecoder, TElement>(ref float query, ref TElement rows, int rowCount, int dimension, ref float scores)
         where TAccumulator : struct, IDistanceAccumulator
         where TDecoder : struct, IElementDecoder<TElement>
         where TElement : unmanaged
     {
         int r = 0;
+        int groupBytes = 4 * dimension * sizeof(TElement);
         if (Vector512.IsHardwareAccelerated)
         {
             for (; r <= rowCount - 4; r += 4)
@@ -57,6 +67,7 @@ public static class RowKernel
                 ref TElement x1 = ref Unsafe.Add(ref x0, dimension);
                 ref TElement x2 = ref Unsafe.Add(ref x1, dimension);
                 ref TElement x3 = ref Unsafe.Add(ref x2, dimension);
+                PrefetchAhead(ref x0, groupBytes);
                 var a0 = Vector512<float>.Zero;
                 var a1 = Vector512<float>.Zero;
                 var a2 = Vector512<float>.Zero;
@@ -84,6 +95,7 @@ public static class RowKernel
                 ref TElement x1 = ref Unsafe.Add(ref x0, dimension);
                 ref TElement x2 = ref Unsafe.Add(ref x1, dimension);
                 ref TElement x3 = ref Unsafe.Add(ref x2, dimension);
+                PrefetchAhead(ref x0, groupBytes);
                 var a0 = Vector256<float>.Zero;
                 var a1 = Vector256<float>.Zero;
                 var a2 = Vector256<float>.Zero;
@@ -105,6 +117,19 @@ public static class RowKernel
         }
         for (; r < rowCount; r++)
             Unsafe.Add(ref scores, r) = Reduce<TAccumulator, TDecoder, TElement>(ref query, ref Unsafe.Add(ref rows, (nint)r * dimension), dimension);
+    }
+
+    /// <summary>
+    /// Asks for the cache lines <see cref="PrefetchDistanceBytes"/> past the group starting at <paramref name="group"/>.
+    /// The address comes from an unpinned array: if the GC moved it meanwhile the hint merely misses, and a
+    /// prefetch past the end of memory never faults.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchAhead<TElement>(ref TElement group, int groupBytes)
+    {
+        if (!Sse.IsSupported) return;
+        byte* ahead = (byte*)Unsafe.AsPointer(ref group) + PrefetchDistanceBytes;
+        for (int b = 0; b < groupBytes; b += 64) Sse.Prefetch0(ahead + b);
     }
 
     /// <summary>Sum of squares of one stored row (for cosine norms), in the same canonical order.</summary>

@@ -1,0 +1,97 @@
+using System.CommandLine;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Vectors;
+using Retrieval.Query.Datasets;
+using Retrieval.Query.Reporting;
+
+namespace Retrieval.Cli.Commands;
+
+/// <summary>`retrieval datasets list|prepare`: the named datasets and the recipes that rebuild them.</summary>
+public static class DatasetsCommand
+{
+    public static Command Create(CliHost host)
+    {
+        var group = new Command("datasets",
+            "List the named datasets and rebuild them from their public sources.");
+        host.Examples(group, "retrieval datasets list", "retrieval datasets prepare fashion-mnist --out /tmp/fashion-mnist");
+        group.Subcommands.Add(CreateList(host));
+        group.Subcommands.Add(CreatePrepare(host));
+        return group;
+    }
+
+    private static Command CreateList(CliHost host)
+    {
+        var command = new Command("list",
+            "List every named dataset: kind, metric, dimension, counts, licence, and where it is found on this machine " +
+            "(\"-\" when it must be prepared first).");
+        host.Examples(command, "retrieval datasets list", "retrieval datasets list --json");
+        command.SetAction(parse =>
+        {
+            var results = host.Results(parse);
+            foreach (var set in DatasetCatalog.List())
+            {
+                var fields = new List<ReportField>
+                {
+                    new("name", set.Name),
+                    new("kind", set.Kind.ToName()),
+                    new("metric", set.Metric?.ToName()),
+                    new("dims", set.Dims),
+                    new("base_count", set.BaseCount),
+                    new("queries", set.QueryCount),
+                    new("available", set.Available),
+                    new("directory", set.Available ? set.Directory : null),
+                };
+                // The table stays terminal-wide; licence, description and what is missing are in the JSON lines.
+                if (results.Json)
+                {
+                    fields.Add(new("missing_files", set.MissingFiles.Count == 0 ? null : string.Join(", ", set.MissingFiles)));
+                    fields.Add(new("problem", set.Problem));
+                    fields.Add(new("licence", set.Entry?.Licence));
+                    fields.Add(new("source", set.Entry?.Source));
+                    fields.Add(new("description", set.Description));
+                }
+                results.Add(new ReportLine(fields));
+            }
+            results.Flush();
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command CreatePrepare(CliHost host)
+    {
+        var name = new Argument<string>("NAME") { Description = "Dataset name, as printed by 'retrieval datasets list'." };
+        var output = new Option<string?>("--out", "-o")
+        {
+            Description = "Directory to write the dataset to (created if missing). Default: NAME under $RETRIEVAL_DATA_HOME, else ~/.cache/retrieval/datasets (where --dataset NAME looks).",
+            HelpName = "DIR",
+        };
+        var command = new Command("prepare",
+            "Rebuild a dataset from its public source into a directory with a manifest.json (usable as --dataset DIR). " +
+            "Some recipes are long (minilm-passages embeds 160,000 passages with MiniLM); progress goes to stderr.")
+        {
+            name, output,
+        };
+        host.Examples(command, "retrieval datasets prepare fashion-mnist --out /tmp/fashion-mnist");
+        command.SetAction(parse =>
+        {
+            var setName = parse.GetRequiredValue(name);
+            var directory = parse.GetValue(output) ?? DatasetRecipes.DefaultOutputDirectory(setName);
+            var progress = new StageProgress(host.Progress(parse));
+            var prepared = DatasetRecipes.Prepare(setName, directory, progress);
+            progress.Finish();
+            var results = host.Results(parse);
+            results.Add(new ReportLine(
+            [
+                new("name", prepared.Name),
+                new("directory", prepared.Directory),
+                new("manifest", prepared.ManifestPath),
+                new("seconds", prepared.Elapsed.TotalSeconds),
+                new("notes", string.Join("; ", prepared.Notes)),
+            ]));
+            results.Flush();
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

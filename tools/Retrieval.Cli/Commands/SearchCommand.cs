@@ -1,0 +1,123 @@
+using System.CommandLine;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Errors;
+using Retrieval.Index.Vectors;
+using Retrieval.Query.Indexes;
+using Retrieval.Query.Reporting;
+
+namespace Retrieval.Cli.Commands;
+
+/// <summary>
+/// `retrieval search`: runs a query set against exact search or an index directory and prints one
+/// SearchReport per setting (the output contract every index keeps).
+/// </summary>
+public static class SearchCommand
+{
+    public static Command Create(CliHost host)
+    {
+        var exact = new Option<bool>("--exact")
+        {
+            Description = "Search exhaustively (multi-threaded SIMD brute force over the base vectors): the reference every index is measured against.",
+        };
+        var index = new Option<string?>("--index")
+        {
+            Description = "Search an index directory (its manifest.json names the index format).",
+            HelpName = "DIR",
+        };
+        var dataset = CommonOptions.Dataset(" Supplies base, queries, ground truth and metric.");
+        var baseFile = CommonOptions.Base();
+        var queries = CommonOptions.Queries();
+        var gt = new Option<string?>("--gt")
+        {
+            Description = "Ground-truth neighbour ids (.ivecs .ibin .npy), best first; enables recall_at_k.",
+            HelpName = "FILE",
+        };
+        var gtScores = new Option<string?>("--gt-scores")
+        {
+            Description = "Ground-truth scores (.fvecs .fbin .npy) matching --gt; makes recall tie-aware (a returned id " +
+                          "scoring the same as the k-th true neighbour counts as a hit).",
+            HelpName = "FILE",
+        };
+        var k = CommonOptions.K(10);
+        var metric = CommonOptions.Metric();
+        var threads = CommonOptions.Threads(1,
+            "With 1, each query is searched alone and timed (latency percentiles); with more, queries are searched in " +
+            "batches across threads and only throughput (qps) is measured.");
+        var exactBaseline = new Option<bool>("--exact-baseline")
+        {
+            Description = "With --index: also run exact search over the same base and queries in this run and print its line " +
+                          "(\"index\":\"exact\"), so speed-ups are ratios from one run.",
+        };
+        var sweep = new Option<bool>("--sweep")
+        {
+            Description = "Run the index's range of search settings and print one line per setting (settings included in each line).",
+        };
+        var maxQueries = CommonOptions.MaxQueries();
+
+        var command = new Command("search",
+            "Search a query set and print recall@k, latency (mean/p50/p95/p99 in microseconds), QPS, resident memory, " +
+            "index size on disk and bytes read per query. Fields that do not apply are null.")
+        {
+            exact, index, dataset, baseFile, queries, gt, gtScores, k, metric, threads, exactBaseline, sweep, maxQueries,
+        };
+
+        host.Examples(command,
+            "retrieval search --exact --dataset datasets/fixtures/tiny-dense --k 10",
+            "retrieval search --exact --base base.fvecs --queries queries.fvecs --gt gt.ivecs --metric l2 --json",
+            "retrieval search --exact --dataset minilm-passages --threads 0 --max-queries 1000",
+            "retrieval search --index /tmp/spann --dataset minilm-passages --exact-baseline --sweep");
+        command.Validators.Add(result =>
+        {
+            bool isExact = result.GetValue(exact);
+            bool hasIndex = result.GetResult(index) is not null;
+            bool hasDataset = result.GetResult(dataset) is not null;
+            bool hasFiles = result.GetResult(baseFile) is not null || result.GetResult(queries) is not null ||
+                            result.GetResult(gt) is not null || result.GetResult(gtScores) is not null;
+            if (isExact == hasIndex) result.AddError("give exactly one of --exact or --index DIR");
+            if (hasDataset && hasFiles)
+                result.AddError("--dataset supplies base, queries and ground truth; do not combine it with --base/--queries/--gt/--gt-scores");
+            if (!hasDataset && result.GetResult(queries) is null)
+                result.AddError("give --dataset NAME|DIR, or --queries FILE (plus --base FILE for exact search)");
+            if (!hasDataset && result.GetResult(baseFile) is null && (isExact || result.GetValue(exactBaseline)))
+                result.AddError("exact search needs base vectors: give --base FILE or --dataset");
+            if (result.GetResult(gtScores) is not null && result.GetResult(gt) is null)
+                result.AddError("--gt-scores needs --gt (the ids the scores belong to)");
+            if (isExact && result.GetValue(exactBaseline))
+                result.AddError("--exact-baseline compares an --index with exact search; drop it when searching with --exact");
+        });
+
+        command.SetAction(parse =>
+        {
+            var progress = host.Progress(parse);
+            var results = host.Results(parse);
+            var indexDir = parse.GetValue(index);
+            bool needBase = indexDir is null || parse.GetValue(exactBaseline);
+            int? limit = parse.GetValue(maxQueries);
+            var inputs = parse.GetValue(dataset) is { } name
+                ? SearchInputs.FromDataset(name, loadBase: needBase, maxQueries: limit, progress: progress)
+                : SearchInputs.FromFiles(parse.GetValue(baseFile), parse.GetRequiredValue(queries)!, parse.GetValue(gt),
+                    parse.GetValue(gtScores), limit, progress);
+            Metric? requested = parse.GetValue(metric) is { } m ? MetricExtensions.ParseMetric(m) : null;
+
+            using var searched = indexDir is null
+                ? inputs.CreateExactIndex(inputs.ResolveMetric(requested))
+                : IndexRegistry.Default.Open(indexDir);
+            if (requested is { } r && r != searched.Metric)
+                throw new RetrievalException(ErrorKind.Incompatible,
+                    $"the index in {indexDir} ranks by {searched.Metric.ToName()}, not {r.ToName()}; drop --metric or rebuild the index");
+            var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
+                inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
+            var settings = parse.GetValue(sweep) ? searched.SweepSettings : [searched.DefaultSettings];
+            foreach (var setting in settings) results.Add(run.Measure(searched, inputs.Queries, setting));
+
+            if (indexDir is not null && parse.GetValue(exactBaseline))
+            {
+                using var baseline = inputs.CreateExactIndex(searched.Metric);
+                results.Add(run.Measure(baseline, inputs.Queries, baseline.DefaultSettings));
+            }
+            results.Flush();
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}
