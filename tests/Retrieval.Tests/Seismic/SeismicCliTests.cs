@@ -36,6 +36,29 @@ public class SeismicCliTests
         Assert.Equal(20, sweep.Stdout.Trim().Split('\n').Length);
     }
 
+    /// <summary>BigANN sparse CSR input: build from .csr, search with a .csr query file and exact-baseline recall.</summary>
+    [Fact]
+    public void BuildCsrThenSearchWithExactBaseline()
+    {
+        var work = TestData.TempDirectory();
+        var docs = Path.Combine(work, "base.csr");
+        var queries = Path.Combine(work, "queries.csr");
+        Retrieval.Index.Formats.SparseCsrFile.Write(docs, SeismicTestData.Collection(51, rows: 300, vocabulary: 200, maxNnz: 20));
+        Retrieval.Index.Formats.SparseCsrFile.Write(queries, SeismicTestData.Collection(52, rows: 10, vocabulary: 200, maxNnz: 6));
+        var dir = Path.Combine(work, "idx");
+        var build = CliRunner.Run("--json", "build", "seismic", "--input", docs, "--out", dir, "--no-pruning", "--values", "f32", "--summary-energy", "1");
+        Assert.True(build.ExitCode == 0, build.ToString());
+        Assert.Contains("\"input_format\":\"csr\"", build.Stdout);
+        var search = CliRunner.Run("--json", "search", "--index", dir, "--base", docs, "--queries", queries, "--k", "5",
+            "--query-cut", "1000", "--heap-factor", "0", "--exact-baseline");
+        Assert.True(search.ExitCode == 0, search.ToString());
+        var lines = search.Stdout.Trim().Split('\n');
+        Assert.Equal(2, lines.Length);
+        // No ground truth file: the two lines are the Seismic run and the exact run; Seismic searched exhaustively.
+        Assert.Contains("\"index\":\"seismic\"", lines[0]);
+        Assert.Contains("\"index\":\"exact\"", lines[1]);
+    }
+
     [Fact]
     public void BuildTextThenSearchWithQueryText()
     {
