@@ -205,7 +205,7 @@ public class CliSearchTests
 
         Assert.Equal(ExitCodes.Failed, outcome.ExitCode);
         Assert.Contains("unknown index format 'spann'", outcome.Stderr);
-        Assert.Contains("no index kinds are available yet", outcome.Stderr);
+        Assert.Contains("known formats: seismic", outcome.Stderr);
     }
 
     [Fact]

@@ -1,0 +1,16 @@
+using System.CommandLine;
+using Retrieval.Cli.Hosting;
+
+namespace Retrieval.Cli.Commands;
+
+/// <summary>`retrieval build`: one subcommand per index kind, each writing an index directory for `search --index`.</summary>
+public static class BuildCommand
+{
+    public static Command Create(CliHost host)
+    {
+        var build = new Command("build", "Build an index directory (manifest.json + versioned, checksummed files) for `retrieval search --index DIR`.");
+        host.Examples(build, "retrieval build seismic --input ../shared/datasets/seismic-toy/documents.jsonl --out /tmp/seismic-toy");
+        build.Subcommands.Add(BuildSeismicCommand.Create(host));
+        return build;
+    }
+}
