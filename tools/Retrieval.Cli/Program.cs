@@ -29,6 +29,7 @@ public static class Program
         root.Subcommands.Add(SearchCommand.Create(host));
         root.Subcommands.Add(EvalCommand.Create(host));
         root.Subcommands.Add(BenchCommand.Create(host));
+        root.Subcommands.Add(BuildCommand.Create(host));
         return root;
     }
 }

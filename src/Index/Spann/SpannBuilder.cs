@@ -162,7 +162,7 @@ public static class SpannBuilder
         var temp = manifestPath + ".tmp";
         File.WriteAllText(temp, manifest.ToJson());
         File.Move(temp, manifestPath, overwrite: true);
-        Phase("heads, graph, directory and manifest written");
+        Phase("metadata: heads, graph, directory and manifest written");
         long bytes = new FileInfo(manifestPath).Length;
         foreach (var f in files) bytes += f.Bytes;
         return new SpannBuildResult(manifest, bytes, phases);

@@ -15,9 +15,11 @@ public sealed class VectorSource
     private readonly string? _path;
     private readonly DenseVectors? _vectors;
     private readonly int _chunkRows;
+    private readonly long? _maxRows;
 
-    private VectorSource(string? path, DenseVectors? vectors, long count, int dimension, ElementType element, int chunkRows)
+    private VectorSource(string? path, DenseVectors? vectors, long count, int dimension, ElementType element, int chunkRows, long? maxRows = null)
     {
+        _maxRows = maxRows;
         _path = path;
         _vectors = vectors;
         Count = count;
@@ -31,11 +33,14 @@ public sealed class VectorSource
     public ElementType ElementType { get; }
     public string Description => _path ?? "in-memory vectors";
 
-    public static VectorSource FromFile(string path, int chunkRows = 0)
+    /// <summary>A file, streamed in chunks of <paramref name="chunkRows"/> (0 = about 64 MiB); <paramref name="maxRows"/> keeps only the first rows.</summary>
+    public static VectorSource FromFile(string path, int chunkRows = 0, long? maxRows = null)
     {
         if (!File.Exists(path)) throw new RetrievalException(ErrorKind.NotFound, $"input vector file not found: {path}");
+        if (maxRows is < 0) Guard.ThrowInvalid($"row limit must be >= 0, got {maxRows}");
         var info = DenseVectorFile.ReadHeader(path);
-        return new VectorSource(path, null, info.Count, info.Dimension, info.ElementType, chunkRows);
+        long count = Math.Min(info.Count, maxRows ?? long.MaxValue);
+        return new VectorSource(path, null, count, info.Dimension, info.ElementType, chunkRows, maxRows);
     }
 
     public static VectorSource FromVectors(DenseVectors vectors, int chunkRows = 0) =>
@@ -51,7 +56,7 @@ public sealed class VectorSource
                 yield return (start, _vectors.Slice(start, Math.Min(step, _vectors.Count - start)));
             yield break;
         }
-        using var reader = DenseVectorFile.OpenReader(_path!, _chunkRows, new DenseReadOptions { AllowNonFinite = true });
+        using var reader = DenseVectorFile.OpenReader(_path!, _chunkRows, new DenseReadOptions { AllowNonFinite = true, MaxRows = _maxRows });
         while (true)
         {
             long first = reader.RowsRead;

@@ -20,8 +20,8 @@ public sealed class IndexRegistry
         }
     }
 
-    /// <summary>Every on-disk index format the engine ships. None yet: SPANN and Seismic arrive with their issues.</summary>
-    public static IndexRegistry Default { get; } = new([]);
+    /// <summary>Every on-disk index format the engine ships.</summary>
+    public static IndexRegistry Default { get; } = new([new Spann.SpannIndexOpener()]);
 
     public IReadOnlyCollection<IIndexOpener> Openers => _openers.Values;
 
