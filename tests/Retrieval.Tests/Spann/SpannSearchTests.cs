@@ -4,7 +4,7 @@ using Retrieval.Index.Vectors;
 
 namespace Retrieval.Tests.Spann;
 
-public class SpannSearchTests
+public class SpannSearchTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     public static TheoryData<Metric, SpannStorage> ExactCases() => new()
     {
@@ -42,7 +42,7 @@ public class SpannSearchTests
     }
 
     /// <summary>
-    /// Recall on the tiny-dense fixture (2,000 bigann rows, L2, 50 held-out queries). Measured 0.99+ at the
+    /// Recall on the tiny-dense fixture (2,000 bigann rows, L2, 50 held-out queries). Measured 1.0 at the
     /// default M = 64; the floor 0.9 leaves room for build changes, not for a broken search.
     /// </summary>
     [Fact]
@@ -54,6 +54,7 @@ public class SpannSearchTests
         var truth = SpannTestData.Exact(vectors, queries, Metric.L2, 10);
         var found = index.Search(queries, 10, new SpannSearchParameters(), threads: 1);
         double recall = SpannTestData.Recall(found, truth, 10);
+        output.WriteLine($"tiny-dense recall@10 at defaults: {recall}");
         Assert.True(recall >= 0.9, $"recall@10 = {recall}");
         // Fewer heads probe less and may not recall more.
         var narrow = index.Search(queries, 10, new SpannSearchParameters { Heads = 2 }, threads: 1);
@@ -90,7 +91,7 @@ public class SpannSearchTests
     public void RecallOnMiniLmSliceAboveFloor()
     {
         // 5,000 real MiniLM passages (cosine, float16) and 100 real queries; truth from exact search on the same slice.
-        // Measured recall@10 about 0.97 at the defaults; floor 0.9.
+        // Measured recall@10 0.993 at the defaults (M 64, eps2 0.6); floor 0.9.
         var dir = TestData.SharedDataset("minilm-passages");
         var vectors = Retrieval.Index.Formats.DenseVectorFile.Read(Path.Combine(dir, "base.npy"), new() { MaxRows = 5_000 });
         var queries = Retrieval.Index.Formats.DenseVectorFile.Read(Path.Combine(dir, "queries.npy"), new() { MaxRows = 100 }).ToFloat32();
@@ -98,6 +99,7 @@ public class SpannSearchTests
         var truth = SpannTestData.Exact(vectors, queries, Metric.Cosine, 10);
         var found = index.Search(queries, 10, new SpannSearchParameters(), threads: 2);
         double recall = SpannTestData.Recall(found, truth, 10);
+        output.WriteLine($"minilm 5k slice recall@10 at defaults: {recall}");
         Assert.True(recall >= 0.9, $"recall@10 = {recall}");
     }
 }
