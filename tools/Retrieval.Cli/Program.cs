@@ -26,10 +26,10 @@ public static class Program
         root.Options.Add(host.Quiet);
         root.Subcommands.Add(DatasetsCommand.Create(host));
         root.Subcommands.Add(GroundTruthCommand.Create(host));
+        root.Subcommands.Add(BuildCommand.Create(host));
         root.Subcommands.Add(SearchCommand.Create(host));
         root.Subcommands.Add(EvalCommand.Create(host));
         root.Subcommands.Add(BenchCommand.Create(host));
-        root.Subcommands.Add(BuildCommand.Create(host));
         return root;
     }
 }

@@ -7,6 +7,11 @@ namespace Retrieval.Query.Encoders;
 /// (document-length normalisation). Defaults are Anserini's (k1 = 0.9, b = 0.4), which Pyserini's BEIR BM25
 /// baselines use.
 /// </summary>
+/// <remarks>
+/// SciFact nDCG@10 with exact search over bert-base-uncased WordPiece terms (BEIR paper BM25: 0.665):
+/// k1 0.9 / b 0.4 -> 0.6712; 1.2 / 0.75 -> 0.6794; 0.9 / 0.75 -> 0.6787; 1.2 / 0.4 -> 0.6787. All lie within
+/// 0.02; the defaults come closest to the paper, so they stay.
+/// </remarks>
 public sealed record Bm25Parameters(float K1 = Bm25Parameters.DefaultK1, float B = Bm25Parameters.DefaultB)
 {
     public const float DefaultK1 = 0.9f;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Search;
+using Retrieval.Index.Vectors;
 using Retrieval.Query.Corpora;
 using Retrieval.Query.Encoders;
 
@@ -102,7 +103,18 @@ public static class BeirEvaluation
                 break;
             }
             case BeirMode.Dense:
-                throw new RetrievalException(ErrorKind.Internal, "dense BEIR evaluation needs ExactDenseIndex (not merged yet)");
+            {
+                var miniLm = options.Threads == 0 ? options.MiniLm : options.MiniLm with { Threads = options.Threads };
+                using var encoder = new MiniLmEncoder(miniLm);
+                var docVectors = encoder.Encode(documents, Stage(progress, "encode documents", documents.Length));
+                encodeDocuments = Lap(clock);
+                var queryVectors = encoder.Encode(queryTexts, Stage(progress, "encode queries", queryTexts.Length));
+                encodeQueries = Lap(clock);
+                var index = new ExactDenseIndex(docVectors, Metric.Cosine);
+                results = index.Search(queryVectors, RecallK, options.Threads);
+                search = Lap(clock);
+                break;
+            }
             default:
                 throw new RetrievalException(ErrorKind.InvalidInput, $"unknown evaluation mode {mode}");
         }

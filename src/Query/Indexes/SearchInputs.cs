@@ -3,6 +3,7 @@ using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Datasets;
+using Retrieval.Query.Evaluation;
 using Retrieval.Query.Reporting;
 
 namespace Retrieval.Query.Indexes;
@@ -117,7 +118,16 @@ public sealed class SearchInputs
         return GroundTruth;
     }
 
-    private static GroundTruth ReadGroundTruth(string idsPath, string? scoresPath, int queryCount, Metric? metric = null)
+    /// <summary>Exact (query, base id) scores under <paramref name="metric"/> over the loaded base vectors.</summary>
+    public ExactScorer ExactScorerFor(Metric metric)
+    {
+        if (DenseBase is not null) return ExactScorers.ForDense(DenseBase, Queries, metric);
+        if (SparseBase is not null) return ExactScorers.ForSparse(SparseBase, Queries);
+        throw new RetrievalException(ErrorKind.InvalidInput, "exact rescoring needs base vectors: give --base FILE or a --dataset with a base file");
+    }
+
+    /// <summary>Reads ground-truth ids (and optional scores) for the first <paramref name="queryCount"/> queries.</summary>
+    public static GroundTruth ReadGroundTruth(string idsPath, string? scoresPath, int queryCount, Metric? metric = null)
     {
         var ids = IntMatrixFile.Read(idsPath, maxRows: queryCount);
         float[]? scores = null;

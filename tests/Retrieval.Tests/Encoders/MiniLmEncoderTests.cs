@@ -1,5 +1,6 @@
-using System.IO.Compression;
 using System.Numerics.Tensors;
+using Retrieval.Index.Formats;
+using Retrieval.Index.Vectors;
 using Retrieval.Query.Corpora;
 using Retrieval.Query.Encoders;
 using Retrieval.Tests.Support;
@@ -66,7 +67,11 @@ public class MiniLmEncoderTests
     {
         const int rows = 20;
         var passages = FirstPassages(rows);
-        var stored = ReadFloat16NpyRows(Path.Combine(TestData.SharedDataset("minilm-passages"), "base.npy"), rows);
+        var storedHalf = DenseVectorFile.Read(Path.Combine(TestData.SharedDataset("minilm-passages"), "base.npy"),
+            new DenseReadOptions { MaxRows = rows });
+        Assert.Equal(ElementType.Float16, storedHalf.ElementType);
+        Assert.Equal(384, storedHalf.Dimension);
+        var stored = ToArray(storedHalf);
         using var encoder = new MiniLmEncoder(new MiniLmOptions { Tokenization = MiniLmTokenization.Package });
         var encoded = encoder.Encode(passages);
         using var reference = new MiniLmEncoder();
@@ -92,26 +97,10 @@ public class MiniLmEncoderTests
         return TsvTextFile.Enumerate(path).Take(count).Select(r => r.Text).ToArray();
     }
 
-    /// <summary>
-    /// Minimal .npy float16 reader for this test only (helper A's DenseVectorFile replaces it once it lands).
-    /// </summary>
-    private static float[] ReadFloat16NpyRows(string path, int rows)
+    private static float[] ToArray(DenseVectors vectors)
     {
-        using var stream = File.OpenRead(path);
-        var prefix = new byte[10];
-        stream.ReadExactly(prefix);
-        Assert.Equal("\x93NUMPY", System.Text.Encoding.Latin1.GetString(prefix, 0, 6));
-        int headerLength = prefix[6] == 1 ? BitConverter.ToUInt16(prefix, 8) : throw new InvalidDataException("npy v1 expected");
-        var header = new byte[headerLength];
-        stream.ReadExactly(header);
-        var text = System.Text.Encoding.Latin1.GetString(header);
-        Assert.Contains("'descr': '<f2'", text);
-        Assert.Contains(", 384)", text);
-        var raw = new byte[rows * 384 * 2];
-        stream.ReadExactly(raw);
-        var halves = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(raw);
-        var result = new float[halves.Length];
-        for (int i = 0; i < halves.Length; i++) result[i] = (float)halves[i];
+        var result = new float[vectors.Count * vectors.Dimension];
+        for (int i = 0; i < vectors.Count; i++) vectors.CopyRowTo(i, result.AsSpan(i * vectors.Dimension, vectors.Dimension));
         return result;
     }
 

@@ -33,6 +33,19 @@ public static class TestData
         return dir;
     }
 
+    /// <summary>Name of the variable that enables tests too long for the default run (minutes of CPU each).</summary>
+    public const string LongTestsVariable = "RETRIEVAL_LONG_TESTS";
+
+    /// <summary>
+    /// Skips the calling test unless $RETRIEVAL_LONG_TESTS=1: the default suite must stay under 10 minutes on
+    /// 2 cores, and a few acceptance checks (encoding a whole corpus with MiniLM) take longer than that alone.
+    /// </summary>
+    public static void RequireLongTests(string why)
+    {
+        Skip.IfNot(Environment.GetEnvironmentVariable(LongTestsVariable) == "1",
+            $"long test ({why}); set {LongTestsVariable}=1 to run it");
+    }
+
     public static string TempDirectory()
     {
         var dir = Path.Combine(Path.GetTempPath(), "retrieval-tests-" + Guid.NewGuid().ToString("N")[..12]);

@@ -12,6 +12,8 @@ public static class BenchCommand
             "Benchmarks that print recall next to speed, resident memory and physical limits, in one run.");
         host.Examples(bench, "retrieval bench exact --dataset minilm-passages --queries-limit 1000");
         bench.Subcommands.Add(BenchExactCommand.Create(host));
+        bench.Subcommands.Add(BenchSeismicCommand.Create(host));
+        bench.Subcommands.Add(BenchKvCommand.Create(host));
         bench.Subcommands.Add(BenchSpannCommand.Create(host));
         return bench;
     }

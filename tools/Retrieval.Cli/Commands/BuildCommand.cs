@@ -3,13 +3,15 @@ using Retrieval.Cli.Hosting;
 
 namespace Retrieval.Cli.Commands;
 
-/// <summary>`retrieval build`: one subcommand per index kind (spann now; other kinds add theirs here).</summary>
+/// <summary>`retrieval build`: one subcommand per index kind, each writing an index directory for `search --index`.</summary>
 public static class BuildCommand
 {
     public static Command Create(CliHost host)
     {
-        var build = new Command("build", "Build an index directory (manifest.json + binary files) from a vector file.");
+        var build = new Command("build", "Build an index directory (manifest.json + versioned, checksummed files) for `retrieval search --index DIR`.");
+        host.Examples(build, "retrieval build seismic --input ../shared/datasets/seismic-toy/documents.jsonl --out /tmp/seismic-toy");
         host.Examples(build, "retrieval build spann --input base.fvecs --out /tmp/spann --metric l2");
+        build.Subcommands.Add(BuildSeismicCommand.Create(host));
         build.Subcommands.Add(BuildSpannCommand.Create(host));
         return build;
     }

@@ -31,16 +31,24 @@ public static class GroundTruthCommand
             Description = "Also write the scores (.fvecs, .fbin or .npy): squared L2 distances ascending, or ip/cosine descending.",
             HelpName = "FILE",
         };
+        var verify = new Option<string?>("--verify")
+        {
+            Description = "Compare the computed neighbours with this ground-truth file (.ivecs/.ibin/.npy; a dataset's own " +
+                "ground truth when the value is 'dataset') position by position: identical, exact score ties, near ties " +
+                "(within 1e-4 relative, i.e. rounding in the reference) and mismatches. Exit code 1 when any mismatch remains.",
+            HelpName = "FILE|dataset",
+        };
         var maxQueries = CommonOptions.MaxQueries();
         var command = new Command("gt",
             "Compute exact ground truth: the top-k base ids of every query by exhaustive multi-threaded search. " +
             "Dense inputs use SIMD brute force; sparse inputs (.csr, Seismic .jsonl, Anserini topics) an in-memory " +
             "inverted index. Ties keep the lower id.")
         {
-            dataset, baseFile, queries, k, metric, threads, output, scoresOut, maxQueries,
+            dataset, baseFile, queries, k, metric, threads, output, scoresOut, verify, maxQueries,
         };
         host.Examples(command,
             "retrieval gt --dataset bigann10k --k 100 --out /tmp/bigann10k.gt.ivecs",
+            "retrieval gt --dataset fashion-mnist --k 100 --out /tmp/fmnist.gt.ivecs --verify dataset",
             "retrieval gt --base base.fvecs --queries queries.fvecs --metric l2 --k 100 --out gt.ivecs --scores-out gt.fvecs");
         command.Validators.Add(result =>
         {
@@ -84,8 +92,30 @@ public static class GroundTruthCommand
                 new("ids_file", Path.GetFullPath(idsPath)),
                 new("scores_file", scoresPath is null ? null : Path.GetFullPath(scoresPath)),
             ]));
+            int exitCode = ExitCodes.Success;
+            if (parse.GetValue(verify) is { } verifyPath)
+            {
+                var reference = verifyPath == "dataset"
+                    ? inputs.GroundTruth ?? throw new RetrievalException(ErrorKind.NotFound,
+                        $"--verify dataset: {inputs.Description} ships no ground truth to compare with")
+                    : SearchInputs.ReadGroundTruth(verifyPath, null, found.QueryCount, chosen);
+                var scorer = inputs.ExactScorerFor(chosen);
+                var comparison = GroundTruthComparison.Compare(found, reference, scorer);
+                results.Add(new ReportLine(
+                [
+                    new("verify", reference.Source),
+                    new("positions", comparison.Positions),
+                    new("identical", comparison.Identical),
+                    new("exact_ties", comparison.ExactTies),
+                    new("near_ties", comparison.NearTies),
+                    new("mismatches", comparison.Mismatches),
+                    new("first_mismatch", comparison.Reproduces ? null : $"query {comparison.FirstMismatchQuery} rank {comparison.FirstMismatchRank}"),
+                    new("reproduces", comparison.Reproduces),
+                ]));
+                if (!comparison.Reproduces) exitCode = ExitCodes.Failed;
+            }
             results.Flush();
-            return ExitCodes.Success;
+            return exitCode;
         });
         return command;
     }

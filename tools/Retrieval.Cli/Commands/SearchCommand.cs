@@ -55,12 +55,28 @@ public static class SearchCommand
         };
         var maxQueries = CommonOptions.MaxQueries();
         var spannOptions = new SpannSearchOptions();
+        var queryCut = new Option<int?>("--query-cut")
+        {
+            Description = "Seismic: visit the lists of this many heaviest query terms (default 10).",
+            HelpName = "N",
+        };
+        var heapFactor = new Option<float?>("--heap-factor")
+        {
+            Description = "Seismic: skip a block when its summary score is below heap_factor x the k-th best score (default 0.7; 0 never skips).",
+            HelpName = "F",
+        };
+        var queryText = new Option<string?>("--query-text")
+        {
+            Description = "Seismic index built from text: query texts (id<TAB>text per line, .tsv[.gz]) encoded with the index's corpus statistics; no recall without ground truth.",
+            HelpName = "FILE",
+        };
 
         var command = new Command("search",
             "Search a query set and print recall@k, latency (mean/p50/p95/p99 in microseconds), QPS, resident memory, " +
             "index size on disk and bytes read per query. Fields that do not apply are null.")
         {
             exact, index, dataset, baseFile, queries, gt, gtScores, k, metric, threads, exactBaseline, sweep, maxQueries,
+            queryCut, heapFactor, queryText,
         };
         spannOptions.AddTo(command);
 
@@ -68,7 +84,8 @@ public static class SearchCommand
             "retrieval search --exact --dataset datasets/fixtures/tiny-dense --k 10",
             "retrieval search --exact --base base.fvecs --queries queries.fvecs --gt gt.ivecs --metric l2 --json",
             "retrieval search --exact --dataset minilm-passages --threads 0 --max-queries 1000",
-            "retrieval search --index /tmp/spann --dataset minilm-passages --exact-baseline --sweep");
+            "retrieval search --index /tmp/spann --dataset minilm-passages --exact-baseline --sweep",
+            "retrieval search --index /tmp/seismic-passages --query-text ../shared/datasets/passages/queries.tsv.gz --query-cut 5 --heap-factor 0.7");
         command.Validators.Add(result =>
         {
             bool isExact = result.GetValue(exact);
@@ -79,7 +96,10 @@ public static class SearchCommand
             if (isExact == hasIndex) result.AddError("give exactly one of --exact or --index DIR");
             if (hasDataset && hasFiles)
                 result.AddError("--dataset supplies base, queries and ground truth; do not combine it with --base/--queries/--gt/--gt-scores");
-            if (!hasDataset && result.GetResult(queries) is null)
+            bool hasText = result.GetResult(queryText) is not null;
+            if (hasText && (hasDataset || hasFiles || isExact || result.GetValue(exactBaseline)))
+                result.AddError("--query-text searches a text-built Seismic --index on its own; drop --dataset/--base/--queries/--gt/--exact/--exact-baseline");
+            if (!hasDataset && !hasText && result.GetResult(queries) is null)
                 result.AddError("give --dataset NAME|DIR, or --queries FILE (plus --base FILE for exact search)");
             if (!hasDataset && result.GetResult(baseFile) is null && (isExact || result.GetValue(exactBaseline)))
                 result.AddError("exact search needs base vectors: give --base FILE or --dataset");
@@ -94,8 +114,23 @@ public static class SearchCommand
             var progress = host.Progress(parse);
             var results = host.Results(parse);
             var indexDir = parse.GetValue(index);
-            bool needBase = indexDir is null || parse.GetValue(exactBaseline);
             int? limit = parse.GetValue(maxQueries);
+            int? cut = parse.GetValue(queryCut);
+            float? heap = parse.GetValue(heapFactor);
+            if (parse.GetValue(queryText) is { } textPath)
+            {
+                using var opened = IndexRegistry.Default.Open(indexDir!);
+                if (opened is not Retrieval.Query.Sparse.SeismicSearchIndex seismicText)
+                    throw new RetrievalException(ErrorKind.Incompatible, $"--query-text needs a Seismic index built from text; {indexDir} holds a {opened.Kind} index");
+                var texts = Retrieval.Query.Corpora.TsvTextFile.Read(textPath);
+                var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts);
+                var textRun = new SearchRun(parse.GetValue(k), parse.GetValue(threads), null, progress);
+                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), cut, heap))
+                    results.Add(textRun.Measure(seismicText, textQueries, setting));
+                results.Flush();
+                return ExitCodes.Success;
+            }
+            bool needBase = indexDir is null || parse.GetValue(exactBaseline);
             var inputs = parse.GetValue(dataset) is { } name
                 ? SearchInputs.FromDataset(name, loadBase: needBase, maxQueries: limit, progress: progress)
                 : SearchInputs.FromFiles(parse.GetValue(baseFile), parse.GetRequiredValue(queries)!, parse.GetValue(gt),
@@ -111,8 +146,8 @@ public static class SearchCommand
             spannOptions.Apply(parse, searched);
             var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
                 inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
-            var settings = parse.GetValue(sweep) ? searched.SweepSettings : [searched.DefaultSettings];
-            foreach (var setting in settings) results.Add(run.Measure(searched, inputs.Queries, setting));
+            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), cut, heap))
+                results.Add(run.Measure(searched, inputs.Queries, setting));
 
             if (indexDir is not null && parse.GetValue(exactBaseline))
             {
@@ -123,5 +158,18 @@ public static class SearchCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>The settings to run: the sweep, or the index's default with any Seismic knobs applied.</summary>
+    private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, int? queryCut, float? heapFactor)
+    {
+        bool knobs = queryCut is not null || heapFactor is not null;
+        if (index is Retrieval.Query.Sparse.SeismicSearchIndex)
+        {
+            if (sweep && knobs) throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor");
+            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(queryCut, heapFactor)];
+        }
+        if (knobs) throw new UsageException($"--query-cut and --heap-factor are Seismic settings; the {index.Kind} index does not take them");
+        return sweep ? index.SweepSettings : [index.DefaultSettings];
     }
 }

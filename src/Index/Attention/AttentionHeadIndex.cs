@@ -1,0 +1,158 @@
+using Retrieval.Index.Errors;
+
+namespace Retrieval.Index.Attention;
+
+/// <summary>
+/// The attention-aware index of one query head: a RoarGraph-projected key graph built from that head's prefill
+/// queries, over a <see cref="KeyValueStore"/> that it shares with the other query heads of its GQA group.
+/// Keys appended after the build sit in an exact buffer ([GraphCount, store.Count)) that every search scans and
+/// merges, until <see cref="FoldAppended"/> inserts them into the graph in one batch.
+/// Searches may run concurrently with each other (one <see cref="BeamSearchScratch"/> each) but not with
+/// appends or folds; the owner serialises those.
+/// </summary>
+public sealed class AttentionHeadIndex
+{
+    private readonly KeyGraph _graph;
+
+    private AttentionHeadIndex(KeyValueStore store, KeyGraph graph, AttentionIndexOptions options, GraphBuildStats stats)
+    {
+        Store = store;
+        _graph = graph;
+        Options = options;
+        BuildStats = stats;
+    }
+
+    /// <summary>
+    /// Builds the graph over all keys currently in <paramref name="store"/> from this head's training
+    /// (prefill) queries, trainingCount x d row-major.
+    /// </summary>
+    public static AttentionHeadIndex Build(KeyValueStore store, ReadOnlySpan<float> trainingQueries, int trainingCount,
+        AttentionIndexOptions? options = null)
+    {
+        options = (options ?? AttentionIndexOptions.Default).Validate();
+        int d = store.Dimension;
+        if (trainingCount <= 0) Guard.ThrowInvalid($"at least one training (prefill) query is needed, got {trainingCount}");
+        if (trainingQueries.Length != (long)trainingCount * d)
+            Guard.ThrowInvalid($"training queries hold {trainingQueries.Length} floats, expected {trainingCount} x {d} = {(long)trainingCount * d} (dimension mismatch with the keys?)");
+        FiniteCheck.ThrowIfNotFinite(trainingQueries, d, "training queries");
+        var graph = RoarGraphBuilder.Build(store.KeyArray, store.Count, d, trainingQueries, trainingCount, options, out var stats);
+        return new AttentionHeadIndex(store, graph, options, stats);
+    }
+
+    /// <summary>
+    /// The ablation without query guidance: a graph built from the keys alone by inserting them one at a time
+    /// (HNSW base layer / Vamana style, each key searched with itself as the query and RNG-pruned), searched with
+    /// the same beam search. This is what a key-built graph does on out-of-distribution attention queries.
+    /// </summary>
+    public static AttentionHeadIndex BuildFromKeysOnly(KeyValueStore store, AttentionIndexOptions? options = null)
+    {
+        options = (options ?? AttentionIndexOptions.Default).Validate();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var graph = new KeyGraph(1, options.Connectivity);
+        graph.SetEntryPoints([0]);
+        graph.Grow(store.Count);
+        GraphInsertion.InsertRange(store.KeyArray, store.Dimension, graph, 1, store.Count, options.BuildBeamWidth, new BeamSearchScratch());
+        var stats = new GraphBuildStats(0, 0, 0, 0, 0, clock.Elapsed.TotalSeconds, 0, graph.EntryPoints.Length - 1);
+        return new AttentionHeadIndex(store, graph, options, stats);
+    }
+
+    public KeyValueStore Store { get; }
+    public KeyGraph Graph => _graph;
+    public AttentionIndexOptions Options { get; }
+    public GraphBuildStats BuildStats { get; }
+    public int Dimension => Store.Dimension;
+
+    /// <summary>Keys covered by the graph; later positions are in the exact append buffer.</summary>
+    public int GraphCount => _graph.NodeCount;
+
+    /// <summary>Appended keys not yet folded into the graph.</summary>
+    public int PendingCount => Store.Count - _graph.NodeCount;
+
+    /// <summary>Bytes of this head's own structures (the graph); the shared keys/values are counted by their store.</summary>
+    public long MemoryBytes => _graph.MemoryBytes;
+
+    /// <summary>
+    /// Top-k keys of <paramref name="query"/> by inner product outside the static part; writes K ids (positions)
+    /// and raw q·k scores best first, padded with -1/NaN if fewer exist. Returns how many were found; the keys
+    /// scored are in <see cref="BeamSearchScratch.LastKeysScored"/>.
+    /// </summary>
+    public int Search(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<int> ids, Span<float> scores,
+        BeamSearchScratch scratch)
+    {
+        ValidateQuery(query, parameters);
+        CheckOutputs(parameters, ids.Length, scores.Length);
+        return SearchUnchecked(query, parameters, ids, scores, scratch);
+    }
+
+    /// <summary>Throws InvalidInput when the query or the parameters cannot be used on this head now.</summary>
+    public void ValidateQuery(ReadOnlySpan<float> query, AttentionSearchParameters parameters)
+    {
+        Guard.SameDimension(Dimension, query.Length, "query");
+        FiniteCheck.ThrowIfNotFinite(query, Dimension, "query");
+        parameters.ValidateFor(Store.Count);
+    }
+
+    private static void CheckOutputs(AttentionSearchParameters parameters, int idsLength, int scoresLength)
+    {
+        if (idsLength < parameters.K || scoresLength < parameters.K)
+            Guard.ThrowInvalid($"output spans hold {Math.Min(idsLength, scoresLength)} entries, need k = {parameters.K}");
+    }
+
+    internal int SearchUnchecked(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<int> ids,
+        Span<float> scores, BeamSearchScratch scratch)
+    {
+        int total = Store.Count;
+        int sinkEnd = parameters.SinkTokens;
+        int windowStart = total - parameters.WindowTokens;
+        int ef = Math.Max(parameters.SearchBeamWidth, parameters.K);
+        float[] keys = Store.KeyArray;
+        int d = Dimension;
+        GraphSearch.Run(_graph, keys, d, query, ef, sinkEnd, windowStart, scratch);
+        int scored = scratch.LastKeysScored;
+        // The exact append buffer: few keys, scanned in full and merged into the beam.
+        for (int position = _graph.NodeCount; position < total; position++)
+        {
+            if (GraphSearch.IsStatic(position, sinkEnd, windowStart)) continue;
+            scratch.PushResult(position, GraphSearch.Score(keys, d, query, position));
+            scored++;
+        }
+        scratch.LastKeysScored = scored;
+        return scratch.DrainTop(parameters.K, ids[..parameters.K], scores[..parameters.K]);
+    }
+
+    /// <summary>
+    /// Partial attention over the retrieved keys: writes the softmax-weighted value average to
+    /// <paramref name="output"/> (d floats) and returns the log-sum-exp of the scaled scores, ready for
+    /// <see cref="AttentionMerge.Merge"/> with the caller's static part. <paramref name="ids"/> and
+    /// <paramref name="scores"/> are K-long work spans (left holding the retrieved keys).
+    /// </summary>
+    public float Attend(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<float> output,
+        Span<int> ids, Span<float> scores, BeamSearchScratch scratch)
+    {
+        ValidateQuery(query, parameters);
+        CheckOutputs(parameters, ids.Length, scores.Length);
+        Guard.SameDimension(Dimension, output.Length, "attention output");
+        return AttendUnchecked(query, parameters, output, ids, scores, scratch);
+    }
+
+    internal float AttendUnchecked(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<float> output,
+        Span<int> ids, Span<float> scores, BeamSearchScratch scratch)
+    {
+        int found = SearchUnchecked(query, parameters, ids, scores, scratch);
+        return PartialAttention.OverRetrieved(Store, ids[..found], scores[..found], parameters.ScaleFor(Dimension), output);
+    }
+
+    /// <summary>
+    /// Inserts the pending appended keys into the graph. Each new key is linked like a connectivity repair
+    /// (HNSW-style, the key as its own query): a beam search finds the keys that score it highest, the new key
+    /// takes the RNG-pruned best of them as out-neighbours, and they take it as a reverse neighbour (re-pruned
+    /// when full). Keys are inserted in order, so later ones can link to earlier ones.
+    /// </summary>
+    public void FoldAppended(BeamSearchScratch scratch)
+    {
+        int first = _graph.NodeCount, total = Store.Count;
+        if (first == total) return;
+        _graph.Grow(total);
+        GraphInsertion.InsertRange(Store.KeyArray, Dimension, _graph, first, total, Options.BuildBeamWidth, scratch);
+    }
+}

@@ -1,0 +1,201 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Retrieval.Index.Errors;
+using Retrieval.Index.Formats;
+
+namespace Retrieval.Index.Sparse;
+
+/// <summary>
+/// The framing of every binary file of a Seismic index directory: a 16-byte header (8-byte magic naming the file's
+/// role, format version, section count), typed sections (element code, element size, count, data padded to 8 bytes),
+/// and a 16-byte footer (payload length, CRC-32C of everything before the footer, end magic). A reader checks the
+/// footer and checksum before it trusts a single length field, so a truncated or bit-flipped file is rejected with
+/// an error naming the file, never read as garbage.
+/// </summary>
+public static class ChecksummedBinaryFile
+{
+    public const int HeaderBytes = 16;
+    public const int FooterBytes = 16;
+    private static ReadOnlySpan<byte> EndMagic => "SEND"u8;
+
+    public enum Element : uint { UInt8 = 1, UInt16 = 2, Int32 = 3, Int64 = 4, Float16 = 5, Float32 = 6 }
+
+    public sealed class Writer : IDisposable
+    {
+        private readonly AtomicFile _file;
+        private readonly Stream _stream;
+        private uint _crc;
+        private long _length;
+        private readonly int _declaredSections;
+        private int _sections;
+
+        public Writer(string path, string magic, uint version, int sections)
+        {
+            _file = new AtomicFile(path);
+            _stream = _file.Stream;
+            _declaredSections = sections;
+            Span<byte> header = stackalloc byte[HeaderBytes];
+            MagicBytes(magic).CopyTo(header);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[8..], version);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)sections);
+            Write(header);
+        }
+
+        public long Length => _length + FooterBytes;
+        public uint Checksum => _crc;
+
+        public void Section<T>(T[] data) where T : unmanaged
+        {
+            var (element, size) = ElementOf<T>();
+            Span<byte> head = stackalloc byte[16];
+            BinaryPrimitives.WriteUInt32LittleEndian(head, (uint)element);
+            BinaryPrimitives.WriteUInt32LittleEndian(head[4..], (uint)size);
+            BinaryPrimitives.WriteInt64LittleEndian(head[8..], data.LongLength);
+            Write(head);
+            var bytes = MemoryMarshal.AsBytes(data.AsSpan());
+            const int chunk = 1 << 22;
+            for (int i = 0; i < bytes.Length; i += chunk) Write(bytes.Slice(i, Math.Min(chunk, bytes.Length - i)));
+            int pad = (int)((8 - (bytes.Length & 7)) & 7);
+            Span<byte> zeros = stackalloc byte[8];
+            zeros.Clear();
+            if (pad > 0) Write(zeros[..pad]);
+            _sections++;
+        }
+
+        /// <summary>Writes the footer and renames the file into place.</summary>
+        public void Commit()
+        {
+            if (_sections != _declaredSections)
+                throw new RetrievalException(ErrorKind.Internal, $"wrote {_sections} sections, header declares {_declaredSections}");
+            Span<byte> footer = stackalloc byte[FooterBytes];
+            BinaryPrimitives.WriteInt64LittleEndian(footer, _length);
+            BinaryPrimitives.WriteUInt32LittleEndian(footer[8..], _crc);
+            EndMagic.CopyTo(footer[12..]);
+            _stream.Write(footer);
+            _file.Commit();
+        }
+
+        public void Dispose() => _file.Dispose();
+
+        private void Write(ReadOnlySpan<byte> bytes)
+        {
+            _crc = Crc32C(_crc, bytes);
+            _stream.Write(bytes);
+            _length += bytes.Length;
+        }
+    }
+
+    public sealed class Reader
+    {
+        private readonly string _path;
+        private readonly byte[] _bytes;
+        private readonly int _sectionCount;
+        private int _position = HeaderBytes;
+        private int _sectionsRead;
+
+        /// <summary>Reads and verifies the whole file: footer, checksum, magic, version range, section count.</summary>
+        public Reader(string path, string magic, uint currentVersion, uint oldestVersion, long? expectedLength, uint? expectedChecksum)
+        {
+            _path = path;
+            if (!File.Exists(path)) throw new DataFormatException(path, "file is missing from the index directory");
+            long length = new FileInfo(path).Length;
+            if (expectedLength is long expected && length != expected)
+                throw new DataFormatException(path, $"file is {length} bytes but the manifest says {expected} (truncated or replaced)");
+            if (length < HeaderBytes + FooterBytes)
+                throw new DataFormatException(path, $"file is {length} bytes, shorter than the {HeaderBytes + FooterBytes}-byte header and footer (truncated)");
+            if (length > Array.MaxLength)
+                throw new DataFormatException(path, $"file is {length} bytes, larger than this reader supports", kind: ErrorKind.ResourceExhausted);
+            _bytes = File.ReadAllBytes(path);
+            var footer = _bytes.AsSpan(_bytes.Length - FooterBytes);
+            if (!footer[12..].SequenceEqual(EndMagic))
+                throw new DataFormatException(path, "end marker missing: the file is truncated or not a Seismic index file", byteOffset: _bytes.Length - 4);
+            long payload = BinaryPrimitives.ReadInt64LittleEndian(footer);
+            if (payload != _bytes.Length - FooterBytes)
+                throw new DataFormatException(path, $"footer says {payload} payload bytes, file holds {_bytes.Length - FooterBytes} (truncated or extended)",
+                    byteOffset: _bytes.Length - FooterBytes);
+            uint stored = BinaryPrimitives.ReadUInt32LittleEndian(footer[8..]);
+            uint actual = Crc32C(0, _bytes.AsSpan(0, (int)payload));
+            if (stored != actual)
+                throw new DataFormatException(path, $"checksum mismatch: footer CRC-32C {stored:x8}, contents hash to {actual:x8} (corrupted)");
+            if (expectedChecksum is uint manifestCrc && manifestCrc != stored)
+                throw new DataFormatException(path, $"checksum {stored:x8} differs from the manifest's {manifestCrc:x8} (file from another index or build)");
+            if (!_bytes.AsSpan(0, 8).SequenceEqual(MagicBytes(magic)))
+                throw new DataFormatException(path, $"magic is '{Encoding.ASCII.GetString(_bytes, 0, 8).TrimEnd('\0')}', expected '{magic}'", byteOffset: 0,
+                    kind: ErrorKind.Incompatible);
+            uint version = BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(8));
+            if (version < oldestVersion || version > currentVersion)
+                throw new DataFormatException(path, $"format version {version} is not readable here (supported {oldestVersion}..{currentVersion})",
+                    byteOffset: 8, kind: ErrorKind.Incompatible);
+            Version = version;
+            _sectionCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(12));
+        }
+
+        public uint Version { get; }
+        public long Length => _bytes.LongLength;
+        public uint Checksum => BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(_bytes.Length - 8));
+        public int SectionCount => _sectionCount;
+
+        public T[] Section<T>(string what) where T : unmanaged
+        {
+            int end = _bytes.Length - FooterBytes;
+            if (_sectionsRead >= _sectionCount)
+                throw new DataFormatException(_path, $"section '{what}' missing: header declares {_sectionCount} sections");
+            if (end - _position < 16)
+                throw new DataFormatException(_path, $"section '{what}' header runs past the end of the data", byteOffset: _position);
+            var (element, size) = ElementOf<T>();
+            uint code = BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(_position));
+            uint storedSize = BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(_position + 4));
+            long count = BinaryPrimitives.ReadInt64LittleEndian(_bytes.AsSpan(_position + 8));
+            if (code != (uint)element || storedSize != size)
+                throw new DataFormatException(_path, $"section '{what}' holds element type {code} of {storedSize} bytes, expected {element} of {size} bytes",
+                    byteOffset: _position);
+            long bytes = count * size;
+            if (count < 0 || count > Array.MaxLength || bytes > end - _position - 16)
+                throw new DataFormatException(_path, $"section '{what}' claims {count} elements, more than the {end - _position - 16} bytes left",
+                    byteOffset: _position);
+            var data = new T[count];
+            _bytes.AsSpan(_position + 16, (int)bytes).CopyTo(MemoryMarshal.AsBytes(data.AsSpan()));
+            _position += 16 + (int)((bytes + 7) & ~7L);
+            _sectionsRead++;
+            return data;
+        }
+
+        public void ExpectEnd()
+        {
+            if (_sectionsRead != _sectionCount || _position != _bytes.Length - FooterBytes)
+                throw new DataFormatException(_path, $"{_bytes.Length - FooterBytes - _position} unexpected bytes after the last section", byteOffset: _position);
+        }
+
+        public DataFormatException Invalid(string problem) => new(_path, problem);
+    }
+
+    private static byte[] MagicBytes(string magic)
+    {
+        var bytes = new byte[8];
+        Encoding.ASCII.GetBytes(magic, bytes);
+        return bytes;
+    }
+
+    private static (Element, int) ElementOf<T>() where T : unmanaged
+    {
+        if (typeof(T) == typeof(byte)) return (Element.UInt8, 1);
+        if (typeof(T) == typeof(ushort)) return (Element.UInt16, 2);
+        if (typeof(T) == typeof(int)) return (Element.Int32, 4);
+        if (typeof(T) == typeof(long)) return (Element.Int64, 8);
+        if (typeof(T) == typeof(Half)) return (Element.Float16, 2);
+        if (typeof(T) == typeof(float)) return (Element.Float32, 4);
+        throw new ArgumentException($"unsupported section element {typeof(T).Name}");
+    }
+
+    /// <summary>CRC-32C (Castagnoli), hardware-accelerated by <see cref="BitOperations.Crc32C(uint, ulong)"/> where available.</summary>
+    public static uint Crc32C(uint crc, ReadOnlySpan<byte> data)
+    {
+        crc = ~crc;
+        var words = MemoryMarshal.Cast<byte, ulong>(data);
+        foreach (ulong w in words) crc = BitOperations.Crc32C(crc, w);
+        for (int i = words.Length * 8; i < data.Length; i++) crc = BitOperations.Crc32C(crc, data[i]);
+        return ~crc;
+    }
+}

@@ -1,0 +1,33 @@
+namespace Retrieval.Index.Sparse;
+
+/// <summary>
+/// The pruned, blocked inverted lists: term t owns blocks [TermBlockStart[t], TermBlockStart[t+1]); block b holds the
+/// documents DocIds[BlockDocStart[b] .. BlockDocStart[b+1]) (ascending ids inside a block, so a block's forward rows
+/// are read in address order). Every kept posting of a term sits in exactly one of its blocks. Three flat arrays,
+/// no per-list objects.
+/// </summary>
+public sealed class PostingLists
+{
+    internal PostingLists(int[] termBlockStart, int[] blockDocStart, int[] docIds)
+    {
+        TermBlockStart = termBlockStart;
+        BlockDocStart = blockDocStart;
+        DocIds = docIds;
+    }
+
+    public int[] TermBlockStart { get; }
+    public int[] BlockDocStart { get; }
+    public int[] DocIds { get; }
+
+    public int VocabularySize => TermBlockStart.Length - 1;
+    public int BlockCount => BlockDocStart.Length - 1;
+    public long PostingCount => DocIds.LongLength;
+    public long SizeInBytes => (TermBlockStart.LongLength + BlockDocStart.LongLength + DocIds.LongLength) * sizeof(int);
+
+    public int BlockCountOf(int term) => TermBlockStart[term + 1] - TermBlockStart[term];
+
+    /// <summary>Documents kept in term <paramref name="term"/>'s list (the sum of its block sizes).</summary>
+    public int ListLength(int term) => BlockDocStart[TermBlockStart[term + 1]] - BlockDocStart[TermBlockStart[term]];
+
+    public ReadOnlySpan<int> BlockDocs(int block) => DocIds.AsSpan(BlockDocStart[block], BlockDocStart[block + 1] - BlockDocStart[block]);
+}

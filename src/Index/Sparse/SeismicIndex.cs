@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Retrieval.Index.Errors;
+using Retrieval.Index.Search;
+using Retrieval.Index.Vectors;
+
+namespace Retrieval.Index.Sparse;
+
+/// <summary>
+/// Seismic (Bruch, Nardini, Rulli, Venturini, SIGIR 2024): approximate top-k inner-product search over learned sparse
+/// vectors. Statically pruned inverted lists are cut into blocks of similar documents, each block carrying a
+/// quantized summary (an upper-bound sketch of its documents); a query visits the lists of its heaviest terms, scores
+/// all block summaries of a list in one pass, skips blocks whose summary cannot beat the heap, and scores the rest
+/// exactly from a forward index holding every full document vector.
+/// </summary>
+/// <remarks>
+/// <para>Scores are exact inner products (of the stored, possibly float16-rounded, document weights); only the set of
+/// documents considered is approximate. Only documents sharing a term with the query's visited lists are candidates,
+/// so rows can hold fewer than k answers (padded with id -1 / NaN), as with <see cref="Exact.ExactSparseIndex"/>.</para>
+/// <para>A query with no terms (or only terms no document has) returns an all-padding row, not an error. A query
+/// term id outside the vocabulary, term ids not strictly increasing (duplicates), and NaN, infinite or negative query
+/// weights are InvalidInput errors naming the query row and term. k must be >= 1; k above the document count is
+/// allowed (padded).</para>
+/// <para>Thread-safe for searches; each running search borrows pooled per-thread scratch, so steady-state searches do
+/// not allocate.</para>
+/// </remarks>
+public sealed class SeismicIndex
+{
+    private const int QueriesPerClaim = 8;
+    private readonly ConcurrentBag<SeismicScratch> _scratchPool = new();
+    private readonly int _maxBlocksPerList;
+    private readonly int _maxDocumentLength;
+
+    internal SeismicIndex(SeismicBuildOptions options, ForwardIndex forward, PostingLists postings, QuantizedSummaries summaries,
+        string[]? documentIds, SeismicBuildStats? buildStats)
+    {
+        Options = options;
+        Forward = forward;
+        Postings = postings;
+        Summaries = summaries;
+        DocumentIds = documentIds;
+        BuildStats = buildStats;
+        for (int t = 0; t < postings.VocabularySize; t++) _maxBlocksPerList = Math.Max(_maxBlocksPerList, postings.BlockCountOf(t));
+        for (int d = 0; d < forward.DocumentCount; d++) _maxDocumentLength = Math.Max(_maxDocumentLength, forward.LengthOf(d));
+    }
+
+    /// <summary>Builds an index over <paramref name="documents"/> (row i = doc id i); <paramref name="documentIds"/> optionally names them.</summary>
+    public static SeismicIndex Build(SparseMatrix documents, SeismicBuildOptions? options = null, string[]? documentIds = null) =>
+        SeismicBuilder.Build(documents, options ?? SeismicBuildOptions.Default, documentIds);
+
+    /// <summary>Opens an index directory written by <see cref="Save"/>, validating every file (see <see cref="SeismicIndexFormat"/>).</summary>
+    public static SeismicIndex Open(string directory) => SeismicIndexFormat.Read(directory);
+
+    /// <summary>Writes the index as a directory: manifest.json plus versioned, checksummed binary files (atomic renames).</summary>
+    public void Save(string directory) => SeismicIndexFormat.Write(this, directory);
+
+    public SeismicBuildOptions Options { get; }
+    public ForwardIndex Forward { get; }
+    public PostingLists Postings { get; }
+    public QuantizedSummaries Summaries { get; }
+    /// <summary>External document ids (row i of the input is DocumentIds[i]), or null when built without them.</summary>
+    public string[]? DocumentIds { get; }
+    /// <summary>Build statistics when this index was built in this process (null after <see cref="Open"/>).</summary>
+    public SeismicBuildStats? BuildStats { get; }
+
+    public int Count => Forward.DocumentCount;
+    public int VocabularySize => Forward.VocabularySize;
+
+    /// <summary>
+    /// Top-<paramref name="k"/> for every row of <paramref name="queries"/>, spread over <paramref name="threads"/>
+    /// threads (0 = all cores). All queries are validated before any is searched.
+    /// </summary>
+    public SearchResults Search(SparseMatrix queries, int k, SeismicSearchParameters? parameters = null, int threads = 0) =>
+        Search(queries, k, parameters, threads, out _);
+
+    /// <summary>As <see cref="Search(SparseMatrix, int, SeismicSearchParameters?, int)"/>, also returning the summed work counters.</summary>
+    public SearchResults Search(SparseMatrix queries, int k, SeismicSearchParameters? parameters, int threads, out SeismicQueryStats stats)
+    {
+        ArgumentNullException.ThrowIfNull(queries);
+        parameters ??= SeismicSearchParameters.Default;
+        parameters.Validate();
+        Guard.ValidK(k);
+        if (threads < 0) Guard.ThrowInvalid($"threads must be >= 0 (0 = all cores), got {threads}");
+        if (queries.ColumnCount > VocabularySize)
+            Guard.ThrowInvalid($"queries have {queries.ColumnCount} columns but the index vocabulary has {VocabularySize} terms");
+        for (int row = 0; row < queries.RowCount; row++) ValidateQuery(queries.Row(row), row);
+
+        var results = new SearchResults(queries.RowCount, k);
+        int workers = threads == 0 ? Environment.ProcessorCount : threads;
+        workers = Math.Max(1, Math.Min(workers, (queries.RowCount + QueriesPerClaim - 1) / QueriesPerClaim));
+        var total = new SeismicQueryStats();
+        if (workers == 1)
+        {
+            var scratch = RentScratch();
+            for (int row = 0; row < queries.RowCount; row++)
+                SearchCore(queries.Row(row), k, parameters, results.IdsOf(row), results.ScoresOf(row), scratch, ref total);
+            _scratchPool.Add(scratch);
+            stats = total;
+            return results;
+        }
+        int nextRow = 0;
+        var gate = new object();
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
+        {
+            var scratch = RentScratch();
+            var local = new SeismicQueryStats();
+            try
+            {
+                while (true)
+                {
+                    int first = Interlocked.Add(ref nextRow, QueriesPerClaim) - QueriesPerClaim;
+                    if (first >= queries.RowCount) break;
+                    int last = Math.Min(first + QueriesPerClaim, queries.RowCount);
+                    for (int row = first; row < last; row++)
+                        SearchCore(queries.Row(row), k, parameters, results.IdsOf(row), results.ScoresOf(row), scratch, ref local);
+                }
+            }
+            finally
+            {
+                _scratchPool.Add(scratch);
+                lock (gate) total.Add(local);
+            }
+        });
+        stats = total;
+        return results;
+    }
+
+    /// <summary>
+    /// Top-<paramref name="k"/> for one query on the calling thread into the first k entries of the spans (best first,
+    /// padded with -1 / NaN); returns how many were found. Adds this query's work to <paramref name="stats"/>.
+    /// </summary>
+    public int SearchOne(SparseVector query, int k, Span<int> ids, Span<float> scores, SeismicSearchParameters parameters,
+        ref SeismicQueryStats stats)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        parameters.Validate();
+        Guard.ValidK(k);
+        if (ids.Length < k || scores.Length < k)
+            Guard.ThrowInvalid($"output spans hold {ids.Length} ids and {scores.Length} scores, need at least k = {k}");
+        ValidateQuery(query, row: -1);
+        var scratch = RentScratch();
+        try
+        {
+            return SearchCore(query, k, parameters, ids[..k], scores[..k], scratch, ref stats);
+        }
+        finally
+        {
+            _scratchPool.Add(scratch);
+        }
+    }
+
+    public int SearchOne(SparseVector query, int k, Span<int> ids, Span<float> scores, SeismicSearchParameters? parameters = null)
+    {
+        var ignored = new SeismicQueryStats();
+        return SearchOne(query, k, ids, scores, parameters ?? SeismicSearchParameters.Default, ref ignored);
+    }
+
+    private SeismicScratch RentScratch() =>
+        _scratchPool.TryTake(out var scratch)
+            ? scratch
+            : new SeismicScratch(VocabularySize, Count, _maxBlocksPerList, _maxDocumentLength);
+
+    private void ValidateQuery(SparseVector query, int row)
+    {
+        var indices = query.Indices;
+        var values = query.Values;
+        if (indices.Length != values.Length)
+            Guard.ThrowInvalid($"{QueryName(row)} has {indices.Length} term ids but {values.Length} weights");
+        int previous = -1;
+        for (int i = 0; i < indices.Length; i++)
+        {
+            int term = indices[i];
+            if ((uint)term >= (uint)VocabularySize)
+                Guard.ThrowInvalid($"{QueryName(row)}: term id {term} is outside the index vocabulary [0, {VocabularySize})");
+            if (term == previous)
+                Guard.ThrowInvalid($"{QueryName(row)}: duplicate term id {term} (each term must appear once per query)");
+            if (term < previous)
+                Guard.ThrowInvalid($"{QueryName(row)}: term ids must be strictly increasing, found {term} after {previous}");
+            float w = values[i];
+            if (!float.IsFinite(w)) Guard.ThrowInvalid($"{QueryName(row)}: term {term} has non-finite weight {w}");
+            if (w < 0)
+                Guard.ThrowInvalid($"{QueryName(row)}: term {term} has negative weight {w} (block summaries bound only non-negative queries)");
+            previous = term;
+        }
+    }
+
+    private static string QueryName(int row) => row >= 0 ? $"query row {row}" : "query";
+
+    private int SearchCore(SparseVector query, int k, SeismicSearchParameters parameters, Span<int> ids, Span<float> scores,
+        SeismicScratch scratch, ref SeismicQueryStats stats)
+    {
+        var heap = scratch.HeapFor(k);
+        var terms = query.Indices;
+        var weights = query.Values;
+        float[] dense = scratch.DenseQuery;
+        for (int i = 0; i < terms.Length; i++) dense[terms[i]] = weights[i];
+
+        // Query cut: visit the lists of the heaviest terms, heaviest first (ties: lower term id).
+        var order = scratch.CutKeysFor(terms.Length);
+        for (int i = 0; i < terms.Length; i++)
+            order[i] = ((long)(int.MaxValue - BitConverter.SingleToInt32Bits(weights[i] + 0f)) << 32) | (uint)i;
+        order.Sort();
+        int cut = Math.Min(parameters.QueryCut, terms.Length);
+
+        uint epoch = scratch.NextEpoch();
+        float heapFactor = parameters.HeapFactor;
+        bool timed = parameters.CollectTimings;
+        int[] termBlockStart = Postings.TermBlockStart;
+        int[] blockDocStart = Postings.BlockDocStart;
+        int[] docIds = Postings.DocIds;
+        long summaryTicks = 0, documentTicks = 0;
+        for (int c = 0; c < cut; c++)
+        {
+            int term = terms[(int)(uint)order[c]];
+            int firstBlock = termBlockStart[term], blockCount = termBlockStart[term + 1] - firstBlock;
+            if (blockCount == 0) continue;
+            stats.ListsVisited++;
+            long t0 = timed ? Stopwatch.GetTimestamp() : 0;
+            stats.SummaryEntriesRead += Summaries.ScoreList(term, firstBlock, blockCount, terms, weights,
+                scratch.BlockScores, scratch.WeightSums);
+            long t1 = timed ? Stopwatch.GetTimestamp() : 0;
+            float[] blockScores = scratch.BlockScores;
+            if (parameters.BlocksBestFirst)
+            {
+                // Visit blocks by summary score, best first: the heap fills with strong documents early, and once one
+                // block falls below the bar every later one does too, so the rest of the list is skipped in one step.
+                var byScore = scratch.BlockOrderFor(blockCount);
+                for (int b = 0; b < blockCount; b++)
+                    byScore[b] = ((long)(int.MaxValue - BitConverter.SingleToInt32Bits(Math.Max(blockScores[b], 0f))) << 32) | (uint)b;
+                byScore.Sort();
+                for (int i = 0; i < blockCount; i++)
+                {
+                    int b = (int)(uint)byScore[i];
+                    if (heap.IsFull && blockScores[b] < heapFactor * heap.Threshold)
+                    {
+                        stats.BlocksSkipped += blockCount - i;
+                        break;
+                    }
+                    stats.BlocksScored++;
+                    int global = firstBlock + b;
+                    var blockDocs = docIds.AsSpan(blockDocStart[global], blockDocStart[global + 1] - blockDocStart[global]);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, epoch, heap, scratch.ValueBuffer);
+                }
+            }
+            else
+            {
+                for (int b = 0; b < blockCount; b++)
+                {
+                    if (heap.IsFull && blockScores[b] < heapFactor * heap.Threshold)
+                    {
+                        stats.BlocksSkipped++;
+                        continue;
+                    }
+                    stats.BlocksScored++;
+                    int global = firstBlock + b;
+                    var blockDocs = docIds.AsSpan(blockDocStart[global], blockDocStart[global + 1] - blockDocStart[global]);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, epoch, heap, scratch.ValueBuffer);
+                }
+            }
+            if (timed)
+            {
+                long t2 = Stopwatch.GetTimestamp();
+                summaryTicks += t1 - t0;
+                documentTicks += t2 - t1;
+            }
+        }
+        for (int i = 0; i < terms.Length; i++) dense[terms[i]] = 0f;
+        stats.Queries++;
+        stats.SummaryTicks += summaryTicks;
+        stats.DocumentTicks += documentTicks;
+
+        int found = heap.DrainSorted(ids, scores);
+        ids[found..].Fill(SearchResults.MissingId);
+        scores[found..].Fill(float.NaN);
+        return found;
+    }
+}

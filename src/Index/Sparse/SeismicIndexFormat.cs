@@ -1,0 +1,333 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Retrieval.Index.Errors;
+using Retrieval.Index.Formats;
+
+namespace Retrieval.Index.Sparse;
+
+/// <summary>
+/// The Seismic index directory: manifest.json (format name and version, build parameters, counts, and each binary
+/// file's size and CRC-32C) beside forward.bin (the forward index), postings.bin (blocked lists), summaries.bin
+/// (quantized summaries) and, when the index has external ids, doc-ids.bin. Binary files use
+/// <see cref="ChecksummedBinaryFile"/> framing. Files are written to temporary names and renamed; the manifest goes
+/// last, so a reader sees either the previous complete index or the new one. Opening checks the manifest against
+/// every file, every checksum, and the structure (offsets monotone, ids in range) before any search can run.
+/// </summary>
+public static class SeismicIndexFormat
+{
+    public const string FormatName = "seismic";
+    /// <summary>The format this code writes; files from <see cref="OldestReadableVersion"/> up to this one open.</summary>
+    public const uint CurrentVersion = 1;
+    public const uint OldestReadableVersion = 1;
+    public const string ManifestFile = "manifest.json";
+    public const string ForwardFile = "forward.bin";
+    public const string PostingsFile = "postings.bin";
+    public const string SummariesFile = "summaries.bin";
+    public const string DocumentIdsFile = "doc-ids.bin";
+
+    private const string ForwardMagic = "SSMCFWD1";
+    private const string PostingsMagic = "SSMCPST1";
+    private const string SummariesMagic = "SSMCSUM1";
+    private const string DocumentIdsMagic = "SSMCIDS1";
+
+    /// <summary>Total bytes of the index's files on disk (manifest included).</summary>
+    public static long DirectorySize(string directory)
+    {
+        long total = 0;
+        foreach (var name in new[] { ManifestFile, ForwardFile, PostingsFile, SummariesFile, DocumentIdsFile })
+        {
+            var path = Path.Combine(directory, name);
+            if (File.Exists(path)) total += new FileInfo(path).Length;
+        }
+        return total;
+    }
+
+    internal static void Write(SeismicIndex index, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var files = new JsonArray();
+        void Record(string name, ChecksummedBinaryFile.Writer w) =>
+            files.Add(new JsonObject { ["name"] = name, ["bytes"] = w.Length, ["crc32c"] = w.Checksum.ToString("x8", CultureInfo.InvariantCulture) });
+
+        var (terms, values) = index.Forward.RawArrays;
+        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, ForwardFile), ForwardMagic, CurrentVersion, 3))
+        {
+            w.Section(index.Forward.Offsets);
+            if (terms is ushort[] narrow) w.Section(narrow); else w.Section((int[])terms);
+            if (values is Half[] half) w.Section(half); else w.Section((float[])values);
+            w.Commit();
+            Record(ForwardFile, w);
+        }
+        var p = index.Postings;
+        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, PostingsFile), PostingsMagic, CurrentVersion, 3))
+        {
+            w.Section(p.TermBlockStart);
+            w.Section(p.BlockDocStart);
+            w.Section(p.DocIds);
+            w.Commit();
+            Record(PostingsFile, w);
+        }
+        var s = index.Summaries;
+        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, SummariesFile), SummariesMagic, CurrentVersion, 7))
+        {
+            w.Section(s.BlockMin);
+            w.Section(s.BlockScale);
+            w.Section(s.TermComponentStart);
+            w.Section(s.ComponentTerms);
+            w.Section(s.ComponentEntryStart);
+            w.Section(s.EntryBlocks);
+            w.Section(s.EntryCodes);
+            w.Commit();
+            Record(SummariesFile, w);
+        }
+        var idsPath = Path.Combine(directory, DocumentIdsFile);
+        if (index.DocumentIds is { } ids)
+        {
+            var offsets = new long[ids.Length + 1];
+            for (int i = 0; i < ids.Length; i++) offsets[i + 1] = offsets[i] + Encoding.UTF8.GetByteCount(ids[i]);
+            var utf8 = new byte[offsets[^1]];
+            for (int i = 0; i < ids.Length; i++) Encoding.UTF8.GetBytes(ids[i], utf8.AsSpan((int)offsets[i]));
+            using var w = new ChecksummedBinaryFile.Writer(idsPath, DocumentIdsMagic, CurrentVersion, 2);
+            w.Section(offsets);
+            w.Section(utf8);
+            w.Commit();
+            Record(DocumentIdsFile, w);
+        }
+        else if (File.Exists(idsPath))
+        {
+            File.Delete(idsPath);
+        }
+
+        var o = index.Options;
+        var manifest = new JsonObject
+        {
+            ["format"] = FormatName,
+            ["format_version"] = CurrentVersion,
+            ["parameters"] = new JsonObject
+            {
+                ["pruning"] = o.Pruning.ToString(),
+                ["lambda"] = o.Lambda,
+                ["avg_postings"] = o.AvgPostings,
+                ["max_fraction"] = o.MaxFraction,
+                ["centroid_fraction"] = o.CentroidFraction,
+                ["min_cluster_size"] = o.MinClusterSize,
+                ["summary_energy"] = o.SummaryEnergy,
+                ["values"] = o.Values == ForwardValueStorage.Float16 ? "f16" : "f32",
+                ["document_components"] = o.DocumentComponents,
+                ["centroid_components"] = o.CentroidComponents,
+                ["seed"] = o.Seed,
+            },
+            ["counts"] = new JsonObject
+            {
+                ["documents"] = index.Count,
+                ["vocabulary"] = index.VocabularySize,
+                ["nonzeros"] = index.Forward.NonZeroCount,
+                ["postings"] = p.PostingCount,
+                ["blocks"] = p.BlockCount,
+                ["summary_components"] = s.ComponentTerms.Length,
+                ["summary_entries"] = s.EntryCount,
+            },
+            ["term_ids"] = index.Forward.WideTermIds ? "u32" : "u16",
+            ["files"] = files,
+        };
+        using var file = new AtomicFile(Path.Combine(directory, ManifestFile));
+        using (var json = new Utf8JsonWriter(file.Stream, new JsonWriterOptions { Indented = true }))
+            manifest.WriteTo(json);
+        file.Commit();
+    }
+
+    internal static SeismicIndex Read(string directory)
+    {
+        if (!Directory.Exists(directory))
+            throw new RetrievalException(ErrorKind.NotFound, $"index directory not found: {directory}");
+        var manifestPath = Path.Combine(directory, ManifestFile);
+        if (!File.Exists(manifestPath))
+            throw new RetrievalException(ErrorKind.NotFound, $"{manifestPath}: no manifest.json, so {directory} is not an index directory");
+        var m = ReadManifest(manifestPath);
+
+        var fwd = OpenFile(directory, ForwardFile, ForwardMagic, m, 3);
+        var offsets = fwd.Section<long>("document offsets");
+        Array terms = m.WideTerms ? fwd.Section<int>("term ids") : fwd.Section<ushort>("term ids");
+        Array values = m.Options.Values == ForwardValueStorage.Float16 ? fwd.Section<Half>("values") : fwd.Section<float>("values");
+        fwd.ExpectEnd();
+        ValidateForward(fwd, offsets, terms, values, m);
+        var forward = ForwardIndex.Create(offsets, m.Vocabulary, terms, values);
+
+        var pst = OpenFile(directory, PostingsFile, PostingsMagic, m, 3);
+        var termBlockStart = pst.Section<int>("term block starts");
+        var blockDocStart = pst.Section<int>("block document starts");
+        var docIds = pst.Section<int>("document ids");
+        pst.ExpectEnd();
+        CheckOffsets(pst, termBlockStart, m.Vocabulary + 1, m.Blocks, "term block starts");
+        CheckOffsets(pst, blockDocStart, m.Blocks + 1, docIds.Length, "block document starts");
+        for (int b = 0; b < m.Blocks; b++)
+            if (blockDocStart[b] == blockDocStart[b + 1]) throw pst.Invalid($"block {b} is empty");
+        for (int i = 0; i < docIds.Length; i++)
+            if ((uint)docIds[i] >= (uint)m.Documents) throw pst.Invalid($"posting {i} names document {docIds[i]}, outside [0, {m.Documents})");
+        if (docIds.LongLength != m.Postings) throw pst.Invalid($"{docIds.Length} postings, manifest says {m.Postings}");
+
+        var sum = OpenFile(directory, SummariesFile, SummariesMagic, m, 7);
+        var blockMin = sum.Section<float>("block minimums");
+        var blockScale = sum.Section<float>("block scales");
+        var termComponentStart = sum.Section<int>("term component starts");
+        var componentTerms = sum.Section<int>("component terms");
+        var componentEntryStart = sum.Section<int>("component entry starts");
+        var entryBlocks = sum.Section<ushort>("entry blocks");
+        var entryCodes = sum.Section<byte>("entry codes");
+        sum.ExpectEnd();
+        if (blockMin.Length != m.Blocks || blockScale.Length != m.Blocks)
+            throw sum.Invalid($"{blockMin.Length} block minimums and {blockScale.Length} scales for {m.Blocks} blocks");
+        for (int b = 0; b < m.Blocks; b++)
+            if (!float.IsFinite(blockMin[b]) || !float.IsFinite(blockScale[b]) || blockScale[b] < 0)
+                throw sum.Invalid($"block {b} has min {blockMin[b]} and scale {blockScale[b]}: expected finite, scale >= 0");
+        CheckOffsets(sum, termComponentStart, m.Vocabulary + 1, componentTerms.Length, "term component starts");
+        CheckOffsets(sum, componentEntryStart, componentTerms.Length + 1, entryCodes.Length, "component entry starts");
+        if (entryBlocks.Length != entryCodes.Length) throw sum.Invalid($"{entryBlocks.Length} entry blocks but {entryCodes.Length} codes");
+        for (int t = 0; t < m.Vocabulary; t++)
+        {
+            int blocks = termBlockStart[t + 1] - termBlockStart[t];
+            for (int c = termComponentStart[t]; c < termComponentStart[t + 1]; c++)
+            {
+                if ((uint)componentTerms[c] >= (uint)m.Vocabulary || (c > termComponentStart[t] && componentTerms[c] <= componentTerms[c - 1]))
+                    throw sum.Invalid($"term {t}: summary component {c} (term {componentTerms[c]}) is out of range or out of order");
+                for (int e = componentEntryStart[c]; e < componentEntryStart[c + 1]; e++)
+                    if (entryBlocks[e] >= blocks) throw sum.Invalid($"term {t}: summary entry {e} names block {entryBlocks[e]} of {blocks}");
+            }
+        }
+
+        string[]? ids = null;
+        if (m.Files.ContainsKey(DocumentIdsFile))
+        {
+            var idf = OpenFile(directory, DocumentIdsFile, DocumentIdsMagic, m, 2);
+            var idOffsets = idf.Section<long>("id offsets");
+            var utf8 = idf.Section<byte>("id bytes");
+            idf.ExpectEnd();
+            if (idOffsets.Length != m.Documents + 1 || idOffsets[0] != 0 || idOffsets[^1] != utf8.Length)
+                throw idf.Invalid($"{idOffsets.Length - 1} ids for {m.Documents} documents or offsets not spanning {utf8.Length} bytes");
+            ids = new string[m.Documents];
+            for (int i = 0; i < ids.Length; i++)
+            {
+                if (idOffsets[i + 1] < idOffsets[i]) throw idf.Invalid($"id offsets decrease at id {i}");
+                ids[i] = Encoding.UTF8.GetString(utf8, (int)idOffsets[i], (int)(idOffsets[i + 1] - idOffsets[i]));
+            }
+        }
+        return new SeismicIndex(m.Options, forward,
+            new PostingLists(termBlockStart, blockDocStart, docIds),
+            new QuantizedSummaries(blockMin, blockScale, termComponentStart, componentTerms, componentEntryStart, entryBlocks, entryCodes),
+            ids, buildStats: null);
+    }
+
+    private sealed record Manifest(SeismicBuildOptions Options, int Documents, int Vocabulary, long NonZeros, long Postings, int Blocks,
+        bool WideTerms, Dictionary<string, (long Bytes, uint Crc)> Files);
+
+    private static ChecksummedBinaryFile.Reader OpenFile(string directory, string name, string magic, Manifest m, int sections)
+    {
+        var path = Path.Combine(directory, name);
+        if (!m.Files.TryGetValue(name, out var entry))
+            throw new DataFormatException(Path.Combine(directory, ManifestFile), $"manifest does not list {name}");
+        var reader = new ChecksummedBinaryFile.Reader(path, magic, CurrentVersion, OldestReadableVersion, entry.Bytes, entry.Crc);
+        if (reader.SectionCount != sections) throw reader.Invalid($"header declares {reader.SectionCount} sections, expected {sections}");
+        return reader;
+    }
+
+    private static void ValidateForward(ChecksummedBinaryFile.Reader file, long[] offsets, Array terms, Array values, Manifest m)
+    {
+        CheckOffsets(file, offsets, m.Documents + 1, terms.LongLength);
+        if (values.LongLength != terms.LongLength || terms.LongLength != m.NonZeros)
+            throw file.Invalid($"{terms.LongLength} term ids and {values.LongLength} values, manifest says {m.NonZeros} non-zeros");
+        for (int d = 0; d < m.Documents; d++)
+        {
+            int previous = -1;
+            for (long e = offsets[d]; e < offsets[d + 1]; e++)
+            {
+                int term = terms is ushort[] narrow ? narrow[e] : ((int[])terms)[e];
+                if (term >= m.Vocabulary || term <= previous)
+                    throw file.Invalid($"document {d}: term id {term} out of range [0, {m.Vocabulary}) or not increasing after {previous}");
+                float w = values is Half[] half ? (float)half[e] : ((float[])values)[e];
+                if (!(w >= 0) || float.IsInfinity(w)) throw file.Invalid($"document {d}: term {term} has weight {w}, expected finite and >= 0");
+                previous = term;
+            }
+        }
+    }
+
+    private static void CheckOffsets(ChecksummedBinaryFile.Reader file, int[] offsets, int expectedLength, long total, string what)
+    {
+        if (offsets.Length != expectedLength) throw file.Invalid($"{what}: {offsets.Length} entries, expected {expectedLength}");
+        if (offsets[0] != 0 || offsets[^1] != total) throw file.Invalid($"{what} run {offsets[0]}..{offsets[^1]}, expected 0..{total}");
+        for (int i = 1; i < offsets.Length; i++)
+            if (offsets[i] < offsets[i - 1]) throw file.Invalid($"{what} decrease at entry {i}");
+    }
+
+    private static void CheckOffsets(ChecksummedBinaryFile.Reader file, long[] offsets, int expectedLength, long total)
+    {
+        if (offsets.Length != expectedLength) throw file.Invalid($"document offsets: {offsets.Length} entries, expected {expectedLength}");
+        if (offsets[0] != 0 || offsets[^1] != total) throw file.Invalid($"document offsets run {offsets[0]}..{offsets[^1]}, expected 0..{total}");
+        for (int i = 1; i < offsets.Length; i++)
+            if (offsets[i] < offsets[i - 1]) throw file.Invalid($"document offsets decrease at entry {i}");
+    }
+
+    private static Manifest ReadManifest(string path)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new DataFormatException(path, $"manifest is not valid JSON: {e.Message}", inner: e);
+        }
+        try
+        {
+            var format = root?["format"]?.GetValue<string>();
+            if (format != FormatName)
+                throw new DataFormatException(path, $"format is '{format}', expected '{FormatName}'", kind: ErrorKind.Incompatible);
+            uint version = root!["format_version"]!.GetValue<uint>();
+            if (version < OldestReadableVersion || version > CurrentVersion)
+                throw new DataFormatException(path, $"format_version {version} is not readable here (supported {OldestReadableVersion}..{CurrentVersion})",
+                    kind: ErrorKind.Incompatible);
+            var p = root["parameters"]!;
+            var options = new SeismicBuildOptions
+            {
+                Pruning = Enum.Parse<PostingPruning>(p["pruning"]!.GetValue<string>()),
+                Lambda = p["lambda"]!.GetValue<int>(),
+                AvgPostings = p["avg_postings"]!.GetValue<double>(),
+                MaxFraction = p["max_fraction"]!.GetValue<double>(),
+                CentroidFraction = p["centroid_fraction"]!.GetValue<double>(),
+                MinClusterSize = p["min_cluster_size"]!.GetValue<int>(),
+                SummaryEnergy = p["summary_energy"]!.GetValue<double>(),
+                Values = p["values"]!.GetValue<string>() switch
+                {
+                    "f16" => ForwardValueStorage.Float16,
+                    "f32" => ForwardValueStorage.Float32,
+                    var other => throw new DataFormatException(path, $"values '{other}' is not f16 or f32"),
+                },
+                DocumentComponents = p["document_components"]!.GetValue<int>(),
+                CentroidComponents = p["centroid_components"]!.GetValue<int>(),
+                Seed = p["seed"]!.GetValue<int>(),
+            };
+            var c = root["counts"]!;
+            var files = new Dictionary<string, (long, uint)>(StringComparer.Ordinal);
+            foreach (var f in root["files"]!.AsArray())
+                files[f!["name"]!.GetValue<string>()] = (f["bytes"]!.GetValue<long>(),
+                    uint.Parse(f["crc32c"]!.GetValue<string>(), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+            var wide = root["term_ids"]!.GetValue<string>() switch
+            {
+                "u16" => false,
+                "u32" => true,
+                var other => throw new DataFormatException(path, $"term_ids '{other}' is not u16 or u32"),
+            };
+            var m = new Manifest(options, c["documents"]!.GetValue<int>(), c["vocabulary"]!.GetValue<int>(), c["nonzeros"]!.GetValue<long>(),
+                c["postings"]!.GetValue<long>(), c["blocks"]!.GetValue<int>(), wide, files);
+            if (m.Documents < 0 || m.Vocabulary < 0 || m.Blocks < 0 || (!wide && m.Vocabulary > ushort.MaxValue + 1))
+                throw new DataFormatException(path, $"counts out of range: {m.Documents} documents, {m.Vocabulary} terms, {m.Blocks} blocks");
+            return m;
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or ArgumentException or OverflowException)
+        {
+            throw new DataFormatException(path, $"manifest is missing a field or has one of the wrong type: {e.Message}", inner: e);
+        }
+    }
+}

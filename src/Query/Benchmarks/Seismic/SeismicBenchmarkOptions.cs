@@ -1,0 +1,66 @@
+using Retrieval.Index.Errors;
+using Retrieval.Index.Sparse;
+
+namespace Retrieval.Query.Benchmarks.Seismic;
+
+/// <summary>Settings of <see cref="SeismicBenchmark"/>. Dataset names resolve through the dataset locator.</summary>
+public sealed record SeismicBenchmarkOptions
+{
+    public const int DefaultK = 10;
+    public const int DefaultQueryCount = 1000;
+
+    /// <summary>Which sets to run: any of "passages", "scifact", "toy".</summary>
+    public IReadOnlyList<string> Datasets { get; init; } = ["toy", "scifact", "passages"];
+    public string PassagesDataset { get; init; } = "passages";
+    public string SciFactDataset { get; init; } = "scifact";
+    public string ToyDataset { get; init; } = "seismic-toy";
+
+    /// <summary>Passages indexed (0 = all 395,436).</summary>
+    public int MaxPassages { get; init; }
+    /// <summary>Passage queries searched and timed (0 = all 10,000).</summary>
+    public int MaxQueries { get; init; } = DefaultQueryCount;
+    public int K { get; init; } = DefaultK;
+
+    /// <summary>Seismic build for the passages set (BM25 document vectors).</summary>
+    public SeismicBuildOptions PassagesBuild { get; init; } = SeismicBuildOptions.Default with
+    {
+        Pruning = PostingPruning.GlobalBudget,
+        AvgPostings = 150,
+        MaxFraction = 10,
+    };
+    /// <summary>Seismic build for SciFact (5,183 abstracts; small lists, so the default budget keeps everything).</summary>
+    public SeismicBuildOptions SciFactBuild { get; init; } = SeismicBuildOptions.Default;
+
+    public IReadOnlyList<int> QueryCuts { get; init; } = [3, 5, 8, 12];
+    public IReadOnlyList<float> HeapFactors { get; init; } = [0.6f, 0.7f, 0.8f, 0.9f, 1.0f];
+
+    public bool IncludeLucene { get; init; } = true;
+
+    /// <summary>
+    /// Build Seismic over the score-preserving sqrt(idf) split of the BM25 vectors (<see cref="Sparse.IdfSplitWeighting"/>)
+    /// instead of the encoder's raw weights; exact search and Lucene always use the raw vectors (same scores).
+    /// </summary>
+    public bool IdfSplit { get; init; }
+
+    /// <summary>Search with <see cref="SeismicSearchParameters.BlocksBestFirst"/> (blocks by descending summary score).</summary>
+    public bool BlocksBestFirst { get; init; }
+    /// <summary>Threads of the batch (throughput) runs; single-query latency always uses one thread.</summary>
+    public int Threads { get; init; }
+    /// <summary>Where the Lucene and Seismic indexes are written (to measure on-disk size); a temp folder when null.</summary>
+    public string? WorkDirectory { get; init; }
+
+    public void Validate()
+    {
+        Guard.ValidK(K);
+        if (MaxPassages < 0) Guard.ThrowInvalid($"MaxPassages must be >= 0 (0 = all), got {MaxPassages}");
+        if (MaxQueries < 0) Guard.ThrowInvalid($"MaxQueries must be >= 0 (0 = all), got {MaxQueries}");
+        if (Threads < 0) Guard.ThrowInvalid($"Threads must be >= 0 (0 = all cores), got {Threads}");
+        if (QueryCuts.Count == 0 || HeapFactors.Count == 0) Guard.ThrowInvalid("the sweep needs at least one query cut and one heap factor");
+        foreach (var d in Datasets)
+            if (d is not ("passages" or "scifact" or "toy")) Guard.ThrowInvalid($"unknown benchmark set '{d}': expected passages, scifact or toy");
+        PassagesBuild.Validate();
+        SciFactBuild.Validate();
+        foreach (int qc in QueryCuts) new SeismicSearchParameters { QueryCut = qc }.Validate();
+        foreach (float hf in HeapFactors) new SeismicSearchParameters { HeapFactor = hf }.Validate();
+    }
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using Retrieval.Index.Errors;
+using Retrieval.Index.Search;
+using Retrieval.Index.Sparse;
+using Retrieval.Index.Vectors;
+using Retrieval.Query.Indexes;
+using Retrieval.Query.Reporting;
+
+namespace Retrieval.Query.Sparse;
+
+/// <summary>Seismic's query-time knobs as the CLI's per-call settings (query_cut, heap_factor).</summary>
+public sealed record SeismicSearchSettings(SeismicSearchParameters Parameters) : SearchSettings
+{
+    public override IReadOnlyList<ReportField> Describe() =>
+    [
+        new("query_cut", Parameters.QueryCut),
+        new("heap_factor", (double)Parameters.HeapFactor),
+    ];
+}
+
+/// <summary>
+/// A Seismic index directory seen through the query layer's index contract (<see cref="ISearchIndex"/>), so
+/// `retrieval search --index DIR` and the service can search it. When the directory also holds corpus statistics
+/// (built from text), <see cref="EncodeQueryTexts"/> turns query texts into the vectors the index expects.
+/// </summary>
+public sealed class SeismicSearchIndex : ISearchIndex
+{
+    /// <summary>The --sweep grid, fastest first: query cut x heap factor.</summary>
+    public static readonly IReadOnlyList<int> SweepQueryCuts = [3, 5, 8, 12];
+    public static readonly IReadOnlyList<float> SweepHeapFactors = [1.0f, 0.9f, 0.8f, 0.7f, 0.6f];
+
+    private readonly string _directory;
+
+    public SeismicSearchIndex(string directory)
+    {
+        _directory = directory;
+        if (SeismicTextIndex.IsTextIndex(directory))
+        {
+            Text = SeismicTextIndex.Open(directory);
+            Index = Text.Index;
+        }
+        else
+        {
+            Index = SeismicIndex.Open(directory);
+        }
+    }
+
+    public SeismicIndex Index { get; }
+    /// <summary>The text encoder state when the index was built from text; null for vector-built indexes.</summary>
+    public SeismicTextIndex? Text { get; }
+
+    public string Kind => "seismic";
+    public Metric Metric => Metric.InnerProduct;
+    public int Count => Index.Count;
+    public int Dimension => Index.VocabularySize;
+    public bool IsSparse => true;
+    public long? BytesOnDisk => SeismicIndexFormat.DirectorySize(_directory) +
+        (Text is null ? 0 : new FileInfo(Path.Combine(_directory, SeismicTextIndex.StatisticsFile)).Length);
+    /// <summary>Exact inner products of the stored weights: exact for float32 storage, float16-rounded otherwise.</summary>
+    public bool ScoresAreExact => Index.Forward.ValueStorage == ForwardValueStorage.Float32;
+    public SearchSettings DefaultSettings { get; } = new SeismicSearchSettings(SeismicSearchParameters.Default);
+
+    public IReadOnlyList<SearchSettings> SweepSettings
+    {
+        get
+        {
+            var settings = new List<SearchSettings>();
+            foreach (int cut in SweepQueryCuts)
+                foreach (float heap in SweepHeapFactors)
+                    settings.Add(new SeismicSearchSettings(new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap }));
+            return settings;
+        }
+    }
+
+    /// <summary>Settings with the given knobs (null keeps the default), validated.</summary>
+    public static SeismicSearchSettings Settings(int? queryCut, float? heapFactor)
+    {
+        var p = SeismicSearchParameters.Default;
+        if (queryCut is int qc) p = p with { QueryCut = qc };
+        if (heapFactor is float hf) p = p with { HeapFactor = hf };
+        p.Validate();
+        return new SeismicSearchSettings(p);
+    }
+
+    /// <summary>Query texts as sparse query vectors with this index's corpus statistics (a text-built index only).</summary>
+    public QuerySet EncodeQueryTexts(IReadOnlyList<string> texts)
+    {
+        if (Text is null)
+            throw new RetrievalException(ErrorKind.Incompatible,
+                $"{_directory} was built from sparse vectors, not text: it has no {SeismicTextIndex.StatisticsFile} to encode text queries with");
+        return QuerySet.FromSparse(Text.EncodeQueries(texts));
+    }
+
+    public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores) =>
+        Index.SearchOne(SparseOf(queries).Row(query), k, ids, scores, ParametersOf(settings));
+
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchSettings settings, int threads) =>
+        Index.Search(SparseOf(queries), k, ParametersOf(settings), threads);
+
+    public void Dispose()
+    {
+    }
+
+    private static SparseMatrix SparseOf(QuerySet queries) =>
+        queries.Sparse ?? throw new RetrievalException(ErrorKind.Incompatible, "a Seismic index needs sparse queries, got dense vectors");
+
+    private static SeismicSearchParameters ParametersOf(SearchSettings settings) => settings switch
+    {
+        SeismicSearchSettings s => s.Parameters,
+        NoSearchSettings => SeismicSearchParameters.Default,
+        _ => throw new RetrievalException(ErrorKind.InvalidInput, $"settings {settings.GetType().Name} are not Seismic's"),
+    };
+}
+
+/// <summary>Registers the "seismic" manifest format with the query layer's <see cref="IndexRegistry"/>.</summary>
+public sealed class SeismicIndexOpener : IIndexOpener
+{
+    public string Format => SeismicIndexFormat.FormatName;
+    public string Description => "Seismic learned-sparse index (blocked inverted lists with quantized summaries)";
+
+    public ISearchIndex Open(string directory, IndexManifestHeader manifest) => new SeismicSearchIndex(directory);
+}

@@ -1,0 +1,146 @@
+using System.Text.Json.Nodes;
+using Retrieval.Index.Errors;
+using Retrieval.Index.Sparse;
+using Retrieval.Index.Vectors;
+using Retrieval.Tests.Support;
+
+namespace Retrieval.Tests.Seismic;
+
+public class SeismicFormatTests
+{
+    private static readonly SparseMatrix Docs = SeismicTestData.Collection(21, rows: 400, vocabulary: 300, maxNnz: 25);
+    private static readonly SparseMatrix Queries = SeismicTestData.Collection(22, rows: 20, vocabulary: 300, maxNnz: 8);
+
+    private static string SavedIndex(SeismicBuildOptions? options = null, bool withIds = true)
+    {
+        var dir = Path.Combine(TestData.TempDirectory(), "idx");
+        var ids = withIds ? Enumerable.Range(0, Docs.RowCount).Select(i => $"doc-{i}-é").ToArray() : null;
+        SeismicIndex.Build(Docs, options ?? SeismicBuildOptions.Default with { Pruning = PostingPruning.FixedLambda, Lambda = 40 }, ids).Save(dir);
+        return dir;
+    }
+
+    [Theory]
+    [InlineData(ForwardValueStorage.Float16, 300)]
+    [InlineData(ForwardValueStorage.Float32, 300)]
+    [InlineData(ForwardValueStorage.Float16, 70_000)]
+    public void RoundTripGivesIdenticalIndexAndResults(ForwardValueStorage values, int vocabulary)
+    {
+        var docs = vocabulary == 300 ? Docs : new SparseMatrix(Docs.RowCount, vocabulary, Docs.RowOffsets,
+            Docs.Indices.Select(t => t * 200).ToArray(), Docs.Values);
+        var queries = vocabulary == 300 ? Queries : new SparseMatrix(Queries.RowCount, vocabulary, Queries.RowOffsets,
+            Queries.Indices.Select(t => t * 200).ToArray(), Queries.Values);
+        var options = SeismicBuildOptions.Default with { Pruning = PostingPruning.FixedLambda, Lambda = 40, Values = values };
+        var ids = Enumerable.Range(0, docs.RowCount).Select(i => "d" + i).ToArray();
+        var built = SeismicIndex.Build(docs, options, ids);
+        var dir = Path.Combine(TestData.TempDirectory(), "idx");
+        built.Save(dir);
+        var opened = SeismicIndex.Open(dir);
+        Assert.Equal(vocabulary > 65536, opened.Forward.WideTermIds);
+        Assert.Equal(values, opened.Forward.ValueStorage);
+        Assert.Equal(options, opened.Options);
+        Assert.Equal(ids, opened.DocumentIds);
+        Assert.Equal(built.Postings.DocIds, opened.Postings.DocIds);
+        Assert.Equal(built.Summaries.EntryCodes, opened.Summaries.EntryCodes);
+        var p = new SeismicSearchParameters { QueryCut = 5, HeapFactor = 0.8f };
+        var a = built.Search(queries, 10, p, threads: 1);
+        var b = opened.Search(queries, 10, p, threads: 1);
+        Assert.Equal(a.Ids, b.Ids);
+        Assert.Equal(a.Scores, b.Scores);
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")))!;
+        Assert.Equal("seismic", manifest["format"]!.GetValue<string>());
+        Assert.Equal(docs.RowCount, manifest["counts"]!["documents"]!.GetValue<int>());
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp-*"));
+    }
+
+    [Theory]
+    [InlineData("forward.bin")]
+    [InlineData("postings.bin")]
+    [InlineData("summaries.bin")]
+    [InlineData("doc-ids.bin")]
+    public void TruncatedFileIsRejectedNamingIt(string file)
+    {
+        var dir = SavedIndex();
+        var path = Path.Combine(dir, file);
+        var bytes = File.ReadAllBytes(path);
+        foreach (int keep in new[] { 0, 10, bytes.Length / 2, bytes.Length - 1 })
+        {
+            File.WriteAllBytes(path, bytes[..keep]);
+            var e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
+            Assert.Equal(ErrorKind.Corrupt, e.Kind);
+            Assert.Contains(file, e.Message);
+        }
+    }
+
+    [Theory]
+    [InlineData("forward.bin")]
+    [InlineData("postings.bin")]
+    [InlineData("summaries.bin")]
+    [InlineData("doc-ids.bin")]
+    public void FlippedByteIsRejectedNamingIt(string file)
+    {
+        var dir = SavedIndex();
+        var path = Path.Combine(dir, file);
+        var original = File.ReadAllBytes(path);
+        var rng = new Random(5);
+        // Header, a section, the checksum and the end marker: every region must be covered.
+        foreach (int position in new[] { 0, 9, 20, original.Length / 2, original.Length - 10, original.Length - 2, rng.Next(original.Length) })
+        {
+            var bytes = (byte[])original.Clone();
+            bytes[position] ^= 0x10;
+            File.WriteAllBytes(path, bytes);
+            var e = Assert.ThrowsAny<RetrievalException>(() => SeismicIndex.Open(dir));
+            Assert.Contains(file, e.Message);
+            Assert.True(e.Kind is ErrorKind.Corrupt or ErrorKind.Incompatible, $"byte {position}: {e.Kind} {e.Message}");
+        }
+        File.WriteAllBytes(path, original);
+        Assert.Equal(Docs.RowCount, SeismicIndex.Open(dir).Count);
+    }
+
+    [Fact]
+    public void FileFromAnotherIndexIsRejected()
+    {
+        var a = SavedIndex();
+        var b = SavedIndex(SeismicBuildOptions.Default with { Pruning = PostingPruning.FixedLambda, Lambda = 10 });
+        File.Copy(Path.Combine(b, "postings.bin"), Path.Combine(a, "postings.bin"), overwrite: true);
+        var e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(a));
+        Assert.Contains("postings.bin", e.Message);
+    }
+
+    [Fact]
+    public void ManifestProblemsAreReportedClearly()
+    {
+        var dir = SavedIndex(withIds: false);
+        var manifestPath = Path.Combine(dir, "manifest.json");
+        var text = File.ReadAllText(manifestPath);
+
+        File.WriteAllText(manifestPath, text[..(text.Length / 2)]);
+        var e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
+        Assert.Contains("manifest.json", e.Message);
+        Assert.Equal(ErrorKind.Corrupt, e.Kind);
+
+        File.WriteAllText(manifestPath, text.Replace("\"format_version\": 1", "\"format_version\": 99"));
+        e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
+        Assert.Equal(ErrorKind.Incompatible, e.Kind);
+        Assert.Contains("99", e.Message);
+
+        File.WriteAllText(manifestPath, text.Replace("\"seismic\"", "\"spann\""));
+        e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
+        Assert.Equal(ErrorKind.Incompatible, e.Kind);
+
+        File.Delete(manifestPath);
+        var missing = Assert.Throws<RetrievalException>(() => SeismicIndex.Open(dir));
+        Assert.Equal(ErrorKind.NotFound, missing.Kind);
+
+        var none = Assert.Throws<RetrievalException>(() => SeismicIndex.Open(Path.Combine(dir, "nope")));
+        Assert.Equal(ErrorKind.NotFound, none.Kind);
+    }
+
+    [Fact]
+    public void MissingBinaryFileIsNamed()
+    {
+        var dir = SavedIndex();
+        File.Delete(Path.Combine(dir, "summaries.bin"));
+        var e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
+        Assert.Contains("summaries.bin", e.Message);
+    }
+}

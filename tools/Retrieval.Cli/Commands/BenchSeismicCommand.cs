@@ -1,0 +1,109 @@
+using System.CommandLine;
+using System.Globalization;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Sparse;
+using Retrieval.Query.Benchmarks.Seismic;
+using Retrieval.Query.Reporting;
+
+namespace Retrieval.Cli.Commands;
+
+/// <summary>
+/// `retrieval bench seismic`: exact sparse search, the Lucene.Net payload peer and Seismic swept over
+/// query_cut x heap_factor on seismic-toy (exactness), SciFact (nDCG@10) and the 395,436 passages, in one run.
+/// </summary>
+public static class BenchSeismicCommand
+{
+    public static Command Create(CliHost host)
+    {
+        var sets = new Option<string>("--sets") { Description = "Comma-separated sets: toy, scifact, passages.", DefaultValueFactory = _ => "toy,scifact,passages" };
+        var maxQueries = new Option<int>("--max-queries") { Description = "Passage queries searched and timed (0 = all 10,000).", HelpName = "N", DefaultValueFactory = _ => SeismicBenchmarkOptions.DefaultQueryCount };
+        var maxPassages = new Option<int>("--max-passages") { Description = "Passages indexed (0 = all 395,436).", HelpName = "N", DefaultValueFactory = _ => 0 };
+        var queryCuts = new Option<string?>("--query-cuts") { Description = "Sweep: comma-separated query_cut values (default 3,5,8,12).", HelpName = "LIST" };
+        var heapFactors = new Option<string?>("--heap-factors") { Description = "Sweep: comma-separated heap_factor values (default 0.6,0.7,0.8,0.9,1).", HelpName = "LIST" };
+        var avgPostings = new Option<double?>("--avg-postings") { Description = "Passages build: global posting budget per vocabulary term (default 150).", HelpName = "AVG" };
+        var maxFraction = new Option<double?>("--max-fraction") { Description = "Passages build: per-list cap as a multiple of --avg-postings (default 10).", HelpName = "F" };
+        var summaryEnergy = new Option<double?>("--summary-energy") { Description = "Summary alpha for every set (default 0.4).", HelpName = "ALPHA" };
+        var noLucene = new Option<bool>("--no-lucene") { Description = "Skip the Lucene.Net peer (its build takes minutes on the passages)." };
+        var idfSplit = new Option<bool>("--idf-split") { Description = "Index the score-preserving sqrt(idf) split of the BM25 text vectors." };
+        var workDir = new Option<string?>("--work-dir") { Description = "Keep the Lucene and Seismic indexes here (default: a temp folder, deleted).", HelpName = "DIR" };
+        var k = CommonOptions.K(10);
+        var threads = CommonOptions.Threads(0, "Threads of the batched (throughput) runs; latency is always one thread.");
+        var command = new Command("seismic",
+            "Seismic vs exact sparse search vs Lucene.Net 4.8 (float payloads): recall@k against exact (tie-aware), one-thread " +
+            "latency (mean/p50/p99 us), QPS on one thread and across cores, documents scored per query, index bytes (forward " +
+            "index, lists, summaries, disk), build seconds and peak build memory; SciFact adds nDCG@10; seismic-toy checks that " +
+            "a lossless build searched exhaustively equals exact search.")
+        {
+            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, summaryEnergy, noLucene, idfSplit, workDir, k, threads,
+        };
+        host.Examples(command,
+            "retrieval bench seismic",
+            "retrieval bench seismic --sets toy,scifact --no-lucene",
+            "retrieval bench seismic --sets passages --max-queries 300 --query-cuts 5,8 --heap-factors 0.7,0.9 --json");
+        command.SetAction(parse =>
+        {
+            var progress = host.Progress(parse);
+            var results = host.Results(parse);
+            var defaults = new SeismicBenchmarkOptions();
+            var passagesBuild = defaults.PassagesBuild;
+            if (parse.GetValue(avgPostings) is double avg) passagesBuild = passagesBuild with { AvgPostings = avg };
+            if (parse.GetValue(maxFraction) is double mf) passagesBuild = passagesBuild with { MaxFraction = mf };
+            var sciFactBuild = defaults.SciFactBuild;
+            if (parse.GetValue(summaryEnergy) is double alpha)
+            {
+                passagesBuild = passagesBuild with { SummaryEnergy = alpha };
+                sciFactBuild = sciFactBuild with { SummaryEnergy = alpha };
+            }
+            var options = defaults with
+            {
+                Datasets = Split(parse.GetValue(sets)!, s => s),
+                MaxQueries = parse.GetValue(maxQueries),
+                MaxPassages = parse.GetValue(maxPassages),
+                QueryCuts = parse.GetValue(queryCuts) is { } qc ? Split(qc, s => int.Parse(s, CultureInfo.InvariantCulture)) : defaults.QueryCuts,
+                HeapFactors = parse.GetValue(heapFactors) is { } hf ? Split(hf, s => float.Parse(s, CultureInfo.InvariantCulture)) : defaults.HeapFactors,
+                PassagesBuild = passagesBuild,
+                SciFactBuild = sciFactBuild,
+                IncludeLucene = !parse.GetValue(noLucene),
+                IdfSplit = parse.GetValue(idfSplit),
+                WorkDirectory = parse.GetValue(workDir),
+                K = parse.GetValue(k),
+                Threads = parse.GetValue(threads),
+            };
+            var report = SeismicBenchmark.Run(options, new LogProgress(progress));
+            foreach (var row in report.Rows)
+            {
+                results.Add(new ReportLine(
+                [
+                    new("dataset", row.Dataset), new("index", row.Method), new("config", row.Config),
+                    new("recall_at_k", row.RecallAtK), new("ndcg_at_10", row.NdcgAt10),
+                    new("mean_us", row.MeanUs), new("p50_us", row.P50Us), new("p99_us", row.P99Us),
+                    new("qps_one_thread", row.QpsOneThread), new("qps_all_threads", row.QpsBatch),
+                    new("documents_scored_per_query", row.DocumentsScoredPerQuery),
+                    new("forward_bytes", row.ForwardBytes), new("list_bytes", row.ListBytes), new("summary_bytes", row.SummaryBytes),
+                    new("index_bytes_on_disk", row.DiskBytes), new("build_seconds", row.BuildSeconds), new("peak_build_rss_bytes", row.PeakBuildBytes),
+                ]));
+            }
+            results.Flush("seismic benchmark");
+            foreach (var p in report.Profiles)
+                progress.Log($"profile {p.Dataset} {p.Config}: summaries {p.SummarySecondsPerQuery * 1e6:F1} us/query ({p.SummaryEntriesPerQuery:F0} entries), " +
+                    $"documents {p.DocumentSecondsPerQuery * 1e6:F1} us/query ({p.DocumentsScoredPerQuery:F0} docs, {p.BlocksScoredPerQuery:F0} blocks scored, " +
+                    $"{p.BlocksSkippedPerQuery:F0} skipped), other {p.OtherSecondsPerQuery * 1e6:F1} us/query");
+            foreach (var note in report.Notes) progress.Log(note);
+            progress.Log($"wall {report.WallSeconds:F1} s, process CPU {report.CpuSeconds:F1} s on {report.ProcessorCount} logical cores");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static T[] Split<T>(string list, Func<string, T> parse)
+    {
+        try
+        {
+            return list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).ToArray();
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"cannot parse the list '{list}': {e.Message}");
+        }
+    }
+}

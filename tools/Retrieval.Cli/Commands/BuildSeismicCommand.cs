@@ -1,0 +1,151 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Errors;
+using Retrieval.Index.Formats;
+using Retrieval.Index.Sparse;
+using Retrieval.Index.Vectors;
+using Retrieval.Query.Corpora;
+using Retrieval.Query.Encoders;
+using Retrieval.Query.Reporting;
+using Retrieval.Query.Sparse;
+
+namespace Retrieval.Cli.Commands;
+
+/// <summary>
+/// `retrieval build seismic`: builds a Seismic index directory from BigANN sparse CSR (.csr), Seismic JSONL
+/// (.jsonl[.gz], tokens through the bert-base-uncased vocabulary) or text (.tsv[.gz], id TAB text, through the
+/// BM25 text encoder; the corpus statistics are saved so text queries can be encoded later).
+/// </summary>
+public static class BuildSeismicCommand
+{
+    public static Command Create(CliHost host)
+    {
+        var input = new Option<string>("--input", "-i") { Description = "Documents: .csr (BigANN sparse), .jsonl[.gz] (Seismic JSONL) or .tsv[.gz] (id<TAB>text).", HelpName = "FILE", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Index directory to write (manifest.json + checksummed binary files).", HelpName = "DIR", Required = true };
+        var format = new Option<string?>("--format") { Description = "Input format when the extension does not say: csr, jsonl or text." };
+        var lambda = new Option<int?>("--lambda") { Description = "Static pruning: keep the top N postings of every list (fixed lambda).", HelpName = "N" };
+        var avgPostings = new Option<double?>("--avg-postings") { Description = $"Static pruning: keep the largest AVG x vocabulary postings overall (global budget; default {SeismicBuildOptions.DefaultAvgPostings.ToString(CultureInfo.InvariantCulture)}).", HelpName = "AVG" };
+        var maxFraction = new Option<double?>("--max-fraction") { Description = $"Global budget: per-list cap as a multiple of --avg-postings (default {SeismicBuildOptions.DefaultMaxFraction.ToString(CultureInfo.InvariantCulture)}).", HelpName = "F" };
+        var noPruning = new Option<bool>("--no-pruning") { Description = "Keep every posting." };
+        var centroidFraction = new Option<double?>("--centroid-fraction") { Description = "Centroids per list as a fraction of its length (default 0.1).", HelpName = "F" };
+        var summaryEnergy = new Option<double?>("--summary-energy") { Description = "Alpha: fraction of each block summary's L1 mass kept (default 0.4).", HelpName = "ALPHA" };
+        var values = new Option<string>("--values") { Description = "Forward-index weights: f16 (default) or f32.", DefaultValueFactory = _ => "f16" };
+        var idfSplit = new Option<bool>("--idf-split") { Description = "Text input: index the score-preserving sqrt(idf) split of the BM25 weights." };
+        var threads = CommonOptions.Threads(0, "Build threads.");
+        var command = new Command("seismic", "Build a Seismic learned-sparse index (pruned, blocked inverted lists with quantized summaries and a forward index).")
+        {
+            input, output, format, lambda, avgPostings, maxFraction, noPruning, centroidFraction, summaryEnergy, values, idfSplit, threads,
+        };
+        host.Examples(command,
+            "retrieval build seismic --input ../shared/datasets/seismic-toy/documents.jsonl --out /tmp/seismic-toy",
+            "retrieval build seismic --input ../shared/datasets/passages/passages.tsv.gz --out /tmp/seismic-passages --avg-postings 150 --max-fraction 10",
+            "retrieval build seismic --input base.csr --out /tmp/seismic --lambda 2000 --values f32");
+        command.Validators.Add(result =>
+        {
+            int pruning = (result.GetResult(lambda) is not null ? 1 : 0) + (result.GetResult(avgPostings) is not null ? 1 : 0) + (result.GetValue(noPruning) ? 1 : 0);
+            if (pruning > 1) result.AddError("give at most one of --lambda, --avg-postings and --no-pruning");
+            if (result.GetResult(maxFraction) is not null && result.GetResult(lambda) is not null) result.AddError("--max-fraction applies to --avg-postings, not --lambda");
+            if (result.GetResult(values) is not null && result.GetValue(values) is not ("f16" or "f32")) result.AddError($"--values must be f16 or f32, got '{result.GetValue(values)}'");
+        });
+        command.SetAction(parse =>
+        {
+            var progress = host.Progress(parse);
+            var results = host.Results(parse);
+            string path = parse.GetRequiredValue(input);
+            string dir = parse.GetRequiredValue(output);
+            if (!File.Exists(path)) throw new RetrievalException(ErrorKind.NotFound, $"input file not found: {path}");
+            var options = SeismicBuildOptions.Default with
+            {
+                Values = parse.GetValue(values) == "f32" ? ForwardValueStorage.Float32 : ForwardValueStorage.Float16,
+                Threads = parse.GetValue(threads),
+            };
+            if (parse.GetValue(noPruning)) options = options with { Pruning = PostingPruning.None };
+            if (parse.GetValue(lambda) is int l) options = options with { Pruning = PostingPruning.FixedLambda, Lambda = l };
+            if (parse.GetValue(avgPostings) is double avg) options = options with { Pruning = PostingPruning.GlobalBudget, AvgPostings = avg };
+            if (parse.GetValue(maxFraction) is double mf) options = options with { MaxFraction = mf };
+            if (parse.GetValue(centroidFraction) is double cf) options = options with { CentroidFraction = cf };
+            if (parse.GetValue(summaryEnergy) is double alpha) options = options with { SummaryEnergy = alpha };
+            options.Validate();
+
+            string kind = parse.GetValue(format) ?? InferFormat(path);
+            var details = new List<ReportField>();
+            var clock = Stopwatch.StartNew();
+            SeismicIndex index;
+            switch (kind)
+            {
+                case "csr":
+                    progress.Log($"reading BigANN sparse CSR {path}");
+                    index = SeismicIndex.Build(SparseCsrFile.Read(path), options);
+                    index.Save(dir);
+                    break;
+                case "jsonl":
+                {
+                    progress.Log($"reading Seismic JSONL {path} (bert-base-uncased vocabulary)");
+                    var data = SeismicJsonlFile.Read(path, BertVocabulary.BertBaseUncased);
+                    details.Add(new("unknown_tokens", data.UnknownTokenCount));
+                    details.Add(new("distinct_unknown_tokens", data.DistinctUnknownTokens));
+                    if (data.UnknownTokenCount > 0)
+                        progress.Log($"{data.UnknownTokenCount} token occurrences ({data.DistinctUnknownTokens} distinct, e.g. {string.Join(", ", data.UnknownTokenSamples)}) are not in the vocabulary and were dropped");
+                    index = SeismicIndex.Build(data.Vectors, options, data.Ids);
+                    index.Save(dir);
+                    break;
+                }
+                case "text":
+                {
+                    progress.Log($"reading text {path} and encoding BM25 document vectors");
+                    var texts = TsvTextFile.Read(path);
+                    var text = SeismicTextIndex.Build(texts.Ids, texts.Texts,
+                        new SeismicTextOptions { Build = options, IdfSplit = parse.GetValue(idfSplit), Threads = options.Threads });
+                    text.Save(dir);
+                    index = text.Index;
+                    break;
+                }
+                default:
+                    throw new UsageException($"unknown input format '{kind}': expected csr, jsonl or text");
+            }
+            double seconds = clock.Elapsed.TotalSeconds;
+            var stats = index.BuildStats!;
+            details.AddRange(
+            [
+                new("index", "seismic"),
+                new("input_format", kind),
+                new("documents", index.Count),
+                new("empty_documents", stats.EmptyDocuments),
+                new("vocabulary", index.VocabularySize),
+                new("nonzeros", index.Forward.NonZeroCount),
+                new("postings_kept", stats.PostingCount),
+                new("blocks", stats.BlockCount),
+                new("summary_entries", stats.SummaryEntryCount),
+                new("forward_bytes", index.Forward.SizeInBytes),
+                new("list_bytes", index.Postings.SizeInBytes),
+                new("summary_bytes", index.Summaries.SizeInBytes),
+                new("index_build_seconds", stats.BuildSeconds),
+            ]);
+            results.Add(new BuildReport
+            {
+                BuildSeconds = seconds,
+                IndexBytesOnDisk = SeismicIndexFormat.DirectorySize(dir),
+                PeakRssBytes = ProcessMemory.PeakResidentBytes(),
+                Details = details,
+            });
+            results.Flush();
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static string InferFormat(string path)
+    {
+        var name = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path;
+        var ext = Path.GetExtension(name).ToLowerInvariant();
+        return ext switch
+        {
+            ".csr" => "csr",
+            ".jsonl" or ".json" => "jsonl",
+            ".tsv" or ".txt" => "text",
+            _ => throw new UsageException($"cannot tell the format of {path} from its extension; give --format csr|jsonl|text"),
+        };
+    }
+}
