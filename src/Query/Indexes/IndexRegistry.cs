@@ -20,8 +20,8 @@ public sealed class IndexRegistry
         }
     }
 
-    /// <summary>Every on-disk index format the engine ships (Seismic so far; SPANN arrives with its issue).</summary>
-    public static IndexRegistry Default { get; } = new([new Retrieval.Query.Sparse.SeismicIndexOpener()]);
+    /// <summary>Every on-disk index format the engine ships.</summary>
+    public static IndexRegistry Default { get; } = new([new Retrieval.Query.Sparse.SeismicIndexOpener(), new Spann.SpannIndexOpener()]);
 
     public IReadOnlyCollection<IIndexOpener> Openers => _openers.Values;
 

@@ -199,13 +199,13 @@ public class CliSearchTests
     public void IndexDirectoryWithoutAKnownFormatIsExplained()
     {
         var dir = TestData.TempDirectory();
-        File.WriteAllText(Path.Combine(dir, "manifest.json"), """{"format": "spann", "version": 1}""");
+        File.WriteAllText(Path.Combine(dir, "manifest.json"), """{"format": "diskann", "version": 1}""");
 
         var outcome = CliRunner.Run("search", "--index", dir, "--dataset", TinyDense);
 
         Assert.Equal(ExitCodes.Failed, outcome.ExitCode);
-        Assert.Contains("unknown index format 'spann'", outcome.Stderr);
-        Assert.Contains("known formats: seismic", outcome.Stderr);
+        Assert.Contains("unknown index format 'diskann'", outcome.Stderr);
+        Assert.Contains("known formats: seismic, spann", outcome.Stderr);
     }
 
     [Fact]

@@ -14,6 +14,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchExactCommand.Create(host));
         bench.Subcommands.Add(BenchSeismicCommand.Create(host));
         bench.Subcommands.Add(BenchKvCommand.Create(host));
+        bench.Subcommands.Add(BenchSpannCommand.Create(host));
         return bench;
     }
 }

@@ -3,6 +3,7 @@ using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
+using Retrieval.Query.Indexes.Spann;
 using Retrieval.Query.Reporting;
 
 namespace Retrieval.Cli.Commands;
@@ -53,6 +54,7 @@ public static class SearchCommand
             Description = "Run the index's range of search settings and print one line per setting (settings included in each line).",
         };
         var maxQueries = CommonOptions.MaxQueries();
+        var spannOptions = new SpannSearchOptions();
         var queryCut = new Option<int?>("--query-cut")
         {
             Description = "Seismic: visit the lists of this many heaviest query terms (default 10).",
@@ -76,6 +78,7 @@ public static class SearchCommand
             exact, index, dataset, baseFile, queries, gt, gtScores, k, metric, threads, exactBaseline, sweep, maxQueries,
             queryCut, heapFactor, queryText,
         };
+        spannOptions.AddTo(command);
 
         host.Examples(command,
             "retrieval search --exact --dataset datasets/fixtures/tiny-dense --k 10",
@@ -140,6 +143,7 @@ public static class SearchCommand
             if (requested is { } r && r != searched.Metric)
                 throw new RetrievalException(ErrorKind.Incompatible,
                     $"the index in {indexDir} ranks by {searched.Metric.ToName()}, not {r.ToName()}; drop --metric or rebuild the index");
+            spannOptions.Apply(parse, searched);
             var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
                 inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
             foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), cut, heap))

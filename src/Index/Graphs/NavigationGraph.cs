@@ -1,0 +1,166 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Retrieval.Index.Errors;
+
+namespace Retrieval.Index.Graphs;
+
+/// <summary>Scores one graph node against the current query; higher is better (negated distance for L2).</summary>
+public interface INodeScorer
+{
+    float Goodness(int node);
+}
+
+/// <summary>
+/// A proximity graph over a set of nodes (SPANN's in-memory navigation index over heads): fixed out-degree,
+/// edges chosen by Vamana's robust pruning (an RNG relaxed by alpha) over the exact nearest candidates, plus
+/// reverse edges and a connectivity repair, so a best-first beam search from one entry point reaches every node.
+/// </summary>
+public sealed class NavigationGraph
+{
+    public const string Magic = "SPNGRAPH";
+
+    private readonly int[] _adjacency;
+
+    public NavigationGraph(int nodeCount, int degree, int entryPoint, int[] adjacency)
+    {
+        if (adjacency.Length != (long)nodeCount * degree) throw new ArgumentException("adjacency must be nodeCount x degree", nameof(adjacency));
+        NodeCount = nodeCount;
+        Degree = degree;
+        EntryPoint = entryPoint;
+        _adjacency = adjacency;
+    }
+
+    public int NodeCount { get; }
+    public int Degree { get; }
+    public int EntryPoint { get; }
+    public long ResidentBytes => (long)_adjacency.Length * sizeof(int);
+
+    /// <summary>Out-neighbours of <paramref name="node"/>, padded with -1.</summary>
+    public ReadOnlySpan<int> Neighbours(int node) => _adjacency.AsSpan(node * Degree, Degree);
+
+    /// <summary>
+    /// Best-first beam search: the <paramref name="resultCount"/> best nodes found with a beam of
+    /// <paramref name="beamWidth"/> (ef), best first. Returns how many were written.
+    /// </summary>
+    public int Search<TScorer>(ref TScorer scorer, int beamWidth, int resultCount, GraphSearchScratch scratch,
+        Span<int> nodes, Span<float> goodness)
+        where TScorer : struct, INodeScorer
+    {
+        int beam = Math.Max(beamWidth, resultCount);
+        scratch.Prepare(NodeCount, beam);
+        var poolIds = scratch.PoolIds;
+        var poolGood = scratch.PoolGoodness;
+        var expanded = scratch.Expanded;
+        var visited = scratch.Visited;
+        int epoch = scratch.NextEpoch();
+
+        int size = 0;
+        if (NodeCount == 0) return 0;
+        visited[EntryPoint] = epoch;
+        poolIds[0] = EntryPoint;
+        poolGood[0] = scorer.Goodness(EntryPoint);
+        expanded[0] = false;
+        size = 1;
+        int cursor = 0;
+        while (cursor < size)
+        {
+            if (expanded[cursor]) { cursor++; continue; }
+            expanded[cursor] = true;
+            int node = poolIds[cursor];
+            int lowestInsert = size;
+            var edges = _adjacency.AsSpan(node * Degree, Degree);
+            for (int e = 0; e < edges.Length; e++)
+            {
+                int next = edges[e];
+                if (next < 0) break;
+                if (visited[next] == epoch) continue;
+                visited[next] = epoch;
+                float g = scorer.Goodness(next);
+                if (size == beam && g <= poolGood[size - 1]) continue;
+                int at = Insert(poolIds, poolGood, expanded, ref size, beam, next, g);
+                if (at < lowestInsert) lowestInsert = at;
+            }
+            cursor = lowestInsert <= cursor ? lowestInsert : cursor + 1;
+        }
+        int n = Math.Min(resultCount, size);
+        poolIds.AsSpan(0, n).CopyTo(nodes);
+        poolGood.AsSpan(0, n).CopyTo(goodness);
+        return n;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Insert(int[] ids, float[] good, bool[] expanded, ref int size, int capacity, int id, float g)
+    {
+        int pos = size;
+        while (pos > 0 && (good[pos - 1] < g || (good[pos - 1] == g && ids[pos - 1] > id))) pos--;
+        int last = Math.Min(size, capacity - 1);
+        for (int i = last; i > pos; i--)
+        {
+            ids[i] = ids[i - 1];
+            good[i] = good[i - 1];
+            expanded[i] = expanded[i - 1];
+        }
+        ids[pos] = id;
+        good[pos] = g;
+        expanded[pos] = false;
+        if (size < capacity) size++;
+        return pos;
+    }
+
+    public byte[] Serialize()
+    {
+        var bytes = new byte[12 + _adjacency.Length * 4];
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, NodeCount);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), Degree);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), EntryPoint);
+        Buffer.BlockCopy(_adjacency, 0, bytes, 12, _adjacency.Length * 4);
+        return bytes;
+    }
+
+    public static NavigationGraph Deserialize(string path, byte[] payload, int expectedNodes)
+    {
+        if (payload.Length < 12) throw new DataFormatException(path, $"graph payload of {payload.Length} bytes is shorter than its 12-byte header");
+        int nodes = BinaryPrimitives.ReadInt32LittleEndian(payload);
+        int degree = BinaryPrimitives.ReadInt32LittleEndian(payload.AsSpan(4));
+        int entry = BinaryPrimitives.ReadInt32LittleEndian(payload.AsSpan(8));
+        if (nodes != expectedNodes || degree < 1 || payload.Length != 12 + (long)nodes * degree * 4 || entry < 0 || entry >= Math.Max(1, nodes))
+            throw new DataFormatException(path, $"graph header says {nodes} nodes of degree {degree}, entry {entry}, in {payload.Length} bytes; expected {expectedNodes} nodes");
+        var adjacency = new int[nodes * degree];
+        Buffer.BlockCopy(payload, 12, adjacency, 0, adjacency.Length * 4);
+        foreach (int v in adjacency)
+            if (v < -1 || v >= nodes) throw new DataFormatException(path, $"edge to node {v} outside 0..{nodes - 1}");
+        return new NavigationGraph(nodes, degree, entry, adjacency);
+    }
+}
+
+/// <summary>Per-thread buffers of a graph search; the visited set is stamped with an epoch, never cleared.</summary>
+public sealed class GraphSearchScratch
+{
+    private int _epoch;
+
+    public int[] Visited { get; private set; } = [];
+    public int[] PoolIds { get; private set; } = [];
+    public float[] PoolGoodness { get; private set; } = [];
+    public bool[] Expanded { get; private set; } = [];
+
+    public void Prepare(int nodes, int beam)
+    {
+        if (Visited.Length < nodes) { Visited = new int[nodes]; _epoch = 0; }
+        if (PoolIds.Length < beam)
+        {
+            PoolIds = new int[beam];
+            PoolGoodness = new float[beam];
+            Expanded = new bool[beam];
+        }
+    }
+
+    public int NextEpoch()
+    {
+        if (++_epoch == int.MaxValue)
+        {
+            Array.Clear(Visited);
+            _epoch = 1;
+        }
+        return _epoch;
+    }
+}

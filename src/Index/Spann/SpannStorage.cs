@@ -1,0 +1,49 @@
+using Retrieval.Index.Errors;
+using Retrieval.Index.Vectors;
+
+namespace Retrieval.Index.Spann;
+
+/// <summary>How posting vectors are stored: float32, float16, or int8 with a per-vector scale.</summary>
+public enum SpannStorage
+{
+    Float32,
+    Float16,
+    Int8,
+}
+
+public static class SpannStorageExtensions
+{
+    public static string ToName(this SpannStorage storage) => storage switch
+    {
+        SpannStorage.Float32 => "f32",
+        SpannStorage.Float16 => "f16",
+        SpannStorage.Int8 => "i8",
+        _ => throw new ArgumentOutOfRangeException(nameof(storage)),
+    };
+
+    public static SpannStorage ParseStorage(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "f32" or "float32" => SpannStorage.Float32,
+        "f16" or "float16" => SpannStorage.Float16,
+        "i8" or "int8" => SpannStorage.Int8,
+        _ => Guard.ThrowInvalid<SpannStorage>($"unknown storage '{name}': expected f32, f16 or i8"),
+    };
+
+    public static int ElementBytes(this SpannStorage storage) => storage switch
+    {
+        SpannStorage.Float32 => 4,
+        SpannStorage.Float16 => 2,
+        _ => 1,
+    };
+
+    /// <summary>
+    /// True when storing <paramref name="source"/> values this way loses information, so search must re-rank its
+    /// final candidates from the full-precision copy (f16 holds uint8 and float16 values exactly).
+    /// </summary>
+    public static bool IsLossyFor(this SpannStorage storage, ElementType source) => storage switch
+    {
+        SpannStorage.Float32 => false,
+        SpannStorage.Float16 => source is ElementType.Float32,
+        _ => source is not ElementType.Int8,
+    };
+}

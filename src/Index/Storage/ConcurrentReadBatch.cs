@@ -1,0 +1,114 @@
+using System.Runtime.ExceptionServices;
+
+namespace Retrieval.Index.Storage;
+
+/// <summary>
+/// One batch of positional reads issued together so the device sees them concurrently (SPANN's "read all
+/// surviving postings at once"), consumed in issue order as each one lands. Reads run as pre-allocated
+/// thread-pool work items doing blocking pread (what .NET's own async file I/O does on Linux); the consuming
+/// thread also claims any read no worker has started yet, so a busy pool never stalls a query. Reusable across
+/// queries without allocation: slots, events and work items are created once per capacity.
+/// Single consumer: one batch belongs to one searching thread.
+/// </summary>
+public sealed class ConcurrentReadBatch : IDisposable
+{
+    private const int Pending = 0, Claimed = 1, Done = 2;
+
+    private readonly Slot[] _slots;
+    private DirectFileReader? _file;
+    private int _count;
+
+    public ConcurrentReadBatch(int capacity)
+    {
+        _slots = new Slot[capacity];
+        for (int i = 0; i < capacity; i++) _slots[i] = new Slot(this);
+    }
+
+    public int Capacity => _slots.Length;
+
+    /// <summary>Starts a new batch reading from <paramref name="file"/>.</summary>
+    public void Begin(DirectFileReader file)
+    {
+        _file = file;
+        _count = 0;
+    }
+
+    /// <summary>Adds one read into <paramref name="destination"/> (aligned memory the caller keeps alive until consumed).</summary>
+    public unsafe void Add(byte* destination, int length, long offset)
+    {
+        var slot = _slots[_count++];
+        slot.Destination = destination;
+        slot.Length = length;
+        slot.Offset = offset;
+        slot.Error = null;
+        slot.State = Pending;
+        slot.Completed.Reset();
+    }
+
+    /// <summary>Queues every read but the first to the pool; the caller will do the first itself.</summary>
+    public void Issue()
+    {
+        for (int i = 1; i < _count; i++) ThreadPool.UnsafeQueueUserWorkItem(_slots[i], preferLocal: false);
+    }
+
+    /// <summary>Waits until read <paramref name="index"/> has landed (doing it on this thread if no worker started it).</summary>
+    public void WaitFor(int index)
+    {
+        var slot = _slots[index];
+        if (Interlocked.CompareExchange(ref slot.State, Claimed, Pending) == Pending) slot.Run();
+        else slot.Completed.Wait();
+        if (slot.Error is { } error) ExceptionDispatchInfo.Throw(error);
+    }
+
+    /// <summary>Before reusing destinations: every issued read must be finished (a failed query may leave some running).</summary>
+    public void Drain()
+    {
+        for (int i = 0; i < _count; i++)
+        {
+            var slot = _slots[i];
+            if (Interlocked.CompareExchange(ref slot.State, Claimed, Pending) == Pending)
+            {
+                slot.State = Done;
+                slot.Completed.Set();
+            }
+            else slot.Completed.Wait();
+        }
+        _count = 0;
+    }
+
+    public void Dispose()
+    {
+        Drain();
+        foreach (var slot in _slots) slot.Completed.Dispose();
+    }
+
+    private sealed unsafe class Slot(ConcurrentReadBatch owner) : IThreadPoolWorkItem
+    {
+        public readonly ManualResetEventSlim Completed = new(false, spinCount: 0);
+        public byte* Destination;
+        public int Length;
+        public long Offset;
+        public int State;
+        public Exception? Error;
+
+        public void Execute()
+        {
+            if (Interlocked.CompareExchange(ref State, Claimed, Pending) != Pending) return;
+            Run();
+        }
+
+        public void Run()
+        {
+            try
+            {
+                owner._file!.ReadExactly(new Span<byte>(Destination, Length), Offset);
+            }
+            catch (Exception e)
+            {
+                Error = e;
+            }
+            Volatile.Write(ref State, Done);
+            Completed.Set();
+        }
+    }
+}

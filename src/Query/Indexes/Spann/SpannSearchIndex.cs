@@ -1,0 +1,71 @@
+using Retrieval.Index.Errors;
+using Retrieval.Index.Search;
+using Retrieval.Index.Spann;
+using Retrieval.Index.Vectors;
+
+namespace Retrieval.Query.Indexes.Spann;
+
+/// <summary>A SPANN index directory seen through the query layer's index contract.</summary>
+public sealed class SpannSearchIndex : ISearchIndex, IReportsReads
+{
+    /// <summary>Heads probed by a --sweep, fastest first.</summary>
+    public static readonly int[] SweepHeads = [4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+
+    public SpannSearchIndex(SpannIndex index, SpannSearchParameters? defaults = null)
+    {
+        Index = index;
+        Defaults = defaults ?? new SpannSearchParameters();
+    }
+
+    public static SpannSearchIndex Open(string directory, SpannOpenOptions? options = null) => new(SpannIndex.Open(directory, options));
+
+    public SpannIndex Index { get; }
+    /// <summary>Parameters used by <see cref="DefaultSettings"/> and as the base of the sweep (its I/O mode and eps2 included).</summary>
+    public SpannSearchParameters Defaults { get; set; }
+
+    public string Kind => "spann";
+    public Metric Metric => Index.Metric;
+    public int Count => Index.Count;
+    public int Dimension => Index.Dimension;
+    public bool IsSparse => false;
+    public long? BytesOnDisk => Index.BytesOnDisk;
+    public bool ScoresAreExact => true;
+    public long BytesRead => Index.BytesRead;
+    public long ReadCount => Index.ReadCount;
+
+    public SearchSettings DefaultSettings => new SpannSettings(Defaults);
+
+    public IReadOnlyList<SearchSettings> SweepSettings
+    {
+        get
+        {
+            var list = new List<SearchSettings>();
+            foreach (int m in SweepHeads)
+                if (m <= Index.Heads.Count) list.Add(new SpannSettings(Defaults with { Heads = m }));
+            return list;
+        }
+    }
+
+    public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores) =>
+        Index.SearchOne(queries.Dense!.Float32Row(query), k, Parameters(settings), ids, scores);
+
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchSettings settings, int threads) =>
+        Index.Search(queries.Dense!, k, Parameters(settings), threads);
+
+    private static SpannSearchParameters Parameters(SearchSettings settings) => settings switch
+    {
+        SpannSettings s => s.Parameters,
+        NoSearchSettings => new SpannSearchParameters(),
+        _ => throw new RetrievalException(ErrorKind.InvalidInput, $"SPANN search was given {settings.GetType().Name}; it takes SpannSettings"),
+    };
+
+    public void Dispose() => Index.Dispose();
+}
+
+/// <summary>Registers the "spann" format with <see cref="IndexRegistry"/>.</summary>
+public sealed class SpannIndexOpener : IIndexOpener
+{
+    public string Format => SpannFormat.Name;
+    public string Description => "SPANN: heads + navigation graph in memory, balanced page-aligned postings on disk";
+    public ISearchIndex Open(string directory, IndexManifestHeader manifest) => SpannSearchIndex.Open(directory);
+}
