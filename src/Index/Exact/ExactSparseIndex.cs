@@ -137,33 +137,8 @@ public sealed class ExactSparseIndex
     private ExactSparseScratch RentScratch() =>
         _scratchPool.TryTake(out var scratch) ? scratch : new ExactSparseScratch(Count);
 
-    private void ValidateQuery(SparseVector query, int row)
-    {
-        var indices = query.Indices;
-        var values = query.Values;
-        if (indices.Length != values.Length)
-            Guard.ThrowInvalid($"{QueryName(row)} has {indices.Length} term ids but {values.Length} weights");
-        int previous = -1;
-        for (int i = 0; i < indices.Length; i++)
-        {
-            int term = indices[i];
-            if ((uint)term >= (uint)VocabularySize)
-                ThrowBadTerm(row, term);
-            if (term <= previous)
-                Guard.ThrowInvalid(
-                    $"{QueryName(row)}: term ids must be strictly increasing, found {term} after {previous}");
-            if (!float.IsFinite(values[i]))
-                Guard.ThrowInvalid($"{QueryName(row)}: term {term} has non-finite weight {values[i]}");
-            previous = term;
-        }
-    }
-
-    private void ThrowBadTerm(int row, int term) =>
-        Guard.ThrowInvalid(
-            $"{QueryName(row)}: term id {term} is outside the index vocabulary [0, {VocabularySize}) " +
-            "(the query was encoded with a larger vocabulary than the documents)");
-
-    private static string QueryName(int row) => row >= 0 ? $"query row {row}" : "query";
+    private void ValidateQuery(SparseVector query, int row) =>
+        SparseQueryValidation.Validate(query, VocabularySize, row);
 
     /// <summary>Accumulates, selects and resets. Assumes a validated query and k-sized output spans.</summary>
     private int SearchCore(SparseVector query, int k, Span<int> ids, Span<float> scores, ExactSparseScratch scratch)

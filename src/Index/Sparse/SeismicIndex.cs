@@ -160,31 +160,9 @@ public sealed class SeismicIndex
             ? scratch
             : new SeismicScratch(VocabularySize, Count, _maxBlocksPerList, _maxDocumentLength);
 
-    private void ValidateQuery(SparseVector query, int row)
-    {
-        var indices = query.Indices;
-        var values = query.Values;
-        if (indices.Length != values.Length)
-            Guard.ThrowInvalid($"{QueryName(row)} has {indices.Length} term ids but {values.Length} weights");
-        int previous = -1;
-        for (int i = 0; i < indices.Length; i++)
-        {
-            int term = indices[i];
-            if ((uint)term >= (uint)VocabularySize)
-                Guard.ThrowInvalid($"{QueryName(row)}: term id {term} is outside the index vocabulary [0, {VocabularySize})");
-            if (term == previous)
-                Guard.ThrowInvalid($"{QueryName(row)}: duplicate term id {term} (each term must appear once per query)");
-            if (term < previous)
-                Guard.ThrowInvalid($"{QueryName(row)}: term ids must be strictly increasing, found {term} after {previous}");
-            float w = values[i];
-            if (!float.IsFinite(w)) Guard.ThrowInvalid($"{QueryName(row)}: term {term} has non-finite weight {w}");
-            if (w < 0)
-                Guard.ThrowInvalid($"{QueryName(row)}: term {term} has negative weight {w} (block summaries bound only non-negative queries)");
-            previous = term;
-        }
-    }
-
-    private static string QueryName(int row) => row >= 0 ? $"query row {row}" : "query";
+    private void ValidateQuery(SparseVector query, int row) =>
+        SparseQueryValidation.Validate(query, VocabularySize, row,
+            negativeWeightsReason: "block summaries bound only non-negative queries");
 
     private int SearchCore(SparseVector query, int k, SeismicSearchParameters parameters, Span<int> ids, Span<float> scores,
         SeismicScratch scratch, ref SeismicQueryStats stats)
