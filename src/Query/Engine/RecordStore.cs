@@ -143,13 +143,15 @@ internal sealed class RecordStore : IDisposable
     /// to the read-only boundary) to the tail and moves the begin address past them, so the superseded versions
     /// there become garbage; the next checkpoint drops those disk segments. Returns whether it compacted.
     /// </summary>
-    public bool CompactLog(long thresholdBytes)
+    /// <param name="whole">Compact the whole log, first making its in-memory mutable part read-only (on request, not on the timer).</param>
+    public bool CompactLog(long thresholdBytes, bool whole = false)
     {
         lock (_gate)
         {
             long begin = _store.Log.BeginAddress, tail = _store.Log.TailAddress;
             if (tail - begin < thresholdBytes) return false;
-            long until = Math.Min(_store.Log.SafeReadOnlyAddress, begin + (tail - begin) / 2);
+            if (whole) _store.Log.ShiftReadOnlyAddress(tail, wait: true);
+            long until = whole ? _store.Log.SafeReadOnlyAddress : Math.Min(_store.Log.SafeReadOnlyAddress, begin + (tail - begin) / 2);
             if (until <= begin) return false;
             _session.Compact(until, CompactionType.Scan);
             return true;

@@ -294,7 +294,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         {
             ThrowIfUnwritable();
             long before = _store.LogBytes;
-            _store.CompactLog(0);
+            _store.CompactLog(0, whole: true);
             await CheckpointLockedAsync(compactStore: false).ConfigureAwait(false);
             return (before, _store.LogBytes);
         }

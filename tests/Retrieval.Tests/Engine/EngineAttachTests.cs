@@ -46,8 +46,8 @@ public sealed class EngineAttachTests
         {
             await engine.CreateCollectionAsync(schema);
             // A live record whose key the attach replaces, and one it does not touch.
-            await engine.UpsertAsync("c", [new EngineRecord(RecordKey.Of(1005), Row(values, 300), Json("{\"old\":true}")),
-                new EngineRecord(RecordKey.Of(7), Row(values, 599), Json("{\"live\":true}"))]);
+            await engine.UpsertAsync("c", [new EngineRecord(RecordKey.Of(1005), Row(values, 300), Payload: Json("{\"old\":true}")),
+                new EngineRecord(RecordKey.Of(7), Row(values, 599), Payload: Json("{\"live\":true}"))]);
             var result = await engine.AttachAsync("c", new AttachRequest { DenseIndexDirectory = index, IdsPath = idsPath, PayloadsPath = payloadsPath });
             Assert.Equal(Rows, result.Rows);
             Assert.Equal(1, result.Replaced);
@@ -63,7 +63,7 @@ public sealed class EngineAttachTests
             Assert.Equal("{\"row\":5}", System.Text.Encoding.UTF8.GetString(engine.Get("c", RecordKey.Of(1005))!.Payload!));
 
             await engine.DeleteAsync("c", [RecordKey.Of(1010)]);
-            await engine.UpsertAsync("c", [new EngineRecord(RecordKey.Of(1020), Row(values, 599), Json("{\"new\":1}"))]);
+            await engine.UpsertAsync("c", [new EngineRecord(RecordKey.Of(1020), Row(values, 599), Payload: Json("{\"new\":1}"))]);
             AssertState(engine, values);
         }
         await using (var engine = RetrievalEngine.Open(dir, options))
@@ -147,7 +147,7 @@ public sealed class EngineAttachTests
         var bytes = File.ReadAllBytes(heads);
         bytes[^3] ^= 0x5A;
         File.WriteAllBytes(heads, bytes);
-        e = await Assert.ThrowsAsync<RetrievalException>(() => engine.AttachAsync("ok", new AttachRequest { DenseIndexDirectory = index }));
+        e = await Assert.ThrowsAnyAsync<RetrievalException>(() => engine.AttachAsync("ok", new AttachRequest { DenseIndexDirectory = index }));
         Assert.Equal(ErrorKind.Corrupt, e.Kind);
         Assert.Contains(SpannFormat.HeadsFile, e.Message);
         Assert.Equal(0, engine.Describe("ok").RecordCount);
@@ -210,7 +210,7 @@ public sealed class EngineAttachTests
                 {
                     var v = RandomVector(random, dim);
                     live[id] = v;
-                    batch.Add(new EngineRecord(RecordKey.Of(id), v, Json($"{{\"round\":{round}}}")));
+                    batch.Add(new EngineRecord(RecordKey.Of(id), v, Payload: Json($"{{\"round\":{round}}}")));
                 }
                 await engine.UpsertAsync("c", batch);
             }
