@@ -223,26 +223,31 @@ internal sealed class Segment : IDisposable
         if (LiveCount == 0) return 0;
         if (Volatile.Read(ref _denseIndex) is { } denseIndex)
         {
-            int wanted = Math.Min(_count, k + DeadCount);
-            var ids = ArrayPool<int>.Shared.Rent(wanted);
-            var scores = ArrayPool<float>.Shared.Rent(wanted);
-            try
+            bool negate = !metric.HigherIsBetter();
+            int enough = Math.Min(_count, k + DeadCount);
+            int wanted = FirstAsk(k, enough);
+            while (true)
             {
-                int found = denseIndex.Search(query, wanted, ids, scores);
-                bool negate = !metric.HigherIsBetter();
-                int w = 0;
-                for (int i = 0; i < found && w < k; i++)
+                var ids = ArrayPool<int>.Shared.Rent(wanted);
+                var scores = ArrayPool<float>.Shared.Rent(wanted);
+                try
                 {
-                    if (_dead[ids[i]]) continue;
-                    rows[w] = ids[i];
-                    goodness[w++] = negate ? -scores[i] : scores[i];
+                    int found = denseIndex.Search(query, wanted, ids, scores);
+                    int w = 0;
+                    for (int i = 0; i < found && w < k; i++)
+                    {
+                        if (_dead[ids[i]]) continue;
+                        rows[w] = ids[i];
+                        goodness[w++] = negate ? -scores[i] : scores[i];
+                    }
+                    if (w >= k || found < wanted || wanted >= enough) return w;
                 }
-                return w;
-            }
-            finally
-            {
-                ArrayPool<int>.Shared.Return(ids);
-                ArrayPool<float>.Shared.Return(scores);
+                finally
+                {
+                    ArrayPool<int>.Shared.Return(ids);
+                    ArrayPool<float>.Shared.Return(scores);
+                }
+                wanted = (int)Math.Min(enough, 4L * wanted);
             }
         }
         var heap = Heap(k);
@@ -267,25 +272,30 @@ internal sealed class Segment : IDisposable
         if (LiveCount == 0 || query.Count == 0) return 0;
         if (Volatile.Read(ref _sparseIndex) is { } sparseIndex)
         {
-            int wanted = Math.Min(_count, k + DeadCount);
-            var ids = ArrayPool<int>.Shared.Rent(wanted);
-            var scores = ArrayPool<float>.Shared.Rent(wanted);
-            try
+            int enough = Math.Min(_count, k + DeadCount);
+            int wanted = FirstAsk(k, enough);
+            while (true)
             {
-                int found = sparseIndex.Search(query, wanted, ids, scores);
-                int w = 0;
-                for (int i = 0; i < found && w < k; i++)
+                var ids = ArrayPool<int>.Shared.Rent(wanted);
+                var scores = ArrayPool<float>.Shared.Rent(wanted);
+                try
                 {
-                    if (_dead[ids[i]]) continue;
-                    rows[w] = ids[i];
-                    goodness[w++] = scores[i];
+                    int found = sparseIndex.Search(query, wanted, ids, scores);
+                    int w = 0;
+                    for (int i = 0; i < found && w < k; i++)
+                    {
+                        if (_dead[ids[i]]) continue;
+                        rows[w] = ids[i];
+                        goodness[w++] = scores[i];
+                    }
+                    if (w >= k || found < wanted || wanted >= enough) return w;
                 }
-                return w;
-            }
-            finally
-            {
-                ArrayPool<int>.Shared.Return(ids);
-                ArrayPool<float>.Shared.Return(scores);
+                finally
+                {
+                    ArrayPool<int>.Shared.Return(ids);
+                    ArrayPool<float>.Shared.Return(scores);
+                }
+                wanted = (int)Math.Min(enough, 4L * wanted);
             }
         }
         var heap = Heap(k);
@@ -301,6 +311,13 @@ internal sealed class Segment : IDisposable
         }
         return heap.DrainSorted(rows, goodness);
     }
+
+    /// <summary>
+    /// How many rows to ask an index for first: k plus the tombstones (so k live rows survive filtering) when
+    /// that is modest, else 2k+16 and grow 4x while dead rows crowd out the top (a big attached segment with many
+    /// deletes must not turn every search into a top-100,000).
+    /// </summary>
+    private static int FirstAsk(int k, int enough) => Math.Min(enough, Math.Max(k, Math.Min(enough, 2 * k + 16)));
 
     private static bool SharesTerm(int[] a, int[] b)
     {

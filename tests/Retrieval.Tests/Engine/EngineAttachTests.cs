@@ -85,6 +85,31 @@ public sealed class EngineAttachTests
         Assert.Equal("{\"live\":true}", System.Text.Encoding.UTF8.GetString(engine.Get("c", RecordKey.Of(7))!.Payload!));
     }
 
+    /// <summary>
+    /// An attached segment with most rows deleted still yields k live results (the segment search asks its index
+    /// for more until k live rows survive), and none deleted; deleting every row lets compaction drop the segment.
+    /// </summary>
+    [Fact]
+    public async Task HeavilyDeletedAttachedSegmentStillFillsK()
+    {
+        var (index, values) = BuildSpann();
+        await using var engine = RetrievalEngine.Open(TestData.TempDirectory(), Small() with { AutoCompact = false });
+        await engine.CreateCollectionAsync(new CollectionSchema("c", KeyKind.Integer, new DenseFieldSchema(Dim, Metric.L2)));
+        await engine.AttachAsync("c", new AttachRequest { DenseIndexDirectory = index });
+        var deleted = Enumerable.Range(0, Rows).Where(r => r % 6 != 0).Select(r => RecordKey.Of(r)).ToList();
+        await engine.DeleteAsync("c", deleted);
+        for (int q = 0; q < Rows; q += 50)
+        {
+            var found = engine.Search("c", new SearchRequest { Vector = Row(values, q), K = 10 });
+            Assert.Equal(10, found.Count);
+            Assert.All(found, h => Assert.Equal(0, h.Key.Integer % 6));
+        }
+        await engine.DeleteAsync("c", Enumerable.Range(0, Rows).Where(r => r % 6 == 0).Select(r => RecordKey.Of(r)).ToList());
+        Assert.Equal(Rows, await engine.CompactAsync("c"));
+        Assert.Equal(0, engine.Describe("c").AttachedSegments);
+        Assert.Empty(engine.Search("c", new SearchRequest { Vector = Row(values, 0), K = 10 }));
+    }
+
     /// <summary>Seismic build output with its document ids as string keys, in a sparse collection.</summary>
     [Fact]
     public async Task AttachSeismicUsesItsDocumentIds()

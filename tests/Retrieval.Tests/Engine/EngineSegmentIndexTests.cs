@@ -120,6 +120,63 @@ public sealed class EngineSegmentIndexTests
     }
 
     /// <summary>
+    /// Compacting SPANN segments with a third of their rows deleted merges them into one SPANN segment; the
+    /// checkpoint after it deletes the old segment directories; recall against exact stays >= 0.9; a reopen
+    /// reuses the merged index.
+    /// </summary>
+    [Fact]
+    public async Task CompactedSpannSegmentsReplaceTheirDirectories()
+    {
+        const int dim = 128, rows = 1200, k = 10;
+        var values = TinyDense(out _);
+        var dir = TestData.TempDirectory();
+        var options = Small(sealRows: 300) with { AutoCompact = false };
+        var random = new Random(8);
+        var deleted = new HashSet<long>();
+        while (deleted.Count < 400) deleted.Add(random.Next(rows));
+        await using (var engine = RetrievalEngine.Open(dir, options))
+        {
+            await engine.CreateCollectionAsync(SpannSchema("c"));
+            var batch = new List<EngineRecord>();
+            for (int r = 0; r < rows; r++) batch.Add(new EngineRecord(RecordKey.Of(r), values.AsSpan(r * dim, dim).ToArray()));
+            await engine.UpsertAsync("c", batch);
+            await engine.DeleteAsync("c", deleted.Select(d => RecordKey.Of(d)).ToList());
+            await engine.WaitForBackgroundWorkAsync();
+            Assert.Equal(4, engine.Describe("c").IndexedSegments);
+            Assert.Equal(400, await engine.CompactAsync("c"));
+            Assert.Equal(1, engine.Describe("c").IndexedSegments);
+            Assert.Equal(0, engine.Describe("c").Tombstones);
+            await engine.CheckpointAsync();
+            var segmentDirs = Directory.GetDirectories(Path.Combine(dir, "segments"), "*", SearchOption.TopDirectoryOnly).SelectMany(Directory.GetDirectories).ToArray();
+            Assert.Single(segmentDirs);
+
+            var liveIds = Enumerable.Range(0, rows).Where(r => !deleted.Contains(r)).ToArray();
+            var liveValues = new float[liveIds.Length * dim];
+            for (int i = 0; i < liveIds.Length; i++) values.AsSpan(liveIds[i] * dim, dim).CopyTo(liveValues.AsSpan(i * dim));
+            var exact = new ExactDenseIndex(DenseVectors.FromFloat32(liveValues, liveIds.Length, dim), Metric.L2);
+            int hits = 0, total = 0;
+            for (int q = 0; q < rows; q += 37)
+            {
+                var ids = new int[k];
+                exact.SearchOne(values.AsSpan(q * dim, dim), k, ids, new float[k]);
+                var truth = ids.Select(i => (long)liveIds[i]).ToHashSet();
+                var found = engine.Search("c", new SearchRequest { Vector = values.AsSpan(q * dim, dim).ToArray(), K = k });
+                Assert.Equal(k, found.Count);
+                foreach (var h in found) { Assert.DoesNotContain(h.Key.Integer, deleted); if (truth.Contains(h.Key.Integer)) hits++; }
+                total += k;
+            }
+            Assert.True(hits >= 0.9 * total, $"recall {hits}/{total}");
+        }
+        await using (var engine = RetrievalEngine.Open(dir, options))
+        {
+            await engine.WaitForBackgroundWorkAsync();
+            Assert.Equal(0, engine.SegmentIndexBuilds);
+            Assert.Equal(1, engine.Describe("c").IndexedSegments);
+            Assert.Equal(rows - 400, engine.Describe("c").RecordCount);
+        }
+    }
+
+    /// <summary>
     /// Random sparse documents in three sealed Seismic segments with deletes: recall@10 against exact inner product
     /// over the live documents >= 0.9 and no deleted id returned.
     /// </summary>
