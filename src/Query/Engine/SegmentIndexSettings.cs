@@ -42,8 +42,11 @@ public sealed record DenseIndexSettings
     public int SearchHeads { get; init; } = SpannSearchParameters.DefaultHeads;
     /// <summary>eps2: skip heads farther than (1 + eps2) x the nearest head.</summary>
     public double PruneEpsilon { get; init; } = SpannSearchParameters.DefaultPruneEpsilon;
-    /// <summary>Keep postings in RAM (true) or read them from disk through the page cache.</summary>
-    public bool InMemory { get; init; } = true;
+    /// <summary>
+    /// Keep postings in process memory (true) or read them from disk through the page cache (default: postings
+    /// with replicas and page padding take several times the raw vectors, which a live engine should not hold twice).
+    /// </summary>
+    public bool InMemory { get; init; }
 
     internal SpannBuildOptions BuildOptions(Index.Vectors.Metric metric) => new()
     {
@@ -52,8 +55,10 @@ public sealed record DenseIndexSettings
         ReplicaCount = ReplicaCount,
         PostingPages = PostingPages,
         Storage = Storage,
-        // A segment build runs beside live traffic: one core, never all of them.
+        // A segment build runs beside live traffic: one core, never all of them, and a small posting write
+        // window (the default 256 MiB would be allocated per build and kept by the GC heap).
         Threads = 1,
+        WriteBufferBytes = 8L << 20,
     };
 
     internal SpannSearchParameters SearchParameters() => new()
