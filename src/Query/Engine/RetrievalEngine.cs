@@ -663,11 +663,14 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
                 return;
             }
             case WalOp.DropCollection:
+                Collection? dropped;
                 lock (_catalogGate)
                 {
-                    if (!_byId.Remove(entry.CollectionId, out var dropped)) return;
+                    if (!_byId.Remove(entry.CollectionId, out dropped)) return;
                     if (_byName.TryGetValue(dropped.Name, out var holder) && holder.Id == dropped.Id) _byName.Remove(dropped.Name);
                 }
+                // Its index files close now; its segment directories go at the next checkpoint.
+                dropped.DisposeSegments();
                 // The dropped collection's records stay in the store until the next open discards them by id.
                 _store.DeleteSchema(entry.CollectionId);
                 return;

@@ -43,10 +43,11 @@ public sealed record DenseIndexSettings
     /// <summary>eps2: skip heads farther than (1 + eps2) x the nearest head.</summary>
     public double PruneEpsilon { get; init; } = SpannSearchParameters.DefaultPruneEpsilon;
     /// <summary>
-    /// Keep postings in process memory (true) or read them from disk through the page cache (default: postings
-    /// with replicas and page padding take several times the raw vectors, which a live engine should not hold twice).
+    /// Keep postings in process memory (default) or read them from disk through the page cache. In memory costs
+    /// several times the raw vectors (replicas, page padding) but issues no reads; disk mode saves that memory and
+    /// reads through SPANN's pool-thread read batches.
     /// </summary>
-    public bool InMemory { get; init; }
+    public bool InMemory { get; init; } = true;
 
     internal SpannBuildOptions BuildOptions(Index.Vectors.Metric metric) => new()
     {

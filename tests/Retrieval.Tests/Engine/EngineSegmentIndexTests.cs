@@ -82,10 +82,30 @@ public sealed class EngineSegmentIndexTests
             await engine.WaitForBackgroundWorkAsync();
             Assert.Equal(0, engine.SegmentIndexBuilds);
             Assert.Equal(4, engine.Describe("c").IndexedSegments);
+            Assert.Equal(new DenseIndexSettings { MinRows = 100, SearchHeads = 32 }, engine.Describe("c").Schema.Dense!.Index);
             Assert.Equal(count - deleted.Count, engine.Describe("c").RecordCount);
             var after = SearchAll(engine, values, dim, k);
             for (int q = 0; q < before.Count; q++) Assert.Equal(before[q], after[q]);
         }
+    }
+
+    [Fact]
+    public async Task BadIndexSettingsAreRejectedAndOldSchemasGetDefaults()
+    {
+        await using var engine = RetrievalEngine.Open(TestData.TempDirectory(), Small());
+        var e = await Assert.ThrowsAsync<RetrievalException>(() => engine.CreateCollectionAsync(new CollectionSchema("x", KeyKind.Integer,
+            new DenseFieldSchema(8, Metric.L2) { Index = new DenseIndexSettings { MinRows = 0 } })));
+        Assert.Contains("dense.index.min_rows", e.Message);
+        e = await Assert.ThrowsAsync<RetrievalException>(() => engine.CreateCollectionAsync(new CollectionSchema("y", KeyKind.Integer,
+            Sparse: new SparseFieldSchema(10) { Index = new SparseIndexSettings { QueryCut = 0 } })));
+        Assert.Contains("QueryCut", e.Message);
+        // A schema stored before index settings existed has none: the defaults apply.
+        var old = System.Text.Json.JsonSerializer.Deserialize<CollectionSchema>("""{"name":"o","key":"integer","dense":{"dimension":8,"metric":"l2"}}""",
+            new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+                Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower) } })!;
+        Assert.Null(old.Dense!.Index);
+        await engine.CreateCollectionAsync(old);
+        Assert.Single(engine.ListCollections());
     }
 
     /// <summary>A damaged persisted SPANN index is rebuilt on open (from the record store) and search stays correct.</summary>
