@@ -10,7 +10,11 @@ namespace Retrieval.Query.Engine;
 /// <param name="SegmentCount">Segments, the mutable one included.</param>
 /// <param name="MutableRows">Rows in the mutable (exactly scanned) segment, dead ones included.</param>
 /// <param name="Tombstones">Dead rows (deleted or overwritten) still held by segments.</param>
-public sealed record CollectionInfo(CollectionSchema Schema, long RecordCount, int SegmentCount, int MutableRows, long Tombstones);
+/// <param name="IndexedSegments">Sealed segments served by SPANN or Seismic (not scanned exactly).</param>
+/// <param name="AttachedSegments">Segments attached from <c>retrieval build</c> output.</param>
+/// <param name="Compactions">Compactions finished since the engine opened (automatic and requested).</param>
+public sealed record CollectionInfo(CollectionSchema Schema, long RecordCount, int SegmentCount, int MutableRows, long Tombstones,
+    int IndexedSegments = 0, int AttachedSegments = 0, int Compactions = 0);
 
 /// <summary>
 /// One collection in memory: sealed segments plus one mutable segment, a key -> (segment, row) map whose old row is
@@ -22,19 +26,26 @@ internal sealed class Collection
     private readonly List<Segment> _segments = [];
     private readonly Dictionary<RecordKey, long> _locations = [];
     private readonly ReaderWriterLockSlim _gate = new(LockRecursionPolicy.NoRecursion);
-    private readonly ISegmentIndexBuilder _builder;
+    private readonly SegmentIndexFactory _factory;
     private readonly int _sealRows;
+    private readonly string? _segmentRoot;
+    private readonly HashSet<int> _reservedSequences = [];
+    private readonly List<Task> _background = [];
+    private int _nextSequence;
+    private int _compactions;
     private readonly int[]? _documentFrequency;
     private long _textTokens;
     private int _textDocuments;
     private int _compacting;
 
-    public Collection(uint id, CollectionSchema schema, ISegmentIndexBuilder builder, int sealRows)
+    /// <param name="segmentRoot">The engine's segments directory (this collection's segments go in a subdirectory named by its id), or null to keep nothing on disk.</param>
+    public Collection(uint id, CollectionSchema schema, SegmentIndexFactory factory, int sealRows, string? segmentRoot)
     {
         Id = id;
         Schema = schema;
-        _builder = builder;
+        _factory = factory;
         _sealRows = sealRows;
+        _segmentRoot = segmentRoot;
         _segments.Add(new Segment(Math.Min(sealRows, 1024)));
         if (schema.TextEncoders && schema.Sparse is not null) _documentFrequency = new int[schema.Sparse.VocabularySize];
     }
@@ -43,14 +54,27 @@ internal sealed class Collection
     public CollectionSchema Schema { get; }
     public string Name => Schema.Name;
 
+    /// <summary>Called (on a pool thread) when a background index build or compaction finishes, so the engine can check its policies.</summary>
+    public Action<Collection>? BackgroundWorkFinished { get; set; }
+
+    /// <summary>Segment index builds that failed and fell back to exact search (the data stays searchable).</summary>
+    public int IndexBuildFailures => Volatile.Read(ref _indexBuildFailures);
+    private int _indexBuildFailures;
+
     public CollectionInfo Describe()
     {
         _gate.EnterReadLock();
         try
         {
             long dead = 0;
-            foreach (var s in _segments) dead += s.DeadCount;
-            return new CollectionInfo(Schema, _locations.Count, _segments.Count, _segments[^1].Count, dead);
+            int indexed = 0, attached = 0;
+            foreach (var s in _segments)
+            {
+                dead += s.DeadCount;
+                if (s.IsAttached) attached++;
+                else if (s.IsSealed && s.Sequence >= 0 && s.IsIndexed) indexed++;
+            }
+            return new CollectionInfo(Schema, _locations.Count, _segments.Count, _segments[^1].Count, dead, indexed, attached, Volatile.Read(ref _compactions));
         }
         finally { _gate.ExitReadLock(); }
     }
@@ -84,29 +108,236 @@ internal sealed class Collection
         finally { _gate.ExitReadLock(); }
     }
 
-    public void Upsert(RecordData record)
+    /// <param name="hash">Checksum of the record's stored bytes: a reopened segment row is live only if the store still holds those bytes.</param>
+    public void Upsert(RecordData record, ulong hash)
     {
         _gate.EnterWriteLock();
         try
         {
+            if (record.Dense is null && Schema.Dense is not null || record.Sparse is null && Schema.Sparse is not null)
+                throw new RetrievalException(ErrorKind.Corrupt, $"record '{record.Key}' of collection '{Name}' has no vectors and no attached segment holds it");
             if (_locations.TryGetValue(record.Key, out long old)) KillLocked(old);
             var mutable = _segments[^1];
-            int row = mutable.Append(record.Key, record.Dense, record.Sparse, record.TextTokens);
+            int row = mutable.Append(record.Key, record.Dense, record.Sparse, record.TextTokens, hash);
             _locations[record.Key] = Location(_segments.Count - 1, row);
-            if (_documentFrequency is not null && record.TextTokens > 0 && record.Sparse is { } terms)
-            {
-                foreach (int t in terms.Indices) _documentFrequency[t]++;
-                _textTokens += record.TextTokens;
-                _textDocuments++;
-            }
+            CountText(mutable, row, +1);
             if (mutable.Count >= _sealRows)
             {
-                mutable.Seal(Schema, _builder);
+                // The full segment stops taking rows now and is scanned exactly until its indexes are built off-lock.
+                mutable.Freeze();
                 _segments.Add(new Segment(Math.Min(_sealRows, 1024)));
+                if (_factory.Persists(Schema, mutable.Count) && _segmentRoot is not null) mutable.Sequence = AllocateSequence();
+                StartBackground(() => BuildIndexes(mutable));
             }
         }
         finally { _gate.ExitWriteLock(); }
     }
+
+    private void CountText(Segment segment, int row, int sign)
+    {
+        int tokens = segment.TextTokensAt(row);
+        if (_documentFrequency is null || tokens <= 0 || segment.SparseAt(row) is not { } terms) return;
+        foreach (int t in terms.Indices) _documentFrequency[t] += sign;
+        _textTokens += sign * tokens;
+        _textDocuments += sign;
+    }
+
+    private string? SegmentDirectory(Segment segment) =>
+        segment.Sequence >= 0 && _segmentRoot is not null ? SegmentFiles.SegmentDirectory(_segmentRoot, Id, segment.Sequence) : null;
+
+    /// <summary>Builds a sealed segment's indexes; a failed SPANN/Seismic build falls back to exact search so no row is lost.</summary>
+    private void BuildIndexes(Segment segment)
+    {
+        try
+        {
+            segment.BuildIndexes(Schema, _factory, SegmentDirectory(segment));
+        }
+        catch (Exception) when (segment.Sequence >= 0)
+        {
+            Interlocked.Increment(ref _indexBuildFailures);
+            var dir = SegmentDirectory(segment);
+            try { if (dir is not null && Directory.Exists(dir)) Directory.Delete(dir, recursive: true); } catch (IOException) { }
+            segment.BuildIndexes(Schema, new SegmentIndexFactory(ExactSegmentIndexBuilder.Instance), null);
+        }
+    }
+
+    private void StartBackground(Action work)
+    {
+        lock (_background)
+        {
+            _background.RemoveAll(static t => t.IsCompleted);
+            _background.Add(Task.Run(() =>
+            {
+                work();
+                BackgroundWorkFinished?.Invoke(this);
+            }));
+        }
+    }
+
+    /// <summary>Waits until every index build and compaction started so far has finished (rethrows their failures).</summary>
+    public async Task WaitForBackgroundAsync()
+    {
+        while (true)
+        {
+            Task[] pending;
+            lock (_background)
+            {
+                _background.RemoveAll(static t => t.IsCompletedSuccessfully);
+                pending = [.. _background];
+                _background.Clear();
+            }
+            if (pending.Length == 0) return;
+            await Task.WhenAll(pending).ConfigureAwait(false);
+        }
+    }
+
+    public int AllocateSequence()
+    {
+        lock (_reservedSequences)
+        {
+            int seq = _nextSequence++;
+            _reservedSequences.Add(seq);
+            return seq;
+        }
+    }
+
+    private void ReleaseSequence(int sequence)
+    {
+        if (sequence < 0) return;
+        lock (_reservedSequences) _reservedSequences.Remove(sequence);
+    }
+
+    /// <summary>Whether a segment directory is in use (a live segment, or one being built); others may be deleted.</summary>
+    public bool IsSequenceReserved(int sequence)
+    {
+        lock (_reservedSequences) return _reservedSequences.Contains(sequence);
+    }
+
+    /// <summary>
+    /// Takes the segments reloaded from disk (see <see cref="Segment.Load"/>), oldest first, each with its live rows
+    /// already revived and filled; they go before the (still empty) mutable segment. <paramref name="nextSequence"/>
+    /// is one past the highest segment directory found.
+    /// </summary>
+    public void AdoptLoaded(List<Segment> loaded, int nextSequence)
+    {
+        _gate.EnterWriteLock();
+        try
+        {
+            lock (_reservedSequences) _nextSequence = Math.Max(_nextSequence, nextSequence);
+            if (loaded.Count == 0) return;
+            if (_segments.Count != 1 || _segments[0].Count != 0) throw new InvalidOperationException("segments are adopted before any record");
+            _segments.InsertRange(0, loaded);
+            for (int s = 0; s < loaded.Count; s++)
+            {
+                var segment = loaded[s];
+                lock (_reservedSequences) _reservedSequences.Add(segment.Sequence);
+                for (int r = 0; r < segment.Count; r++)
+                {
+                    if (segment.IsDead(r)) continue;
+                    _locations[segment.KeyAt(r)] = Location(s, r);
+                    CountText(segment, r, +1);
+                }
+            }
+        }
+        finally { _gate.ExitWriteLock(); }
+    }
+
+    /// <summary>The attached segment with this sequence, if it is in memory.</summary>
+    public Segment? FindSegment(int sequence)
+    {
+        _gate.EnterReadLock();
+        try
+        {
+            foreach (var s in _segments) if (s.Sequence == sequence) return s;
+            return null;
+        }
+        finally { _gate.ExitReadLock(); }
+    }
+
+    /// <summary>
+    /// Makes every row of an attached segment the live version of its key (tombstoning older versions elsewhere),
+    /// inserting the segment before the mutable one if it is not there yet. Idempotent, for log replay.
+    /// </summary>
+    public void Attach(Segment attached)
+    {
+        _gate.EnterWriteLock();
+        try
+        {
+            int index = _segments.IndexOf(attached);
+            if (index < 0)
+            {
+                index = _segments.Count - 1;
+                var map = new int[_segments.Count];
+                for (int s = 0; s < map.Length; s++) map[s] = s < index ? s : s + 1;
+                _segments.Insert(index, attached);
+                RemapLocked(map);
+                lock (_reservedSequences) _reservedSequences.Add(attached.Sequence);
+            }
+            for (int r = 0; r < attached.Count; r++)
+            {
+                var key = attached.KeyAt(r);
+                long here = Location(index, r);
+                if (_locations.TryGetValue(key, out long now))
+                {
+                    if (now == here && !attached.IsDead(r)) continue;
+                    if (now != here) KillLocked(now);
+                }
+                attached.Revive(r);
+                _locations[key] = here;
+            }
+        }
+        finally { _gate.ExitWriteLock(); }
+    }
+
+    /// <summary>Rewrites every location's segment index through <paramref name="map"/> (old index -> new index).</summary>
+    private void RemapLocked(int[] map)
+    {
+        var changed = new List<KeyValuePair<RecordKey, long>>();
+        foreach (var entry in _locations)
+        {
+            int s = SegmentOf(entry.Value);
+            if (map[s] != s) changed.Add(new(entry.Key, Location(map[s], RowOf(entry.Value))));
+        }
+        foreach (var entry in changed) _locations[entry.Key] = entry.Value;
+    }
+
+    /// <summary>Closes the segments' index files (engine shutdown).</summary>
+    public void DisposeSegments()
+    {
+        _gate.EnterWriteLock();
+        try { foreach (var s in _segments) s.Dispose(); }
+        finally { _gate.ExitWriteLock(); }
+    }
+
+    /// <summary>Whether the automatic compaction policy says to compact now.</summary>
+    public bool NeedsCompaction(EngineOptions options)
+    {
+        if (Volatile.Read(ref _compacting) != 0) return false;
+        _gate.EnterReadLock();
+        try
+        {
+            int mergeable = 0;
+            long rows = 0, dead = 0;
+            foreach (var s in _segments)
+            {
+                if (!s.IsSealed) continue;
+                if (s.IsAttached)
+                {
+                    if (s.LiveCount == 0) return true; // nothing left to serve: drop it
+                    continue;
+                }
+                mergeable++;
+                rows += s.Count;
+                dead += s.DeadCount;
+            }
+            if (mergeable > options.CompactMaxSegments) return true;
+            return dead >= options.CompactMinTombstones && dead > options.CompactTombstoneFraction * rows;
+        }
+        finally { _gate.ExitReadLock(); }
+    }
+
+    /// <summary>Starts <see cref="Compact"/> in the background (tracked by <see cref="WaitForBackgroundAsync"/>).</summary>
+    public void StartCompaction() => StartBackground(() => Compact());
 
     /// <summary>Removes the key; returns whether it existed.</summary>
     public bool Delete(RecordKey key)
@@ -125,81 +356,116 @@ internal sealed class Collection
     {
         var segment = _segments[SegmentOf(location)];
         int row = RowOf(location);
+        if (segment.IsDead(row)) return;
         segment.Kill(row);
-        int tokens = segment.TextTokensAt(row);
-        if (_documentFrequency is not null && tokens > 0 && segment.SparseAt(row) is { } terms)
-        {
-            foreach (int t in terms.Indices) _documentFrequency[t]--;
-            _textTokens -= tokens;
-            _textDocuments--;
-        }
+        CountText(segment, row, -1);
     }
 
     /// <summary>
-    /// Merges every sealed segment into one, dropping tombstoned rows. The new segment's indexes are built without
-    /// holding the lock (searches and writes go on); the swap at the end takes the write lock briefly and tombstones
-    /// any copied row whose key was overwritten or deleted meanwhile. Returns the rows dropped, or -1 when another
-    /// compaction is running or there is nothing to merge.
+    /// Merges every sealed, non-attached segment into one without their tombstoned rows, and drops attached
+    /// segments with no live row. The new segment (and its indexes) is built without holding the lock, so searches
+    /// and writes go on; the swap at the end takes the write lock briefly and tombstones any copied row whose key
+    /// was overwritten or deleted meanwhile. Returns the rows dropped, or -1 when another compaction is running or
+    /// there is nothing to do.
     /// </summary>
     public int Compact()
     {
         if (Interlocked.Exchange(ref _compacting, 1) != 0) return -1;
         try
         {
-            int merged;
+            var merged = new List<Segment>();
+            var emptyAttached = new List<Segment>();
             var keys = new List<RecordKey>();
-            var oldLocations = new List<long>();
-            var dense = new List<float[]?>();
-            var sparse = new List<SparseTerms?>();
-            var tokens = new List<int>();
+            var sources = new List<(Segment Segment, int Row)>();
+            var hashes = new List<ulong>();
             int dropped = 0;
             _gate.EnterReadLock();
             try
             {
-                merged = _segments.Count - 1; // every segment but the mutable one is sealed
-                if (merged < 1 || (merged == 1 && _segments[0].DeadCount == 0)) return -1;
-                for (int s = 0; s < merged; s++)
+                int mergeableDead = 0;
+                foreach (var segment in _segments)
                 {
-                    var segment = _segments[s];
+                    if (!segment.IsSealed) continue;
+                    if (segment.IsAttached)
+                    {
+                        if (segment.LiveCount == 0) { emptyAttached.Add(segment); dropped += segment.Count; }
+                        continue;
+                    }
+                    merged.Add(segment);
+                    mergeableDead += segment.DeadCount;
+                }
+                if (emptyAttached.Count == 0 && (merged.Count == 0 || (merged.Count == 1 && mergeableDead == 0))) return -1;
+                if (merged.Count == 1 && mergeableDead == 0) merged.Clear();
+                foreach (var segment in merged)
+                {
                     dropped += segment.DeadCount;
                     for (int r = 0; r < segment.Count; r++)
                     {
                         if (segment.IsDead(r)) continue;
                         keys.Add(segment.KeyAt(r));
-                        oldLocations.Add(Location(s, r));
-                        dense.Add(segment.DenseAt(r));
-                        sparse.Add(segment.SparseAt(r));
-                        tokens.Add(segment.TextTokensAt(r));
+                        sources.Add((segment, r));
+                        hashes.Add(segment.HashAt(r));
                     }
                 }
             }
             finally { _gate.ExitReadLock(); }
 
-            var compacted = new Segment(Math.Max(16, keys.Count));
-            for (int i = 0; i < keys.Count; i++) compacted.Append(keys[i], dense[i], sparse[i], tokens[i]);
-            compacted.Seal(Schema, _builder);
+            Segment? compacted = null;
+            if (keys.Count > 0)
+            {
+                compacted = new Segment(keys.Count);
+                for (int i = 0; i < keys.Count; i++)
+                {
+                    var (segment, row) = sources[i];
+                    compacted.Append(keys[i], segment.DenseAt(row), segment.SparseAt(row), segment.TextTokensAt(row), hashes[i]);
+                }
+                if (_factory.Persists(Schema, keys.Count) && _segmentRoot is not null) compacted.Sequence = AllocateSequence();
+                compacted.Freeze();
+                BuildIndexes(compacted);
+            }
 
+            var removed = new List<Segment>();
             _gate.EnterWriteLock();
             try
             {
-                // Segments sealed after the snapshot move down to follow the compacted one.
-                int shift = merged - 1;
+                var gone = new HashSet<Segment>(merged);
+                foreach (var s in emptyAttached) if (s.LiveCount == 0) gone.Add(s);
+                var map = new int[_segments.Count];
+                var next = new List<Segment>(_segments.Count);
+                if (compacted is not null) next.Add(compacted);
+                for (int s = 0; s < _segments.Count; s++)
+                {
+                    if (gone.Contains(_segments[s])) { map[s] = -1; removed.Add(_segments[s]); continue; }
+                    map[s] = next.Count;
+                    next.Add(_segments[s]);
+                }
                 var moved = new List<KeyValuePair<RecordKey, long>>();
                 foreach (var entry in _locations)
                 {
                     int s = SegmentOf(entry.Value);
-                    if (s >= merged) moved.Add(new(entry.Key, Location(s - shift, RowOf(entry.Value))));
+                    if (map[s] >= 0 && map[s] != s) moved.Add(new(entry.Key, Location(map[s], RowOf(entry.Value))));
                 }
+                var indexOf = new Dictionary<Segment, int>();
+                for (int s = 0; s < _segments.Count; s++) indexOf[_segments[s]] = s;
                 for (int i = 0; i < keys.Count; i++)
                 {
-                    if (_locations.TryGetValue(keys[i], out long now) && now == oldLocations[i]) _locations[keys[i]] = Location(0, i);
-                    else compacted.Kill(i); // overwritten or deleted while the new segment was built
+                    var (segment, row) = sources[i];
+                    int old = indexOf[segment];
+                    if (_locations.TryGetValue(keys[i], out long now) && now == Location(old, row)) moved.Add(new(keys[i], Location(0, i)));
+                    else compacted!.Kill(i); // overwritten or deleted while the new segment was built
                 }
                 foreach (var entry in moved) _locations[entry.Key] = entry.Value;
-                _segments.RemoveRange(0, merged);
-                _segments.Insert(0, compacted);
+                _segments.Clear();
+                _segments.AddRange(next);
             }
             finally { _gate.ExitWriteLock(); }
+            foreach (var segment in removed)
+            {
+                // No search can still hold it: searches run under the read lock, and the swap took the write lock.
+                segment.Dispose();
+                ReleaseSequence(segment.Sequence);
+            }
+            Interlocked.Increment(ref _compactions);
             return dropped;
         }
         finally { Volatile.Write(ref _compacting, 0); }

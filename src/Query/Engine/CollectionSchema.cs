@@ -22,7 +22,13 @@ public enum PayloadKind
 }
 
 /// <summary>The dense vector field of a collection: every record carries one vector of <see cref="Dimension"/> floats.</summary>
-public sealed record DenseFieldSchema(int Dimension, Metric Metric);
+public sealed record DenseFieldSchema(int Dimension, Metric Metric)
+{
+    /// <summary>How sealed segments index this field; null (and every schema stored before this setting existed) means <see cref="DenseIndexSettings.Default"/>.</summary>
+    public DenseIndexSettings? Index { get; init; }
+
+    internal DenseIndexSettings IndexOrDefault => Index ?? DenseIndexSettings.Default;
+}
 
 /// <summary>
 /// The sparse vector field of a collection: term ids in [0, <see cref="VocabularySize"/>), scored by inner product.
@@ -31,6 +37,11 @@ public sealed record DenseFieldSchema(int Dimension, Metric Metric);
 public sealed record SparseFieldSchema(int VocabularySize)
 {
     public const int BertVocabularySize = 30522;
+
+    /// <summary>How sealed segments index this field; null means <see cref="SparseIndexSettings.Default"/>.</summary>
+    public SparseIndexSettings? Index { get; init; }
+
+    internal SparseIndexSettings IndexOrDefault => Index ?? SparseIndexSettings.Default;
 }
 
 /// <summary>
@@ -62,7 +73,9 @@ public sealed record CollectionSchema(
             if (Dense.Dimension < 1 || Dense.Dimension > MaxDimension)
                 Guard.ThrowInvalid($"dense.dimension must be in [1, {MaxDimension}], got {Dense.Dimension}");
             if (!Enum.IsDefined(Dense.Metric)) Guard.ThrowInvalid($"dense.metric {(int)Dense.Metric} is unknown");
+            Dense.Index?.Validate();
         }
+        Sparse?.Index?.Validate();
         if (Sparse is not null && (Sparse.VocabularySize < 1 || Sparse.VocabularySize > MaxVocabularySize))
             Guard.ThrowInvalid($"sparse.vocabulary_size must be in [1, {MaxVocabularySize}], got {Sparse.VocabularySize}");
         if (TextEncoders)

@@ -28,12 +28,26 @@ public sealed record EngineOptions
     public int CompressPayloadBytes { get; init; } = 256;
     /// <summary>Largest payload accepted (default 256 KiB).</summary>
     public int MaxPayloadBytes { get; init; } = 256 * 1024;
-    /// <summary>Rows the mutable segment takes before it is sealed into an immutable exact segment (default 8192).</summary>
+    /// <summary>Rows the mutable segment takes before it is sealed into an immutable segment, indexed as the schema says (default 8192).</summary>
     public int SealRows { get; init; } = 8192;
     /// <summary>Time between background checkpoints; zero disables them (default 60 s).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>Whether <see cref="RetrievalEngine.DisposeAsync"/> checkpoints first (default true; tests turn it off to exercise log replay).</summary>
     public bool CheckpointOnClose { get; init; } = true;
+    /// <summary>Compact a collection in the background when its sealed segments' tombstones pass this fraction of their rows (default 0.25)...</summary>
+    public double CompactTombstoneFraction { get; init; } = 0.25;
+    /// <summary>...and number at least this many (default 1024), so a few deletes in a small collection do not rebuild it.</summary>
+    public int CompactMinTombstones { get; init; } = 1024;
+    /// <summary>Also compact when a collection has more sealed (non-attached) segments than this (default 8).</summary>
+    public int CompactMaxSegments { get; init; } = 8;
+    /// <summary>Whether the two policies above run by themselves (default true); <see cref="RetrievalEngine.CompactAsync"/> works either way.</summary>
+    public bool AutoCompact { get; init; } = true;
+    /// <summary>
+    /// At each checkpoint, compact the record store's log when it spans more than 2^bits bytes (default 2^27 =
+    /// 128 MiB): live records in its older half are copied forward so overwritten and deleted versions can be
+    /// dropped from disk.
+    /// </summary>
+    public int StoreCompactBits { get; init; } = 27;
     /// <summary>Threads the text encoders use per call (0 = all cores).</summary>
     public int EncoderThreads { get; init; }
 
@@ -54,6 +68,10 @@ public sealed record EngineOptions
             Guard.ThrowInvalid($"MaxPayloadBytes must be in [0, half a store page less 64 KiB], got {MaxPayloadBytes}");
         if (SealRows < 1) Guard.ThrowInvalid($"SealRows must be >= 1, got {SealRows}");
         if (CheckpointInterval < TimeSpan.Zero) Guard.ThrowInvalid("CheckpointInterval must not be negative");
+        if (!(CompactTombstoneFraction >= 0 && CompactTombstoneFraction <= 1)) Guard.ThrowInvalid($"CompactTombstoneFraction must be in [0, 1], got {CompactTombstoneFraction}");
+        if (CompactMinTombstones < 1) Guard.ThrowInvalid($"CompactMinTombstones must be >= 1, got {CompactMinTombstones}");
+        if (CompactMaxSegments < 1) Guard.ThrowInvalid($"CompactMaxSegments must be >= 1, got {CompactMaxSegments}");
+        if (StoreCompactBits < StorePageBits || StoreCompactBits > 50) Guard.ThrowInvalid($"StoreCompactBits must be in [StorePageBits, 50], got {StoreCompactBits}");
         if (EncoderThreads < 0) Guard.ThrowInvalid($"EncoderThreads must be >= 0, got {EncoderThreads}");
     }
 }

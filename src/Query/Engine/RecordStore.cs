@@ -132,6 +132,32 @@ internal sealed class RecordStore : IDisposable
         }
     }
 
+    /// <summary>Bytes between the log's begin and tail (memory and disk; overwritten and deleted versions included).</summary>
+    public long LogBytes
+    {
+        get { lock (_gate) return _store.Log.TailAddress - _store.Log.BeginAddress; }
+    }
+
+    /// <summary>
+    /// When the log spans at least <paramref name="thresholdBytes"/>, copies the live records of its older half (up
+    /// to the read-only boundary) to the tail and moves the begin address past them, so the superseded versions
+    /// there become garbage; the next checkpoint drops those disk segments. Returns whether it compacted.
+    /// </summary>
+    /// <param name="whole">Compact the whole log, first making its in-memory mutable part read-only (on request, not on the timer).</param>
+    public bool CompactLog(long thresholdBytes, bool whole = false)
+    {
+        lock (_gate)
+        {
+            long begin = _store.Log.BeginAddress, tail = _store.Log.TailAddress;
+            if (tail - begin < thresholdBytes) return false;
+            if (whole) _store.Log.ShiftReadOnlyAddress(tail, wait: true);
+            long until = whole ? _store.Log.SafeReadOnlyAddress : Math.Min(_store.Log.SafeReadOnlyAddress, begin + (tail - begin) / 2);
+            if (until <= begin) return false;
+            _session.Compact(until, CompactionType.Scan);
+            return true;
+        }
+    }
+
     /// <summary>Writes a FASTER fold-over checkpoint of everything applied so far and returns its token.</summary>
     public async Task<Guid> CheckpointAsync()
     {

@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Storage;
 
 namespace Retrieval.Query.Engine;
 
@@ -22,7 +24,8 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
 
     private readonly string _directory;
     private readonly EngineOptions _options;
-    private readonly ISegmentIndexBuilder _builder;
+    private readonly SegmentIndexFactory _factory;
+    private readonly string _segmentsRoot;
     private readonly RecordStore _store;
     private readonly WriteAheadLog _log;
     private readonly TextEncoders _encoders;
@@ -36,11 +39,12 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
     private string? _faulted;
     private int _disposed;
 
-    private RetrievalEngine(string directory, EngineOptions options, ISegmentIndexBuilder builder)
+    private RetrievalEngine(string directory, EngineOptions options, ISegmentIndexBuilder? builder)
     {
         _directory = directory;
         _options = options;
-        _builder = builder;
+        _factory = new SegmentIndexFactory(builder);
+        _segmentsRoot = Path.Combine(directory, "segments");
         var manifest = EngineManifest.Load(directory);
         _nextCollectionId = manifest.NextCollectionId;
         _encoders = new TextEncoders(options.EncoderThreads);
@@ -75,7 +79,10 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Opens (creating if needed) the engine in <paramref name="directory"/> and recovers it to its last
-    /// acknowledged write. Throws Corrupt naming the file when the log or store is damaged.
+    /// acknowledged write. Throws Corrupt naming the file when the log or store is damaged. Sealed segments are
+    /// indexed as each collection's schema says (exact, SPANN, Seismic) and their on-disk indexes are reopened, not
+    /// rebuilt, while the records they were built from are unchanged; a <paramref name="builder"/> overrides the
+    /// schemas with in-memory indexes.
     /// </summary>
     public static RetrievalEngine Open(string directory, EngineOptions? options = null, ISegmentIndexBuilder? builder = null)
     {
@@ -83,8 +90,11 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         options ??= EngineOptions.Default;
         options.Validate();
         Directory.CreateDirectory(directory);
-        return new RetrievalEngine(Path.GetFullPath(directory), options, builder ?? ExactSegmentIndexBuilder.Instance);
+        return new RetrievalEngine(Path.GetFullPath(directory), options, builder);
     }
+
+    /// <summary>SPANN/Seismic segment indexes this engine built (rather than reopened from disk) since it opened.</summary>
+    public long SegmentIndexBuilds => _factory.IndexBuilds;
 
     public string DirectoryPath => _directory;
     public EngineOptions Options => _options;
@@ -257,6 +267,222 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         return Task.Run(target.Compact, cancellationToken);
     }
 
+    /// <summary>
+    /// Waits until the background work started so far (segment index builds, automatic compactions) has finished,
+    /// for one collection or all. Searches never wait for it: a segment is scanned exactly until its index is in.
+    /// </summary>
+    public async Task WaitForBackgroundWorkAsync(string? collection = null)
+    {
+        if (collection is not null)
+        {
+            await Find(collection).WaitForBackgroundAsync().ConfigureAwait(false);
+            return;
+        }
+        List<Collection> all;
+        lock (_catalogGate) all = [.. _byId.Values];
+        foreach (var c in all) await c.WaitForBackgroundAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Compacts the record store's log now (whatever its size) and checkpoints, so overwritten and deleted record
+    /// versions stop taking disk. Returns the log's span in bytes before and after. Writes wait while it runs.
+    /// </summary>
+    public async Task<(long Before, long After)> CompactStoreAsync(CancellationToken cancellationToken = default)
+    {
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfUnwritable();
+            long before = _store.LogBytes;
+            _store.CompactLog(0, whole: true);
+            await CheckpointLockedAsync(compactStore: false).ConfigureAwait(false);
+            return (before, _store.LogBytes);
+        }
+        finally { _writeGate.Release(); }
+    }
+
+    private void OnBackgroundFinished(Collection collection) => MaybeCompact(collection);
+
+    private void MaybeCompact(Collection collection)
+    {
+        if (!_options.AutoCompact || _disposed != 0 || _faulted is not null) return;
+        if (collection.NeedsCompaction(_options)) collection.StartCompaction();
+    }
+
+    // ---------------------------------------------------------------- bulk import
+
+    /// <summary>
+    /// Attaches batch-built indexes (see <see cref="AttachRequest"/>) to a collection as one immutable segment.
+    /// Validates them against the schema first (dimension, metric, vocabulary, row counts, ids, payloads: InvalidInput
+    /// / NotFound / Corrupt naming the file), copies them into the data directory, then logs the attach; completes
+    /// once that is committed, after which every row is searchable and durable.
+    /// </summary>
+    public async Task<AttachResult> AttachAsync(string collection, AttachRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var target = Find(collection);
+        ThrowIfUnwritable();
+        var schema = target.Schema;
+        if (schema.Dense is not null && string.IsNullOrEmpty(request.DenseIndexDirectory))
+            Guard.ThrowInvalid($"collection '{schema.Name}' has a dense field: attach needs a SPANN index directory (dense index)");
+        if (schema.Dense is null && !string.IsNullOrEmpty(request.DenseIndexDirectory))
+            Guard.ThrowInvalid($"a dense index was given, but collection '{schema.Name}' has no dense field");
+        if (schema.Sparse is not null && string.IsNullOrEmpty(request.SparseIndexDirectory))
+            Guard.ThrowInvalid($"collection '{schema.Name}' has a sparse field: attach needs a Seismic index directory (sparse index)");
+        if (schema.Sparse is null && !string.IsNullOrEmpty(request.SparseIndexDirectory))
+            Guard.ThrowInvalid($"a sparse index was given, but collection '{schema.Name}' has no sparse field");
+
+        int rows = -1;
+        string[]? documentIds = null;
+        if (schema.Dense is not null)
+        {
+            using var index = SegmentIndexFactory.OpenSpann(Path.GetFullPath(request.DenseIndexDirectory!), schema.Dense, null);
+            rows = index.Count;
+        }
+        if (schema.Sparse is not null)
+        {
+            using var index = SegmentIndexFactory.OpenSeismic(Path.GetFullPath(request.SparseIndexDirectory!), schema.Sparse, null);
+            if (rows >= 0 && index.Count != rows)
+                Guard.ThrowInvalid($"the SPANN index has {rows} rows but the Seismic index has {index.Count}; attached indexes must describe the same rows");
+            rows = index.Count;
+            documentIds = index.Index.DocumentIds;
+        }
+        if (rows == 0) Guard.ThrowInvalid("the index to attach has no rows");
+        var keys = AttachKeys(request, schema, rows, documentIds);
+        var payloads = AttachPayloads(request, schema, rows);
+        var records = new byte[rows][];
+        var hashes = new ulong[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            records[r] = RecordCodec.Encode(new RecordData(keys[r], null, null, 0, payloads?[r]), _options.CompressPayloadBytes);
+            hashes[r] = Checksum64.Of(records[r]);
+        }
+
+        int sequence = target.AllocateSequence();
+        var directory = SegmentFiles.SegmentDirectory(_segmentsRoot, target.Id, sequence);
+        try
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+            Directory.CreateDirectory(directory);
+            if (schema.Dense is not null) CopyDirectory(request.DenseIndexDirectory!, Path.Combine(directory, SegmentIndexFactory.DenseDirectory));
+            if (schema.Sparse is not null) CopyDirectory(request.SparseIndexDirectory!, Path.Combine(directory, SegmentIndexFactory.SparseDirectory));
+            SegmentFiles.WriteRecords(directory, records);
+            SegmentFiles.WriteRows(directory, keys, hashes);
+            SegmentFiles.WriteManifest(directory, new SegmentManifest(SegmentManifest.FormatName, SegmentManifest.CurrentVersion, rows, true,
+                schema.Dense is null ? null : "spann", schema.Sparse is null ? null : "seismic"));
+        }
+        catch
+        {
+            TryDeleteDirectory(directory);
+            throw;
+        }
+
+        int replaced = 0;
+        foreach (var key in keys) if (target.Contains(key)) replaced++;
+        long until;
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfUnwritable();
+            lock (_catalogGate)
+            {
+                if (!_byId.ContainsKey(target.Id))
+                    throw new RetrievalException(ErrorKind.NotFound, $"collection '{target.Name}' was dropped");
+            }
+            var entry = new WalEntry { Op = WalOp.Attach, CollectionId = target.Id, Sequence = sequence };
+            until = _log.Append(entry.Encode());
+            Apply(entry);
+        }
+        finally { _writeGate.Release(); }
+        await CommitAsync(until).ConfigureAwait(false);
+        MaybeCompact(target);
+        return new AttachResult(rows, replaced, sequence);
+    }
+
+    private static RecordKey[] AttachKeys(AttachRequest request, CollectionSchema schema, int rows, string[]? documentIds)
+    {
+        string[]? texts = null;
+        string source = "row number";
+        if (!string.IsNullOrEmpty(request.IdsPath))
+        {
+            texts = ReadLines(request.IdsPath, "ids file");
+            source = request.IdsPath;
+            if (texts.Length != rows) Guard.ThrowInvalid($"ids file {request.IdsPath} has {texts.Length} lines, the index has {rows} rows");
+        }
+        else if (documentIds is not null)
+        {
+            texts = documentIds;
+            source = "the Seismic index's document ids";
+        }
+        var keys = new RecordKey[rows];
+        var seen = new HashSet<RecordKey>();
+        for (int r = 0; r < rows; r++)
+        {
+            if (texts is null) keys[r] = schema.Key == KeyKind.Integer ? RecordKey.Of(r) : RecordKey.Of(r.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            else if (schema.Key == KeyKind.Integer)
+            {
+                if (!long.TryParse(texts[r], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long id))
+                    Guard.ThrowInvalid($"{source}: row {r} id '{texts[r]}' is not an integer, and collection '{schema.Name}' uses integer keys");
+                keys[r] = RecordKey.Of(id);
+            }
+            else
+            {
+                try { keys[r] = RecordKey.Of(texts[r]); }
+                catch (RetrievalException e) { Guard.ThrowInvalid($"{source}: row {r}: {e.Message}"); }
+            }
+            if (!seen.Add(keys[r])) Guard.ThrowInvalid($"{source}: row {r} repeats id '{keys[r]}'");
+        }
+        return keys;
+    }
+
+    private byte[]?[]? AttachPayloads(AttachRequest request, CollectionSchema schema, int rows)
+    {
+        if (string.IsNullOrEmpty(request.PayloadsPath)) return null;
+        var lines = ReadLines(request.PayloadsPath, "payloads file");
+        if (lines.Length != rows) Guard.ThrowInvalid($"payloads file {request.PayloadsPath} has {lines.Length} lines, the index has {rows} rows");
+        var payloads = new byte[]?[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            if (lines[r].Length == 0) continue;
+            var bytes = Encoding.UTF8.GetBytes(lines[r]);
+            if (bytes.Length > _options.MaxPayloadBytes)
+                throw new RetrievalException(ErrorKind.ResourceExhausted, $"payloads file {request.PayloadsPath} line {r + 1} is {bytes.Length} bytes, the limit is {_options.MaxPayloadBytes}");
+            if (schema.Payload == PayloadKind.Json && !IsJson(bytes))
+                Guard.ThrowInvalid($"payloads file {request.PayloadsPath} line {r + 1} is not valid JSON (collection '{schema.Name}' stores JSON payloads)");
+            payloads[r] = bytes;
+        }
+        return payloads;
+    }
+
+    private static string[] ReadLines(string path, string what)
+    {
+        if (!File.Exists(path)) throw new RetrievalException(ErrorKind.NotFound, $"{what} {path} does not exist");
+        var lines = File.ReadAllLines(path, Encoding.UTF8);
+        int n = lines.Length;
+        while (n > 0 && lines[n - 1].Length == 0) n--; // a trailing newline is not a row
+        return n == lines.Length ? lines : lines[..n];
+    }
+
+    /// <summary>Copies an index directory (flat: index outputs have no subdirectories) and flushes every file to disk.</summary>
+    private static void CopyDirectory(string source, string destination)
+    {
+        Directory.CreateDirectory(destination);
+        foreach (var file in Directory.EnumerateFiles(source))
+        {
+            var target = Path.Combine(destination, Path.GetFileName(file));
+            File.Copy(file, target, overwrite: true);
+            using var stream = new FileStream(target, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            stream.Flush(flushToDisk: true);
+        }
+    }
+
+    private static void TryDeleteDirectory(string directory)
+    {
+        try { if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
     // ---------------------------------------------------------------- durability
 
     /// <summary>Persists the record store and drops the log entries it covers. Writes wait while it runs.</summary>
@@ -273,14 +499,38 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
     /// <summary>Commits everything logged so far (every acknowledged write already is; this is for shutdown paths).</summary>
     public Task FlushAsync() => _log.CommitAsync();
 
-    private async Task CheckpointLockedAsync()
+    private async Task CheckpointLockedAsync(bool compactStore = true)
     {
         if (_faulted is not null) return;
         await _log.CommitAsync().ConfigureAwait(false);
         long replayFrom = _log.Tail;
+        if (compactStore) _store.CompactLog(1L << _options.StoreCompactBits);
         var token = await _store.CheckpointAsync().ConfigureAwait(false);
         new EngineManifest(EngineManifest.FormatName, EngineManifest.CurrentVersion, token, replayFrom, _nextCollectionId).Save(_directory);
         await _log.TruncateAsync(replayFrom).ConfigureAwait(false);
+        DeleteUnusedSegmentDirectories();
+    }
+
+    /// <summary>
+    /// Deletes segment directories no live segment uses (compacted away, dropped collections, unfinished builds).
+    /// Only after a checkpoint: until then a logged attach may still need its directory for replay.
+    /// </summary>
+    private void DeleteUnusedSegmentDirectories()
+    {
+        if (!Directory.Exists(_segmentsRoot)) return;
+        foreach (var collectionDirectory in Directory.EnumerateDirectories(_segmentsRoot))
+        {
+            if (!uint.TryParse(Path.GetFileName(collectionDirectory), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint id)) continue;
+            Collection? collection;
+            lock (_catalogGate) _byId.TryGetValue(id, out collection);
+            if (collection is null)
+            {
+                TryDeleteDirectory(collectionDirectory);
+                continue;
+            }
+            foreach (int sequence in SegmentFiles.Sequences(_segmentsRoot, id))
+                if (!collection.IsSequenceReserved(sequence)) TryDeleteDirectory(SegmentFiles.SegmentDirectory(_segmentsRoot, id, sequence));
+        }
     }
 
     private async Task CheckpointLoopAsync(TimeSpan interval)
@@ -303,6 +553,14 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping.Cancel();
         await _checkpointLoop.ConfigureAwait(false);
+        try
+        {
+            // Index builds and compactions in flight finish first, so their segment directories are complete.
+            List<Collection> all;
+            lock (_catalogGate) all = [.. _byId.Values];
+            foreach (var c in all) await c.WaitForBackgroundAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException) { }
         await _writeGate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -317,6 +575,8 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
             _log.Dispose();
             _store.Dispose();
             _encoders.Dispose();
+            lock (_catalogGate)
+                foreach (var c in _byId.Values) c.DisposeSegments();
             _stopping.Dispose();
         }
     }
@@ -365,6 +625,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         }
         finally { _writeGate.Release(); }
         await CommitAsync(until).ConfigureAwait(false);
+        MaybeCompact(target);
     }
 
     private async Task CommitAsync(long until)
@@ -391,7 +652,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
                 lock (_catalogGate)
                 {
                     if (_byId.ContainsKey(entry.CollectionId)) return;
-                    var collection = new Collection(entry.CollectionId, schema, _builder, _options.SealRows);
+                    var collection = NewCollection(entry.CollectionId, schema);
                     _byId[entry.CollectionId] = collection;
                     // Replay over a newer checkpoint can re-create an incarnation that a later entry drops again; ids
                     // only grow, so a name already held by a newer incarnation keeps it.
@@ -402,11 +663,14 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
                 return;
             }
             case WalOp.DropCollection:
+                Collection? dropped;
                 lock (_catalogGate)
                 {
-                    if (!_byId.Remove(entry.CollectionId, out var dropped)) return;
+                    if (!_byId.Remove(entry.CollectionId, out dropped)) return;
                     if (_byName.TryGetValue(dropped.Name, out var holder) && holder.Id == dropped.Id) _byName.Remove(dropped.Name);
                 }
+                // Its index files close now; its segment directories go at the next checkpoint.
+                dropped.DisposeSegments();
                 // The dropped collection's records stay in the store until the next open discards them by id.
                 _store.DeleteSchema(entry.CollectionId);
                 return;
@@ -421,8 +685,30 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
                 for (int i = 0; i < decoded.Length; i++)
                 {
                     _store.PutRecord(collection.Id, decoded[i].Key, entry.Records[i]);
-                    collection.Upsert(decoded[i]);
+                    collection.Upsert(decoded[i], Checksum64.Of(entry.Records[i]));
                 }
+                return;
+            }
+            case WalOp.Attach:
+            {
+                Collection? collection;
+                lock (_catalogGate) _byId.TryGetValue(entry.CollectionId, out collection);
+                if (collection is null) return;
+                var directory = SegmentFiles.SegmentDirectory(_segmentsRoot, collection.Id, entry.Sequence);
+                Segment? segment = collection.FindSegment(entry.Sequence);
+                byte[][]? records;
+                try
+                {
+                    if (segment is null) segment = Segment.Load(directory, entry.Sequence, collection.Schema, out records);
+                    else records = SegmentFiles.ReadRecords(directory, segment.Count);
+                }
+                catch (Exception e) when (e is RetrievalException or IOException or UnauthorizedAccessException)
+                {
+                    throw new RetrievalException(ErrorKind.Corrupt, $"attached segment {directory} cannot be read: {e.Message}");
+                }
+                if (records is null) throw new RetrievalException(ErrorKind.Corrupt, $"segment {directory} is not an attached segment");
+                for (int r = 0; r < records.Length; r++) _store.PutRecord(collection.Id, segment.KeyAt(r), records[r]);
+                collection.Attach(segment);
                 return;
             }
             case WalOp.Delete:
@@ -440,7 +726,15 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Rebuilds the collections from the record store's checkpointed state; drops records of dropped collections.</summary>
+    private Collection NewCollection(uint id, CollectionSchema schema) =>
+        new(id, schema, _factory, _options.SealRows, _segmentsRoot) { BackgroundWorkFinished = OnBackgroundFinished };
+
+    /// <summary>
+    /// Rebuilds the collections from the record store's checkpointed state; drops records of dropped collections.
+    /// Segment directories left by earlier runs are reused: a segment row is live when the store still holds
+    /// exactly the record (same bytes) it was built from, newest segment first; unreadable directories are
+    /// ignored, and the records no segment claims go to the mutable segment (and are sealed and indexed again).
+    /// </summary>
     private void LoadStore()
     {
         var records = new List<(uint, byte[])>();
@@ -448,17 +742,58 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
             (id, schema) =>
             {
                 var s = CollectionSchema.FromJson(schema);
-                var collection = new Collection(id, s, _builder, _options.SealRows);
+                var collection = NewCollection(id, s);
                 _byId[id] = collection;
                 if (!_byName.TryGetValue(s.Name, out var holder) || holder.Id < id) _byName[s.Name] = collection;
                 _nextCollectionId = Math.Max(_nextCollectionId, id + 1);
             },
             (id, bytes) => records.Add((id, bytes)));
+        var byCollection = new Dictionary<uint, Dictionary<RecordKey, (RecordData Data, ulong Hash)>>();
         foreach (var (id, bytes) in records)
         {
             var record = RecordCodec.Decode(bytes, withPayload: false);
-            if (_byId.TryGetValue(id, out var collection)) collection.Upsert(record);
-            else _store.DeleteRecord(id, record.Key);
+            if (!_byId.ContainsKey(id))
+            {
+                _store.DeleteRecord(id, record.Key);
+                continue;
+            }
+            if (!byCollection.TryGetValue(id, out var map)) byCollection[id] = map = [];
+            map[record.Key] = (record, Checksum64.Of(bytes));
+        }
+        foreach (var (id, collection) in _byId)
+        {
+            byCollection.TryGetValue(id, out var map);
+            map ??= [];
+            var sequences = SegmentFiles.Sequences(_segmentsRoot, id);
+            var loaded = new List<Segment>();
+            var claimed = new HashSet<RecordKey>();
+            for (int i = sequences.Count - 1; i >= 0; i--)
+            {
+                Segment segment;
+                try
+                {
+                    segment = Segment.Load(SegmentFiles.SegmentDirectory(_segmentsRoot, id, sequences[i]), sequences[i], collection.Schema, out _);
+                }
+                catch (Exception e) when (e is RetrievalException or IOException or UnauthorizedAccessException)
+                {
+                    continue; // unfinished or damaged: its rows are rebuilt from the store (an attached one's records then fail below)
+                }
+                int live = 0;
+                for (int r = 0; r < segment.Count; r++)
+                {
+                    var key = segment.KeyAt(r);
+                    if (claimed.Contains(key) || !map.TryGetValue(key, out var stored) || stored.Hash != segment.HashAt(r)) continue;
+                    claimed.Add(key);
+                    segment.Revive(r);
+                    segment.SetVectors(r, stored.Data.Dense, stored.Data.Sparse, stored.Data.TextTokens);
+                    live++;
+                }
+                if (live > 0) loaded.Insert(0, segment);
+                else segment.Dispose();
+            }
+            collection.AdoptLoaded(loaded, sequences.Count > 0 ? sequences[^1] + 1 : 0);
+            foreach (var (key, stored) in map)
+                if (!claimed.Contains(key)) collection.Upsert(stored.Data, stored.Hash);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
 using Retrieval.Index.Vectors;
 using Retrieval.Index.Vectors.Kernels;
@@ -11,9 +12,10 @@ namespace Retrieval.Query.Engine;
 /// rows are tombstoned in place (<see cref="IsDead"/>) and filtered from every search. Callers serialise writes
 /// against reads (the collection's lock); searches may run concurrently with each other.
 /// </summary>
-internal sealed class Segment
+internal sealed class Segment : IDisposable
 {
     private RecordKey[] _keys;
+    private ulong[] _hashes;
     private float[]?[] _dense;
     private SparseTerms?[] _sparse;
     private float[] _inverseNorms;
@@ -28,6 +30,7 @@ internal sealed class Segment
     public Segment(int capacity)
     {
         _keys = new RecordKey[capacity];
+        _hashes = new ulong[capacity];
         _dense = new float[]?[capacity];
         _sparse = new SparseTerms?[capacity];
         _inverseNorms = new float[capacity];
@@ -38,25 +41,40 @@ internal sealed class Segment
     public int Count => _count;
     public int DeadCount { get; private set; }
     public int LiveCount => _count - DeadCount;
+    /// <summary>No more rows are appended (its indexes may still be building: until then it is scanned exactly).</summary>
     public bool IsSealed { get; private set; }
+    /// <summary>Whether its indexes are installed (or it was sealed without any).</summary>
+    public bool IsIndexed => Volatile.Read(ref _denseIndex) is not null || Volatile.Read(ref _sparseIndex) is not null;
+    /// <summary>Came from an attached index: rows carry no vectors (the indexes hold them), so it is never merged.</summary>
+    public bool IsAttached { get; private init; }
+    /// <summary>Its directory's sequence under the collection's segment directory, or -1 when it has none.</summary>
+    public int Sequence { get; set; } = -1;
 
     public RecordKey KeyAt(int row) => _keys[row];
+    public ulong HashAt(int row) => _hashes[row];
     public float[]? DenseAt(int row) => _dense[row];
     public SparseTerms? SparseAt(int row) => _sparse[row];
     public bool IsDead(int row) => _dead[row];
     public int TextTokensAt(int row) => _textTokens[row];
 
-    public int Append(RecordKey key, float[]? dense, SparseTerms? sparse, int textTokens)
+    public int Append(RecordKey key, float[]? dense, SparseTerms? sparse, int textTokens, ulong hash)
     {
         if (IsSealed) throw new InvalidOperationException("segment is sealed");
         if (_count == _keys.Length) Grow();
         int row = _count++;
         _keys[row] = key;
+        _hashes[row] = hash;
+        SetVectors(row, dense, sparse, textTokens);
+        return row;
+    }
+
+    /// <summary>Fills a row's vectors (a reloaded segment learns them from the record store).</summary>
+    public void SetVectors(int row, float[]? dense, SparseTerms? sparse, int textTokens)
+    {
         _dense[row] = dense;
         _sparse[row] = sparse;
         _textTokens[row] = textTokens;
         _inverseNorms[row] = dense is null ? 0 : DenseKernels.InverseNorm(DenseKernels.Dot(dense, dense));
-        return row;
     }
 
     public void Kill(int row)
@@ -66,29 +84,134 @@ internal sealed class Segment
         DeadCount++;
     }
 
-    /// <summary>Freezes the rows into immutable indexes; the rows stay readable and killable.</summary>
-    public void Seal(CollectionSchema schema, ISegmentIndexBuilder builder)
+    public void Revive(int row)
     {
-        if (schema.Dense is { } denseField && _count > 0)
-        {
-            var values = new float[(long)_count * denseField.Dimension];
-            for (int r = 0; r < _count; r++) _dense[r]!.CopyTo(values, (long)r * denseField.Dimension);
-            _denseIndex = builder.BuildDense(DenseVectors.FromFloat32(values, _count, denseField.Dimension), denseField.Metric);
-        }
-        if (schema.Sparse is { } sparseField && _count > 0)
-        {
-            var offsets = new long[_count + 1];
-            for (int r = 0; r < _count; r++) offsets[r + 1] = offsets[r] + _sparse[r]!.Count;
-            var indices = new int[offsets[^1]];
-            var weights = new float[offsets[^1]];
-            for (int r = 0; r < _count; r++)
-            {
-                _sparse[r]!.Indices.CopyTo(indices, offsets[r]);
-                _sparse[r]!.Values.CopyTo(weights, offsets[r]);
-            }
-            _sparseIndex = builder.BuildSparse(new SparseMatrix(_count, sparseField.VocabularySize, offsets, indices, weights));
-        }
+        if (!_dead[row]) return;
+        _dead[row] = false;
+        DeadCount--;
+    }
+
+    /// <summary>Stops appends; the rows stay searchable by exact scan until <see cref="BuildIndexes"/> installs indexes.</summary>
+    public void Freeze() => IsSealed = true;
+
+    /// <summary>
+    /// Builds the segment's indexes (the schema decides which; see <see cref="SegmentIndexFactory"/>) and installs
+    /// them. With a <paramref name="directory"/> and an on-disk index kind, the indexes, rows.bin and segment.json
+    /// are written there so a reopen finds them. Runs without any lock: only <see cref="IsDead"/> changes meanwhile.
+    /// </summary>
+    public void BuildIndexes(CollectionSchema schema, SegmentIndexFactory factory, string? directory)
+    {
         IsSealed = true;
+        if (_count == 0) return;
+        bool persist = directory is not null && factory.Persists(schema, _count);
+        if (persist)
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory!, recursive: true);
+            Directory.CreateDirectory(directory!);
+        }
+        IDenseSegmentIndex? dense = null;
+        ISparseSegmentIndex? sparse = null;
+        try
+        {
+            if (schema.Dense is { } denseField)
+            {
+                var values = new float[(long)_count * denseField.Dimension];
+                for (int r = 0; r < _count; r++) _dense[r]?.CopyTo(values, (long)r * denseField.Dimension);
+                dense = factory.BuildDense(schema, DenseVectors.FromFloat32(values, _count, denseField.Dimension), persist ? directory : null);
+            }
+            if (schema.Sparse is { } sparseField)
+            {
+                var offsets = new long[_count + 1];
+                for (int r = 0; r < _count; r++) offsets[r + 1] = offsets[r] + (_sparse[r]?.Count ?? 0);
+                var indices = new int[offsets[^1]];
+                var weights = new float[offsets[^1]];
+                for (int r = 0; r < _count; r++)
+                {
+                    if (_sparse[r] is not { } terms) continue;
+                    terms.Indices.CopyTo(indices, offsets[r]);
+                    terms.Values.CopyTo(weights, offsets[r]);
+                }
+                sparse = factory.BuildSparse(schema, new SparseMatrix(_count, sparseField.VocabularySize, offsets, indices, weights), persist ? directory : null);
+            }
+            if (persist)
+            {
+                SegmentFiles.WriteRows(directory!, _keys.AsSpan(0, _count), _hashes.AsSpan(0, _count));
+                SegmentFiles.WriteManifest(directory!, new SegmentManifest(SegmentManifest.FormatName, SegmentManifest.CurrentVersion, _count, false,
+                    dense is SpannSegmentIndex ? "spann" : dense is null ? null : "exact",
+                    sparse is SeismicSegmentIndex ? "seismic" : sparse is null ? null : "exact"));
+            }
+        }
+        catch
+        {
+            dense?.Dispose();
+            sparse?.Dispose();
+            throw;
+        }
+        Install(dense, sparse);
+    }
+
+    private void Install(IDenseSegmentIndex? dense, ISparseSegmentIndex? sparse)
+    {
+        lock (_installGate)
+        {
+            if (_disposed)
+            {
+                // Compacted away while its indexes were building.
+                dense?.Dispose();
+                sparse?.Dispose();
+                return;
+            }
+            Volatile.Write(ref _sparseIndex, sparse);
+            Volatile.Write(ref _denseIndex, dense);
+        }
+    }
+
+    private bool _disposed;
+    private readonly object _installGate = new();
+
+    /// <summary>
+    /// Reopens a persisted segment directory: rows (all dead until the caller revives those the record store
+    /// confirms) and its on-disk indexes; a field indexed exactly is scanned. Attached segments also return their
+    /// record bytes. Throws (Corrupt/NotFound/Incompatible, naming the file) when anything is missing or damaged.
+    /// </summary>
+    public static Segment Load(string directory, int sequence, CollectionSchema schema, out byte[][]? attachedRecords)
+    {
+        var manifest = SegmentFiles.ReadManifest(directory)
+            ?? throw new RetrievalException(ErrorKind.NotFound, $"segment directory {directory} has no {SegmentManifest.FileName} (unfinished)");
+        int rows = manifest.Rows;
+        var (keys, hashes) = SegmentFiles.ReadRows(directory, rows);
+        attachedRecords = manifest.Attached ? SegmentFiles.ReadRecords(directory, rows) : null;
+        if ((schema.Dense is null) != (manifest.Dense is null) || (schema.Sparse is null) != (manifest.Sparse is null))
+            throw new RetrievalException(ErrorKind.Incompatible, $"segment {directory} has fields dense={manifest.Dense ?? "none"} sparse={manifest.Sparse ?? "none"}, which do not match the collection schema");
+        var segment = new Segment(Math.Max(1, rows)) { IsAttached = manifest.Attached, Sequence = sequence };
+        IDenseSegmentIndex? dense = null;
+        ISparseSegmentIndex? sparse = null;
+        try
+        {
+            if (manifest.Dense == "spann") dense = SegmentIndexFactory.OpenSpann(Path.Combine(directory, SegmentIndexFactory.DenseDirectory), schema.Dense!, rows);
+            else if (manifest.Dense is not null && (manifest.Dense != "exact" || manifest.Attached))
+                throw new RetrievalException(ErrorKind.Incompatible, $"segment {directory}: unknown dense index '{manifest.Dense}'");
+            if (manifest.Sparse == "seismic") sparse = SegmentIndexFactory.OpenSeismic(Path.Combine(directory, SegmentIndexFactory.SparseDirectory), schema.Sparse!, rows);
+            else if (manifest.Sparse is not null && (manifest.Sparse != "exact" || manifest.Attached))
+                throw new RetrievalException(ErrorKind.Incompatible, $"segment {directory}: unknown sparse index '{manifest.Sparse}'");
+        }
+        catch
+        {
+            dense?.Dispose();
+            throw;
+        }
+        for (int r = 0; r < rows; r++) segment.Append(keys[r], null, null, 0, hashes[r]);
+        for (int r = 0; r < rows; r++) segment.Kill(r);
+        segment.IsSealed = true;
+        segment.Install(dense, sparse);
+        return segment;
+    }
+
+    public void Dispose()
+    {
+        lock (_installGate) _disposed = true;
+        Interlocked.Exchange(ref _denseIndex, null)?.Dispose();
+        Interlocked.Exchange(ref _sparseIndex, null)?.Dispose();
     }
 
     /// <summary>
@@ -98,28 +221,33 @@ internal sealed class Segment
     public int SearchDense(ReadOnlySpan<float> query, float queryInverseNorm, Metric metric, int k, Span<int> rows, Span<float> goodness)
     {
         if (LiveCount == 0) return 0;
-        if (_denseIndex is not null)
+        if (Volatile.Read(ref _denseIndex) is { } denseIndex)
         {
-            int wanted = Math.Min(_count, k + DeadCount);
-            var ids = ArrayPool<int>.Shared.Rent(wanted);
-            var scores = ArrayPool<float>.Shared.Rent(wanted);
-            try
+            bool negate = !metric.HigherIsBetter();
+            int enough = Math.Min(_count, k + DeadCount);
+            int wanted = FirstAsk(k, enough);
+            while (true)
             {
-                int found = _denseIndex.Search(query, wanted, ids, scores);
-                bool negate = !metric.HigherIsBetter();
-                int w = 0;
-                for (int i = 0; i < found && w < k; i++)
+                var ids = ArrayPool<int>.Shared.Rent(wanted);
+                var scores = ArrayPool<float>.Shared.Rent(wanted);
+                try
                 {
-                    if (_dead[ids[i]]) continue;
-                    rows[w] = ids[i];
-                    goodness[w++] = negate ? -scores[i] : scores[i];
+                    int found = denseIndex.Search(query, wanted, ids, scores);
+                    int w = 0;
+                    for (int i = 0; i < found && w < k; i++)
+                    {
+                        if (_dead[ids[i]]) continue;
+                        rows[w] = ids[i];
+                        goodness[w++] = negate ? -scores[i] : scores[i];
+                    }
+                    if (w >= k || found < wanted || wanted >= enough) return w;
                 }
-                return w;
-            }
-            finally
-            {
-                ArrayPool<int>.Shared.Return(ids);
-                ArrayPool<float>.Shared.Return(scores);
+                finally
+                {
+                    ArrayPool<int>.Shared.Return(ids);
+                    ArrayPool<float>.Shared.Return(scores);
+                }
+                wanted = (int)Math.Min(enough, 4L * wanted);
             }
         }
         var heap = Heap(k);
@@ -142,27 +270,32 @@ internal sealed class Segment
     public int SearchSparse(SparseTerms query, int k, Span<int> rows, Span<float> goodness)
     {
         if (LiveCount == 0 || query.Count == 0) return 0;
-        if (_sparseIndex is not null)
+        if (Volatile.Read(ref _sparseIndex) is { } sparseIndex)
         {
-            int wanted = Math.Min(_count, k + DeadCount);
-            var ids = ArrayPool<int>.Shared.Rent(wanted);
-            var scores = ArrayPool<float>.Shared.Rent(wanted);
-            try
+            int enough = Math.Min(_count, k + DeadCount);
+            int wanted = FirstAsk(k, enough);
+            while (true)
             {
-                int found = _sparseIndex.Search(query, wanted, ids, scores);
-                int w = 0;
-                for (int i = 0; i < found && w < k; i++)
+                var ids = ArrayPool<int>.Shared.Rent(wanted);
+                var scores = ArrayPool<float>.Shared.Rent(wanted);
+                try
                 {
-                    if (_dead[ids[i]]) continue;
-                    rows[w] = ids[i];
-                    goodness[w++] = scores[i];
+                    int found = sparseIndex.Search(query, wanted, ids, scores);
+                    int w = 0;
+                    for (int i = 0; i < found && w < k; i++)
+                    {
+                        if (_dead[ids[i]]) continue;
+                        rows[w] = ids[i];
+                        goodness[w++] = scores[i];
+                    }
+                    if (w >= k || found < wanted || wanted >= enough) return w;
                 }
-                return w;
-            }
-            finally
-            {
-                ArrayPool<int>.Shared.Return(ids);
-                ArrayPool<float>.Shared.Return(scores);
+                finally
+                {
+                    ArrayPool<int>.Shared.Return(ids);
+                    ArrayPool<float>.Shared.Return(scores);
+                }
+                wanted = (int)Math.Min(enough, 4L * wanted);
             }
         }
         var heap = Heap(k);
@@ -178,6 +311,13 @@ internal sealed class Segment
         }
         return heap.DrainSorted(rows, goodness);
     }
+
+    /// <summary>
+    /// How many rows to ask an index for first: k plus the tombstones (so k live rows survive filtering) when
+    /// that is modest, else 2k+16 and grow 4x while dead rows crowd out the top (a big attached segment with many
+    /// deletes must not turn every search into a top-100,000).
+    /// </summary>
+    private static int FirstAsk(int k, int enough) => Math.Min(enough, Math.Max(k, Math.Min(enough, 2 * k + 16)));
 
     private static bool SharesTerm(int[] a, int[] b)
     {
@@ -202,6 +342,7 @@ internal sealed class Segment
     {
         int capacity = Math.Max(16, _keys.Length * 2);
         Array.Resize(ref _keys, capacity);
+        Array.Resize(ref _hashes, capacity);
         Array.Resize(ref _dense, capacity);
         Array.Resize(ref _sparse, capacity);
         Array.Resize(ref _inverseNorms, capacity);

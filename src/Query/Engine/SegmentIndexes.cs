@@ -1,28 +1,33 @@
 using Retrieval.Index.Exact;
+using Retrieval.Index.Spann;
+using Retrieval.Index.Sparse;
 using Retrieval.Index.Vectors;
 
 namespace Retrieval.Query.Engine;
 
 /// <summary>
 /// A searchable immutable dense index over one segment's rows (row ids 0..Count-1). The engine asks for more than k
-/// when the segment has tombstones and filters them itself, so an index needs no filter support. Exact search
-/// today; SPANN plugs in here.
+/// when the segment has tombstones and filters them itself, so an index needs no filter support.
 /// </summary>
-public interface IDenseSegmentIndex
+public interface IDenseSegmentIndex : IDisposable
 {
     int Count { get; }
     /// <summary>Top-k rows for one query, best first, scores in the metric's natural units; returns how many were found.</summary>
     int Search(ReadOnlySpan<float> query, int k, Span<int> rows, Span<float> scores);
 }
 
-/// <summary>A searchable immutable sparse (inner product) index over one segment's rows. Exact today; Seismic plugs in here.</summary>
-public interface ISparseSegmentIndex
+/// <summary>A searchable immutable sparse (inner product) index over one segment's rows.</summary>
+public interface ISparseSegmentIndex : IDisposable
 {
     int Count { get; }
     int Search(SparseTerms query, int k, Span<int> rows, Span<float> scores);
 }
 
-/// <summary>Builds the immutable indexes of a sealed segment; <see cref="ExactSegmentIndexBuilder"/> by default.</summary>
+/// <summary>
+/// Builds in-memory indexes of a sealed segment. Passing one to <see cref="RetrievalEngine.Open"/> overrides the
+/// schemas' index settings for every collection (nothing is persisted then); by default each collection's schema
+/// chooses exact, SPANN or Seismic (<see cref="DenseIndexSettings"/>, <see cref="SparseIndexSettings"/>).
+/// </summary>
 public interface ISegmentIndexBuilder
 {
     IDenseSegmentIndex BuildDense(DenseVectors vectors, Metric metric);
@@ -41,6 +46,7 @@ public sealed class ExactSegmentIndexBuilder : ISegmentIndexBuilder
     {
         public int Count => index.Count;
         public int Search(ReadOnlySpan<float> query, int k, Span<int> rows, Span<float> scores) => index.SearchOne(query, k, rows, scores);
+        public void Dispose() { }
     }
 
     private sealed class Sparse(ExactSparseIndex index) : ISparseSegmentIndex
@@ -48,5 +54,32 @@ public sealed class ExactSegmentIndexBuilder : ISegmentIndexBuilder
         public int Count => index.Count;
         public int Search(SparseTerms query, int k, Span<int> rows, Span<float> scores) =>
             index.SearchOne(new SparseVector(query.Indices, query.Values), k, rows, scores);
+        public void Dispose() { }
     }
+}
+
+/// <summary>A sealed segment's dense field served by an on-disk SPANN index (built by the engine or attached).</summary>
+public sealed class SpannSegmentIndex(SpannIndex index, SpannSearchParameters parameters) : IDenseSegmentIndex
+{
+    public SpannIndex Index => index;
+    public int Count => index.Count;
+    public int Search(ReadOnlySpan<float> query, int k, Span<int> rows, Span<float> scores) => index.SearchOne(query, k, parameters, rows, scores);
+    public void Dispose() => index.Dispose();
+}
+
+/// <summary>A sealed segment's sparse field served by a Seismic index (built by the engine or attached).</summary>
+public sealed class SeismicSegmentIndex(SeismicIndex index, SeismicSearchParameters parameters) : ISparseSegmentIndex
+{
+    public SeismicIndex Index => index;
+    public int Count => index.Count;
+    public int Search(SparseTerms query, int k, Span<int> rows, Span<float> scores)
+    {
+        // Seismic rejects query terms beyond its own vocabulary; such terms match no document of this segment.
+        var indices = query.Indices;
+        int n = indices.Length;
+        while (n > 0 && indices[n - 1] >= index.VocabularySize) n--;
+        if (n == 0) return 0;
+        return index.SearchOne(new SparseVector(indices.AsSpan(0, n), query.Values.AsSpan(0, n)), k, rows, scores, parameters);
+    }
+    public void Dispose() { }
 }

@@ -9,6 +9,8 @@ internal enum WalOp : byte
     DropCollection = 2,
     Upsert = 3,
     Delete = 4,
+    /// <summary>A segment directory (written and flushed before this entry) joins the collection; body: its sequence.</summary>
+    Attach = 5,
 }
 
 /// <summary>
@@ -24,6 +26,8 @@ internal readonly struct WalEntry
     /// <summary>Each record's <see cref="RecordCodec"/> bytes (what the record store holds).</summary>
     public List<byte[]>? Records { get; init; }
     public List<RecordKey>? Keys { get; init; }
+    /// <summary>The attached segment's directory sequence (Attach only).</summary>
+    public int Sequence { get; init; }
 
     public byte[] Encode()
     {
@@ -33,6 +37,7 @@ internal readonly struct WalEntry
             case WalOp.CreateCollection: length += Schema!.Length; break;
             case WalOp.Upsert: length += 4; foreach (var r in Records!) length += 4 + r.Length; break;
             case WalOp.Delete: length += 4; foreach (var k in Keys!) length += k.EncodedLength; break;
+            case WalOp.Attach: length += 4; break;
         }
         var bytes = new byte[length];
         var span = bytes.AsSpan();
@@ -58,6 +63,9 @@ internal readonly struct WalEntry
                 BinaryPrimitives.WriteInt32LittleEndian(span[at..], Keys!.Count);
                 at += 4;
                 foreach (var k in Keys) at += k.Write(span[at..]);
+                break;
+            case WalOp.Attach:
+                BinaryPrimitives.WriteInt32LittleEndian(span[at..], Sequence);
                 break;
         }
         return bytes;
@@ -103,6 +111,13 @@ internal readonly struct WalEntry
                         at += used;
                     }
                     return new WalEntry { Op = op, CollectionId = id, Keys = keys };
+                }
+                case WalOp.Attach:
+                {
+                    if (body.Length < 4) throw Corrupt(address, "attach entry has no segment sequence");
+                    int sequence = BinaryPrimitives.ReadInt32LittleEndian(body);
+                    if (sequence < 0) throw Corrupt(address, $"attach entry names segment {sequence}");
+                    return new WalEntry { Op = op, CollectionId = id, Sequence = sequence };
                 }
                 default:
                     throw Corrupt(address, $"unknown op {(byte)op}");

@@ -36,4 +36,17 @@ public sealed class CollectionsService(RetrievalEngine engine, ServerOptions opt
         int dropped = await engine.CompactAsync(request.Name, context.CancellationToken).ConfigureAwait(false);
         return new V1.CompactCollectionResponse { Compacted = dropped >= 0, DroppedRows = (ulong)Math.Max(0, dropped) };
     }
+
+    public override async Task<V1.AttachSegmentResponse> AttachSegment(V1.AttachSegmentRequest request, ServerCallContext context)
+    {
+        static string? OrNull(string value) => string.IsNullOrEmpty(value) ? null : value;
+        var result = await engine.AttachAsync(request.Name, new AttachRequest
+        {
+            DenseIndexDirectory = OrNull(request.DenseIndexDir),
+            SparseIndexDirectory = OrNull(request.SparseIndexDir),
+            IdsPath = OrNull(request.IdsPath),
+            PayloadsPath = OrNull(request.PayloadsPath),
+        }, context.CancellationToken).ConfigureAwait(false);
+        return new V1.AttachSegmentResponse { Rows = (ulong)result.Rows, Replaced = (ulong)result.Replaced, Segment = result.Segment };
+    }
 }

@@ -121,6 +121,33 @@ public static class ClientCommand
             }));
             command.Subcommands.Add(compact);
         }
+        // attach
+        {
+            var n = name();
+            var index = new Option<string?>("--index") { Description = "SPANN index directory (retrieval build spann --out) for the dense field; a path on the server." };
+            var sparseIndex = new Option<string?>("--sparse-index") { Description = "Seismic index directory (retrieval build seismic --out) for the sparse field; a path on the server." };
+            var ids = new Option<string?>("--ids") { Description = "File with one id per line in row order (default: the Seismic document ids, else the row number)." };
+            var payloads = new Option<string?>("--payloads") { Description = "File with one payload per line in row order (JSON for JSON collections)." };
+            var attach = new Command("attach", "Attach batch-built index output to a collection as an immutable segment (bulk import).") { n, index, sparseIndex, ids, payloads };
+            host.Examples(attach, "retrieval client attach docs --index /data/spann-docs --ids /data/ids.txt --payloads /data/payloads.jsonl");
+            attach.SetAction(parse => Call(parse, host, async () =>
+            {
+                using var client = Connect(parse);
+                static string Full(string? path) => string.IsNullOrEmpty(path) ? "" : Path.GetFullPath(path);
+                var result = await client.Collections.AttachSegmentAsync(new Retrieval.Service.Protocol.AttachSegmentRequest
+                {
+                    Name = parse.GetValue(n)!,
+                    DenseIndexDir = Full(parse.GetValue(index)),
+                    SparseIndexDir = Full(parse.GetValue(sparseIndex)),
+                    IdsPath = Full(parse.GetValue(ids)),
+                    PayloadsPath = Full(parse.GetValue(payloads)),
+                }, client.Headers);
+                host.Out.WriteLine(parse.GetValue(host.Json)
+                    ? $"{{\"rows\":{result.Rows},\"replaced\":{result.Replaced},\"segment\":{result.Segment}}}"
+                    : $"attached {result.Rows} records ({result.Replaced} replaced) as segment {result.Segment}");
+            }));
+            command.Subcommands.Add(attach);
+        }
         // upsert
         {
             var n = name();

@@ -1,0 +1,112 @@
+using Retrieval.Index.Errors;
+using Retrieval.Index.Spann;
+using Retrieval.Index.Sparse;
+using Retrieval.Index.Vectors;
+
+namespace Retrieval.Query.Engine;
+
+/// <summary>
+/// Chooses and builds a sealed segment's indexes from the collection schema: SPANN / Seismic (written under the
+/// segment's directory so a reopen finds them) for segments of at least the field's MinRows, exact in memory below
+/// that, or whatever a caller-supplied <see cref="ISegmentIndexBuilder"/> builds (then nothing is persisted).
+/// </summary>
+internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
+{
+    public const string DenseDirectory = "dense", SparseDirectory = "sparse";
+
+    /// <summary>Times a persisted SPANN/Seismic index was built (not reopened); tests use it to prove reopen reuses them.</summary>
+    public long IndexBuilds => Interlocked.Read(ref _indexBuilds);
+    private long _indexBuilds;
+
+    public bool UsesSpann(CollectionSchema schema, int rows) =>
+        custom is null && schema.Dense is { } d && d.IndexOrDefault.Kind == DenseIndexKind.Spann && rows >= d.IndexOrDefault.MinRows;
+
+    public bool UsesSeismic(CollectionSchema schema, int rows) =>
+        custom is null && schema.Sparse is { } s && s.IndexOrDefault.Kind == SparseIndexKind.Seismic && rows >= s.IndexOrDefault.MinRows;
+
+    /// <summary>Whether a segment of this many rows gets at least one on-disk index (and so a segment directory).</summary>
+    public bool Persists(CollectionSchema schema, int rows) => UsesSpann(schema, rows) || UsesSeismic(schema, rows);
+
+    public IDenseSegmentIndex BuildDense(CollectionSchema schema, DenseVectors vectors, string? segmentDirectory)
+    {
+        var field = schema.Dense!;
+        if (custom is not null) return custom.BuildDense(vectors, field.Metric);
+        if (!UsesSpann(schema, vectors.Count) || segmentDirectory is null) return ExactSegmentIndexBuilder.Instance.BuildDense(vectors, field.Metric);
+        var settings = field.IndexOrDefault;
+        var directory = Path.Combine(segmentDirectory, DenseDirectory);
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        SpannBuilder.Build(vectors, directory, settings.BuildOptions(field.Metric));
+        Interlocked.Increment(ref _indexBuilds);
+        return OpenSpann(directory, field, vectors.Count);
+    }
+
+    public ISparseSegmentIndex BuildSparse(CollectionSchema schema, SparseMatrix documents, string? segmentDirectory)
+    {
+        var field = schema.Sparse!;
+        if (custom is not null) return custom.BuildSparse(documents);
+        if (!UsesSeismic(schema, documents.RowCount) || segmentDirectory is null) return ExactSegmentIndexBuilder.Instance.BuildSparse(documents);
+        var settings = field.IndexOrDefault;
+        var directory = Path.Combine(segmentDirectory, SparseDirectory);
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        var index = SeismicIndex.Build(documents, settings.BuildOptions());
+        index.Save(directory);
+        Interlocked.Increment(ref _indexBuilds);
+        return new SeismicSegmentIndex(index, settings.SearchParameters());
+    }
+
+    /// <summary>Opens a SPANN index for a segment, checking it against the schema; Incompatible/Corrupt errors name the directory.</summary>
+    public static SpannSegmentIndex OpenSpann(string directory, DenseFieldSchema field, int? expectedRows)
+    {
+        if (!Directory.Exists(directory)) throw new RetrievalException(ErrorKind.NotFound, $"SPANN index directory {directory} does not exist");
+        SpannIndex index;
+        try
+        {
+            index = SpannIndex.Open(directory);
+        }
+        catch (RetrievalException e) { throw Wrap(e, $"SPANN index {directory}"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
+        {
+            throw new RetrievalException(ErrorKind.Corrupt, $"SPANN index {directory} could not be opened: {e.Message}");
+        }
+        try
+        {
+            if (index.Dimension != field.Dimension)
+                throw new RetrievalException(ErrorKind.InvalidInput, $"SPANN index {directory} has {index.Dimension}-d vectors, the collection's dense field has {field.Dimension}");
+            if (index.Metric != field.Metric)
+                throw new RetrievalException(ErrorKind.InvalidInput, $"SPANN index {directory} was built for metric {index.Metric.ToName()}, the collection uses {field.Metric.ToName()}");
+            if (expectedRows is { } rows && index.Count != rows)
+                throw new RetrievalException(ErrorKind.Corrupt, $"SPANN index {directory} has {index.Count} vectors, the segment has {rows} rows");
+            var parameters = field.IndexOrDefault.SearchParameters();
+            if (parameters.Io == PostingIoMode.Memory) index.Prepare(PostingIoMode.Memory);
+            return new SpannSegmentIndex(index, parameters);
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
+    public static SeismicSegmentIndex OpenSeismic(string directory, SparseFieldSchema field, int? expectedRows)
+    {
+        if (!Directory.Exists(directory)) throw new RetrievalException(ErrorKind.NotFound, $"Seismic index directory {directory} does not exist");
+        SeismicIndex index;
+        try
+        {
+            index = SeismicIndex.Open(directory);
+        }
+        catch (RetrievalException e) { throw Wrap(e, $"Seismic index {directory}"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
+        {
+            throw new RetrievalException(ErrorKind.Corrupt, $"Seismic index {directory} could not be opened: {e.Message}");
+        }
+        if (index.VocabularySize > field.VocabularySize)
+            throw new RetrievalException(ErrorKind.InvalidInput, $"Seismic index {directory} has a vocabulary of {index.VocabularySize} terms, the collection's sparse field has {field.VocabularySize}");
+        if (expectedRows is { } rows && index.Count != rows)
+            throw new RetrievalException(ErrorKind.Corrupt, $"Seismic index {directory} has {index.Count} documents, the segment has {rows} rows");
+        return new SeismicSegmentIndex(index, field.IndexOrDefault.SearchParameters());
+    }
+
+    private static RetrievalException Wrap(RetrievalException e, string what) =>
+        e.Message.Contains(what, StringComparison.Ordinal) || e is DataFormatException ? e : new RetrievalException(e.Kind, $"{what}: {e.Message}");
+}
