@@ -133,6 +133,15 @@ public static class ChecksummedBinaryFile
         }
 
         public uint Version { get; }
+
+        /// <summary>
+        /// The element type the next section declares (for sections whose width the writer chose, e.g. u16 or i32 ids),
+        /// or null when no section header follows; <see cref="Section{T}"/> still checks it.
+        /// </summary>
+        public Element? NextElement =>
+            _sectionsRead < _sectionCount && _bytes.Length - FooterBytes - _position >= 16
+                ? (Element)BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(_position))
+                : null;
         public long Length => _bytes.LongLength;
         public uint Checksum => BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(_bytes.Length - 8));
         public int SectionCount => _sectionCount;

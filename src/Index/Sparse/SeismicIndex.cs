@@ -193,6 +193,16 @@ public sealed class SeismicIndex
             int firstBlock = termBlockStart[term], blockCount = termBlockStart[term + 1] - firstBlock;
             if (blockCount == 0) continue;
             stats.ListsVisited++;
+            if (blockCount == 1)
+            {
+                // A single-block list has no summary: its few documents are scored directly.
+                long s0 = timed ? Stopwatch.GetTimestamp() : 0;
+                stats.BlocksScored++;
+                var only = docIds.AsSpan(blockDocStart[firstBlock], blockDocStart[firstBlock + 1] - blockDocStart[firstBlock]);
+                stats.DocumentsScored += Forward.ScoreUnvisited(only, dense, scratch.Visited, epoch, heap, scratch.ValueBuffer);
+                if (timed) documentTicks += Stopwatch.GetTimestamp() - s0;
+                continue;
+            }
             long t0 = timed ? Stopwatch.GetTimestamp() : 0;
             stats.SummaryEntriesRead += Summaries.ScoreList(term, firstBlock, blockCount, terms, weights,
                 scratch.BlockScores, scratch.WeightSums);

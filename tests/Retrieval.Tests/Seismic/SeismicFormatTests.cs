@@ -118,7 +118,7 @@ public class SeismicFormatTests
         Assert.Contains("manifest.json", e.Message);
         Assert.Equal(ErrorKind.Corrupt, e.Kind);
 
-        File.WriteAllText(manifestPath, text.Replace("\"format_version\": 1", "\"format_version\": 99"));
+        File.WriteAllText(manifestPath, text.Replace($"\"format_version\": {SeismicIndexFormat.CurrentVersion}", "\"format_version\": 99"));
         e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
         Assert.Equal(ErrorKind.Incompatible, e.Kind);
         Assert.Contains("99", e.Message);

@@ -63,6 +63,7 @@ public static class SeismicBenchmark
         var vocabulary = BertVocabulary.BertBaseUncased;
         var docs = SeismicJsonlFile.Read(manifest.Base!.Path, vocabulary);
         var queries = SeismicJsonlFile.Read(manifest.Queries!.Path, vocabulary);
+        notes.Add($"toy unknown tokens (JSONL, dropped): {docs.UnknownTokenCount} in documents, {queries.UnknownTokenCount} in queries");
         log?.Report($"toy: {docs.Count} documents, {queries.Count} queries (unknown tokens: {docs.UnknownTokenCount} in documents, {queries.UnknownTokenCount} in queries)");
         int k = Math.Min(options.K, docs.Count);
         var exact = new ExactSparseIndex(docs.Vectors).Search(queries.Vectors, k, threads: 1);
@@ -83,9 +84,10 @@ public static class SeismicBenchmark
         var (queryIds, queryTexts) = JudgedQueries(beir);
         var encoder = new SparseTextEncoder(threads: options.Threads);
         var clock = Stopwatch.StartNew();
-        var (docs, statistics) = encoder.FitDocuments(beir.DocumentTexts());
-        var queries = encoder.EncodeQueries(queryTexts, statistics);
+        var (docs, statistics) = encoder.FitDocuments(beir.DocumentTexts(), null, null, out long unknownDocTokens);
+        var queries = encoder.EncodeQueries(queryTexts, statistics, out long unknownQueryTokens);
         log?.Report($"scifact: {docs.RowCount} documents ({docs.NonZeroCount} postings), {queries.RowCount} judged queries, encoded in {clock.Elapsed.TotalSeconds:F1} s");
+        notes.Add($"scifact unknown tokens ([UNK], dropped): {unknownDocTokens} in documents, {unknownQueryTokens} in queries");
         double Ndcg(SearchResults results)
         {
             var rankings = new List<QueryRanking>(queryIds.Length);
@@ -113,12 +115,13 @@ public static class SeismicBenchmark
         int n = options.MaxPassages == 0 ? passages.Count : Math.Min(options.MaxPassages, passages.Count);
         int m = options.MaxQueries == 0 ? queryTexts.Count : Math.Min(options.MaxQueries, queryTexts.Count);
         var encoder = new SparseTextEncoder(threads: options.Threads);
-        var (docs, statistics) = encoder.FitDocuments(n == passages.Count ? passages.Texts : passages.Texts[..n]);
-        var queries = encoder.EncodeQueries(queryTexts.Texts[..m], statistics);
+        var (docs, statistics) = encoder.FitDocuments(n == passages.Count ? passages.Texts : passages.Texts[..n], null, null, out long unknownDocTokens);
+        var queries = encoder.EncodeQueries(queryTexts.Texts[..m], statistics, out long unknownQueryTokens);
         double encodeSeconds = clock.Elapsed.TotalSeconds;
         log?.Report($"passages: {docs.RowCount} passages ({docs.NonZeroCount} postings, {(double)docs.NonZeroCount / docs.RowCount:F1} terms each), " +
             $"{queries.RowCount} queries ({(double)queries.NonZeroCount / Math.Max(1, queries.RowCount):F1} terms each), read and encoded in {encodeSeconds:F1} s");
-        notes.Add($"passages: {docs.RowCount} BM25 passage vectors, {queries.RowCount} IDF query bags; text read + encode {encodeSeconds:F1} s");
+        notes.Add($"passages: {docs.RowCount} BM25 passage vectors, {queries.RowCount} IDF query bags; text read + encode {encodeSeconds:F1} s; " +
+            $"unknown tokens ([UNK], dropped): {unknownDocTokens} in passages, {unknownQueryTokens} in queries");
         var seismicInput = options.IdfSplit
             ? (IdfSplitWeighting.Documents(docs, statistics), IdfSplitWeighting.Queries(queries, statistics))
             : (docs, queries);
