@@ -41,10 +41,10 @@ public abstract class ForwardIndex
     public abstract float Dot(int doc, ReadOnlySpan<float> denseQuery);
 
     /// <summary>
-    /// Scores every document of <paramref name="docs"/> not yet stamped with <paramref name="epoch"/> against the dense
-    /// query, stamps it and offers it to the heap; returns how many documents were scored. One virtual call per block.
+    /// Scores every document of <paramref name="docs"/> not yet in <paramref name="visited"/> against the dense
+    /// query, marks it and offers it to the heap; returns how many documents were scored. One virtual call per block.
     /// </summary>
-    internal abstract int ScoreUnvisited(ReadOnlySpan<int> docs, float[] denseQuery, uint[] visited, uint epoch, TopKHeap heap,
+    internal abstract int ScoreUnvisited(ReadOnlySpan<int> docs, float[] denseQuery, VisitedDocuments visited, TopKHeap heap,
         float[] valueScratch);
 
     /// <summary>The raw arrays for serialisation: term ids (ushort[] or int[]) and values (Half[] or float[]).</summary>
@@ -104,11 +104,10 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
         return DotCore(start, length, ref MemoryMarshal.GetReference(denseQuery), ref MemoryMarshal.GetReference(converted), 0);
     }
 
-    internal override unsafe int ScoreUnvisited(ReadOnlySpan<int> docs, float[] denseQuery, uint[] visited, uint epoch, TopKHeap heap,
+    internal override unsafe int ScoreUnvisited(ReadOnlySpan<int> docs, float[] denseQuery, VisitedDocuments visited, TopKHeap heap,
         float[] valueScratch)
     {
         ref float query = ref MemoryMarshal.GetArrayDataReference(denseQuery);
-        ref uint stamps = ref MemoryMarshal.GetArrayDataReference(visited);
         long[] offsets = Offsets;
         int scored = 0;
         for (int i = 0; i < docs.Length; i++)
@@ -118,18 +117,11 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
             // (measured about 3x fewer ns per document on a 400k-row index).
             if (Sse.IsSupported)
             {
-                if (i + PrefetchOffsetsAhead < docs.Length)
-                {
-                    int ahead = docs[i + PrefetchOffsetsAhead];
-                    Sse.Prefetch0(Unsafe.AsPointer(ref offsets[ahead]));
-                    Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref stamps, ahead)));
-                }
+                if (i + PrefetchOffsetsAhead < docs.Length) Sse.Prefetch0(Unsafe.AsPointer(ref offsets[docs[i + PrefetchOffsetsAhead]]));
                 if (i + PrefetchRowsAhead < docs.Length) PrefetchRow((int)offsets[docs[i + PrefetchRowsAhead]]);
             }
             int doc = docs[i];
-            ref uint stamp = ref Unsafe.Add(ref stamps, doc);
-            if (stamp == epoch) continue;
-            stamp = epoch;
+            if (!visited.TryVisit(doc)) continue;
             int start = (int)offsets[doc], length = (int)(offsets[doc + 1] - start);
             float score;
             if (typeof(TValue) == typeof(float))
