@@ -73,7 +73,7 @@ public static class SeismicBenchmark
         notes.Add($"toy exactness (JSONL path, lossless build, exhaustive search vs exact, k={k}): " +
             (mismatches == 0 ? "identical top-k for all queries" : $"{mismatches} rank mismatches"));
         Compare("toy", docs.Vectors, queries.Vectors, (docs.Vectors, queries.Vectors), k, SeismicBuildOptions.Default, options with { IncludeLucene = false }, null,
-            rows, profiles, work, log);
+            rows, profiles, notes, work, log);
     }
 
     private static void RunSciFact(SeismicBenchmarkOptions options, List<SeismicBenchmarkRow> rows, List<SeismicProfile> profiles,
@@ -102,7 +102,7 @@ public static class SeismicBenchmark
         var seismicInput = options.IdfSplit
             ? (IdfSplitWeighting.Documents(docs, statistics), IdfSplitWeighting.Queries(queries, statistics))
             : (docs, queries);
-        Compare("scifact", docs, queries, seismicInput, options.K, options.SciFactBuild, options, Ndcg, rows, profiles, work, log);
+        Compare("scifact", docs, queries, seismicInput, options.K, options.SciFactBuild, options, Ndcg, rows, profiles, notes, work, log);
     }
 
     private static void RunPassages(SeismicBenchmarkOptions options, List<SeismicBenchmarkRow> rows, List<SeismicProfile> profiles,
@@ -125,7 +125,7 @@ public static class SeismicBenchmark
         var seismicInput = options.IdfSplit
             ? (IdfSplitWeighting.Documents(docs, statistics), IdfSplitWeighting.Queries(queries, statistics))
             : (docs, queries);
-        Compare("passages", docs, queries, seismicInput, options.K, options.PassagesBuild, options, null, rows, profiles, work, log);
+        Compare("passages", docs, queries, seismicInput, options.K, options.PassagesBuild, options, null, rows, profiles, notes, work, log);
     }
 
     /// <summary>
@@ -135,7 +135,7 @@ public static class SeismicBenchmark
     private static void Compare(string dataset, SparseMatrix docs, SparseMatrix queries,
         (SparseMatrix Docs, SparseMatrix Queries) seismicInput, int k, SeismicBuildOptions build,
         SeismicBenchmarkOptions options, Func<SearchResults, double>? ndcg, List<SeismicBenchmarkRow> rows,
-        List<SeismicProfile> profiles, string work, IProgress<string>? log)
+        List<SeismicProfile> profiles, List<string> notes, string work, IProgress<string>? log)
     {
         float Exact(int q, int id) => SparseDot.Dot(queries.Row(q), docs.Row(id));
         double Recall(SearchResults results, SearchResults truth) =>
@@ -168,12 +168,18 @@ public static class SeismicBenchmark
         }
 
         PeakMemory.Reset();
-        var index = SeismicIndex.Build(seismicInput.Docs, build);
+        var built = SeismicIndex.Build(seismicInput.Docs, build);
         long seismicPeak = PeakMemory.ReadBytes();
         var dir = Path.Combine(work, "seismic-" + dataset);
-        index.Save(dir);
+        built.Save(dir);
         long disk = SeismicIndexFormat.DirectorySize(dir);
-        var stats = index.BuildStats!;
+        var stats = built.BuildStats!;
+        built = null;
+        // Search the index as opened from disk (the path a server takes), measuring what opening it holds: the managed
+        // heap growth across Open is the index's resident arrays; the process peak RSS during Open shows any transient.
+        var (index, residentBytes, openSeconds, openPeak) = OpenMeasured(dir);
+        notes.Add($"{dataset}: seismic index opened from disk in {openSeconds:F2} s; resident (managed heap growth) " +
+            $"{residentBytes / 1048576.0:F1} MiB vs {disk / 1048576.0:F1} MiB on disk; process peak RSS during open {openPeak / 1048576.0:F0} MiB");
         log?.Report($"{dataset}: seismic built in {stats.BuildSeconds:F1} s: {stats.PostingCount} postings kept of {docs.NonZeroCount}, " +
             $"{stats.BlockCount} blocks, {stats.SummaryEntryCount} summary entries");
         string buildConfig = build.Pruning switch
@@ -197,7 +203,8 @@ public static class SeismicBenchmark
                 string config = $"qc={cut} hf={heap.ToString(CultureInfo.InvariantCulture)}";
                 rows.Add(new SeismicBenchmarkRow(dataset, "seismic", config, recall, ndcg?.Invoke(one.Results), one.Latency.MeanUs,
                     one.Latency.P50Us, one.Latency.P99Us, one.Qps, batchQps, (double)work1.DocumentsScored / Math.Max(1, work1.Queries),
-                    index.Forward.SizeInBytes, index.Postings.SizeInBytes, index.Summaries.SizeInBytes, disk, stats.BuildSeconds, seismicPeak));
+                    index.Forward.SizeInBytes, index.Postings.SizeInBytes, index.Summaries.SizeInBytes, disk, stats.BuildSeconds, seismicPeak,
+                    residentBytes));
                 log?.Report($"{dataset}: seismic {config} ({buildConfig}): recall {recall:F4}, {one.Latency.MeanUs:F0} us/query");
                 bool better = best is null
                     || (recall >= 0.95 && (best.Value.Recall < 0.95 || one.Qps > best.Value.Qps))
@@ -217,6 +224,21 @@ public static class SeismicBenchmark
                 Math.Max(0, perQuery - (s.SummarySeconds + s.DocumentSeconds) / queriesDone),
                 s.SummaryEntriesRead / queriesDone, s.BlocksScored / queriesDone, s.BlocksSkipped / queriesDone, s.DocumentsScored / queriesDone));
         }
+    }
+
+    private static (SeismicIndex Index, long ResidentBytes, double OpenSeconds, long PeakBytes) OpenMeasured(string dir)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        PeakMemory.Reset();
+        var clock = Stopwatch.StartNew();
+        var index = SeismicIndex.Open(dir);
+        double seconds = clock.Elapsed.TotalSeconds;
+        long peak = PeakMemory.ReadBytes();
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        return (index, after - before, seconds, peak);
     }
 
     private delegate int SearchOneFn(SparseVector query, Span<int> ids, Span<float> scores);
