@@ -153,6 +153,7 @@ public static class SeismicBenchmark
             exactOne.Latency.P99Us, exactOne.Qps, exactBatchQps, null, null, null, null, null, exactBuild, null));
         log?.Report($"{dataset}: exact {exactOne.Latency.MeanUs:F0} us/query on one thread, {exactBatchQps:F0} QPS batched");
 
+        LatencyStats? luceneLatency = null;
         if (options.IncludeLucene)
         {
             var path = Path.Combine(work, "lucene-" + dataset);
@@ -165,6 +166,7 @@ public static class SeismicBenchmark
                 one.Latency.MeanUs, one.Latency.P50Us, one.Latency.P99Us, one.Qps, null, null, null, null, null, lucene.IndexBytes,
                 lucene.BuildSeconds, peak));
             log?.Report($"{dataset}: lucene built in {lucene.BuildSeconds:F1} s, {one.Latency.MeanUs:F0} us/query");
+            luceneLatency = one.Latency;
         }
 
         PeakMemory.Reset();
@@ -214,6 +216,15 @@ public static class SeismicBenchmark
         }
         if (best is { } chosen)
         {
+            // The targets as ratios within this run: one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
+            var chosenRow = rows.Last(r => r.Dataset == dataset && r.Method == "seismic"
+                && r.Config == $"qc={chosen.Params.QueryCut} hf={chosen.Params.HeapFactor.ToString(CultureInfo.InvariantCulture)}");
+            string vsLucene = luceneLatency is { } l
+                ? $"; vs Lucene {l.MeanUs / chosenRow.MeanUs:F1}x by mean, {l.P50Us / chosenRow.P50Us:F1}x by p50"
+                : "";
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{dataset}: fastest config with recall@{k} >= 0.95 (else the best recall): {chosenRow.Config}, recall {chosenRow.RecallAtK:F4}; " +
+                $"vs exact {exactOne.Latency.MeanUs / chosenRow.MeanUs:F1}x by mean (one-thread QPS), {exactOne.Latency.P50Us / chosenRow.P50Us:F1}x by p50{vsLucene}"));
             var p = chosen.Params with { CollectTimings = true };
             var s = new SeismicQueryStats();
             var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref s));
