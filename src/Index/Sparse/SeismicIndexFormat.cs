@@ -56,12 +56,10 @@ public static class SeismicIndexFormat
         void Record(string name, ChecksummedBinaryFile.Writer w) =>
             files.Add(new JsonObject { ["name"] = name, ["bytes"] = w.Length, ["crc32c"] = w.Checksum.ToString("x8", CultureInfo.InvariantCulture) });
 
-        var (terms, values) = index.Forward.RawArrays;
-        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, ForwardFile), ForwardMagic, CurrentVersion, 3))
+        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, ForwardFile), ForwardMagic, CurrentVersion, 2))
         {
             w.Section(index.Forward.Offsets);
-            if (terms is ushort[] narrow) w.Section(narrow); else w.Section((int[])terms);
-            if (values is Half[] half) w.Section(half); else w.Section((float[])values);
+            w.Section(index.Forward.RowBytes);
             w.Commit();
             Record(ForwardFile, w);
         }
@@ -155,13 +153,16 @@ public static class SeismicIndexFormat
             throw new RetrievalException(ErrorKind.NotFound, $"{manifestPath}: no manifest.json, so {directory} is not an index directory");
         var m = ReadManifest(manifestPath);
 
-        var fwd = OpenFile(directory, ForwardFile, ForwardMagic, m, 3);
+        var fwd = OpenFile(directory, ForwardFile, ForwardMagic, m, 2);
         var offsets = fwd.Section<long>("document offsets");
-        Array terms = m.WideTerms ? fwd.Section<int>("term ids") : fwd.Section<ushort>("term ids");
-        Array values = m.Options.Values == ForwardValueStorage.Float16 ? fwd.Section<Half>("values") : fwd.Section<float>("values");
+        var rows = fwd.Section<byte>("rows (term ids then weights, per document)");
         fwd.ExpectEnd();
-        ValidateForward(fwd, offsets, terms, values, m);
-        var forward = ForwardIndex.Create(offsets, m.Vocabulary, terms, values);
+        CheckOffsets(fwd, offsets, m.Documents + 1, m.NonZeros);
+        long expectedRowBytes = m.NonZeros * ForwardIndex.EntryBytes(m.WideTerms, m.Options.Values);
+        if (rows.LongLength != expectedRowBytes)
+            throw fwd.Invalid($"rows hold {rows.LongLength} bytes, expected {expectedRowBytes} for {m.NonZeros} non-zeros");
+        var forward = ForwardIndex.FromRows(offsets, m.Vocabulary, m.WideTerms, m.Options.Values, rows);
+        ValidateForward(fwd, forward, m);
 
         var pst = OpenFile(directory, PostingsFile, PostingsMagic, m, 3);
         var termBlockStart = pst.Section<int>("term block starts");
@@ -271,20 +272,22 @@ public static class SeismicIndexFormat
         return reader;
     }
 
-    private static void ValidateForward(ChecksummedBinaryFile.Reader file, long[] offsets, Array terms, Array values, Manifest m)
+    private static void ValidateForward(ChecksummedBinaryFile.Reader file, ForwardIndex forward, Manifest m)
     {
-        CheckOffsets(file, offsets, m.Documents + 1, terms.LongLength);
-        if (values.LongLength != terms.LongLength || terms.LongLength != m.NonZeros)
-            throw file.Invalid($"{terms.LongLength} term ids and {values.LongLength} values, manifest says {m.NonZeros} non-zeros");
+        int longest = 0;
+        for (int d = 0; d < m.Documents; d++) longest = Math.Max(longest, forward.LengthOf(d));
+        var terms = new int[longest];
+        var weights = new float[longest];
         for (int d = 0; d < m.Documents; d++)
         {
+            int n = forward.CopyRow(d, terms, weights);
             int previous = -1;
-            for (long e = offsets[d]; e < offsets[d + 1]; e++)
+            for (int e = 0; e < n; e++)
             {
-                int term = terms is ushort[] narrow ? narrow[e] : ((int[])terms)[e];
+                int term = terms[e];
                 if (term >= m.Vocabulary || term <= previous)
                     throw file.Invalid($"document {d}: term id {term} out of range [0, {m.Vocabulary}) or not increasing after {previous}");
-                float w = values is Half[] half ? (float)half[e] : ((float[])values)[e];
+                float w = weights[e];
                 if (!(w >= 0) || float.IsInfinity(w)) throw file.Invalid($"document {d}: term {term} has weight {w}, expected finite and >= 0");
                 previous = term;
             }
