@@ -4,7 +4,7 @@ namespace Retrieval.Index.Sparse;
 /// Builds the quantized summaries of one list's blocks (paper section 4.3): the coordinate-wise max over the block's
 /// documents, pruned to the fewest heaviest entries holding SummaryEnergy (alpha) of its L1 mass, quantized to a
 /// byte per entry with the block's min and (max - min) / 255 as scale (rounding to nearest: error at most scale / 2).
-/// The list's entries are then regrouped component-major for one-pass scoring.
+/// The list's entries are then regrouped component-major for one-pass scoring. A list of one block gets no summary.
 /// </summary>
 internal sealed class BlockSummarizer
 {
@@ -38,7 +38,8 @@ internal sealed class BlockSummarizer
         var blockMin = new float[blocks];
         var blockScale = new float[blocks];
         _componentKeys.Clear();
-        for (int b = 0; b < blocks; b++)
+        // A single-block list keeps no summary (see QuantizedSummaries): the search always scores its block.
+        for (int b = 0; b < blocks && blocks > 1; b++)
         {
             for (int i = boundaries[b]; i < boundaries[b + 1]; i++)
             {

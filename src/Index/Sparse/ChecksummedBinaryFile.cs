@@ -87,88 +87,138 @@ public static class ChecksummedBinaryFile
         }
     }
 
+    /// <summary>
+    /// Verifies a file and reads its sections. The constructor streams the payload once through CRC-32C (a 4 MiB
+    /// buffer, not the whole file), then each section is read from the file straight into its final array: opening
+    /// an index costs its arrays' size in memory, not twice that (a whole-file buffer plus the copies).
+    /// </summary>
     public sealed class Reader
     {
+        private const int ChecksumChunk = 1 << 22;
         private readonly string _path;
-        private readonly byte[] _bytes;
+        private readonly long _length;
         private readonly int _sectionCount;
-        private int _position = HeaderBytes;
+        private long _position = HeaderBytes;
         private int _sectionsRead;
+        private readonly uint _checksum;
 
         /// <summary>Reads and verifies the whole file: footer, checksum, magic, version range, section count.</summary>
         public Reader(string path, string magic, uint currentVersion, uint oldestVersion, long? expectedLength, uint? expectedChecksum)
         {
             _path = path;
             if (!File.Exists(path)) throw new DataFormatException(path, "file is missing from the index directory");
-            long length = new FileInfo(path).Length;
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            long length = RandomAccess.GetLength(handle);
+            _length = length;
             if (expectedLength is long expected && length != expected)
                 throw new DataFormatException(path, $"file is {length} bytes but the manifest says {expected} (truncated or replaced)");
             if (length < HeaderBytes + FooterBytes)
                 throw new DataFormatException(path, $"file is {length} bytes, shorter than the {HeaderBytes + FooterBytes}-byte header and footer (truncated)");
-            if (length > Array.MaxLength)
-                throw new DataFormatException(path, $"file is {length} bytes, larger than this reader supports", kind: ErrorKind.ResourceExhausted);
-            _bytes = File.ReadAllBytes(path);
-            var footer = _bytes.AsSpan(_bytes.Length - FooterBytes);
+            Span<byte> footer = stackalloc byte[FooterBytes];
+            ReadExactly(handle, footer, length - FooterBytes);
             if (!footer[12..].SequenceEqual(EndMagic))
-                throw new DataFormatException(path, "end marker missing: the file is truncated or not a Seismic index file", byteOffset: _bytes.Length - 4);
+                throw new DataFormatException(path, "end marker missing: the file is truncated or not a Seismic index file", byteOffset: length - 4);
             long payload = BinaryPrimitives.ReadInt64LittleEndian(footer);
-            if (payload != _bytes.Length - FooterBytes)
-                throw new DataFormatException(path, $"footer says {payload} payload bytes, file holds {_bytes.Length - FooterBytes} (truncated or extended)",
-                    byteOffset: _bytes.Length - FooterBytes);
+            if (payload != length - FooterBytes)
+                throw new DataFormatException(path, $"footer says {payload} payload bytes, file holds {length - FooterBytes} (truncated or extended)",
+                    byteOffset: length - FooterBytes);
             uint stored = BinaryPrimitives.ReadUInt32LittleEndian(footer[8..]);
-            uint actual = Crc32C(0, _bytes.AsSpan(0, (int)payload));
+            uint actual = 0;
+            var buffer = new byte[(int)Math.Min(ChecksumChunk, payload)];
+            Span<byte> header = stackalloc byte[HeaderBytes];
+            for (long at = 0; at < payload; at += buffer.Length)
+            {
+                var chunk = buffer.AsSpan(0, (int)Math.Min(buffer.Length, payload - at));
+                ReadExactly(handle, chunk, at);
+                if (at == 0) chunk[..HeaderBytes].CopyTo(header);
+                actual = Crc32C(actual, chunk);
+            }
             if (stored != actual)
                 throw new DataFormatException(path, $"checksum mismatch: footer CRC-32C {stored:x8}, contents hash to {actual:x8} (corrupted)");
             if (expectedChecksum is uint manifestCrc && manifestCrc != stored)
                 throw new DataFormatException(path, $"checksum {stored:x8} differs from the manifest's {manifestCrc:x8} (file from another index or build)");
-            if (!_bytes.AsSpan(0, 8).SequenceEqual(MagicBytes(magic)))
-                throw new DataFormatException(path, $"magic is '{Encoding.ASCII.GetString(_bytes, 0, 8).TrimEnd('\0')}', expected '{magic}'", byteOffset: 0,
+            _checksum = stored;
+            if (!header[..8].SequenceEqual(MagicBytes(magic)))
+                throw new DataFormatException(path, $"magic is '{Encoding.ASCII.GetString(header[..8]).TrimEnd('\0')}', expected '{magic}'", byteOffset: 0,
                     kind: ErrorKind.Incompatible);
-            uint version = BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(8));
+            uint version = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
             if (version < oldestVersion || version > currentVersion)
                 throw new DataFormatException(path, $"format version {version} is not readable here (supported {oldestVersion}..{currentVersion})",
                     byteOffset: 8, kind: ErrorKind.Incompatible);
             Version = version;
-            _sectionCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(12));
+            _sectionCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
         }
 
         public uint Version { get; }
-        public long Length => _bytes.LongLength;
-        public uint Checksum => BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(_bytes.Length - 8));
+        public long Length => _length;
+        public uint Checksum => _checksum;
         public int SectionCount => _sectionCount;
+
+        /// <summary>
+        /// The element type the next section declares (for sections whose width the writer chose, e.g. u16 or i32 ids),
+        /// or null when no section header follows; <see cref="Section{T}"/> still checks it.
+        /// </summary>
+        public Element? NextElement
+        {
+            get
+            {
+                if (_sectionsRead >= _sectionCount || _length - FooterBytes - _position < 16) return null;
+                Span<byte> head = stackalloc byte[4];
+                using var handle = File.OpenHandle(_path, FileMode.Open, FileAccess.Read, FileShare.Read);
+                ReadExactly(handle, head, _position);
+                return (Element)BinaryPrimitives.ReadUInt32LittleEndian(head);
+            }
+        }
 
         public T[] Section<T>(string what) where T : unmanaged
         {
-            int end = _bytes.Length - FooterBytes;
+            long end = _length - FooterBytes;
             if (_sectionsRead >= _sectionCount)
                 throw new DataFormatException(_path, $"section '{what}' missing: header declares {_sectionCount} sections");
             if (end - _position < 16)
                 throw new DataFormatException(_path, $"section '{what}' header runs past the end of the data", byteOffset: _position);
             var (element, size) = ElementOf<T>();
-            uint code = BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(_position));
-            uint storedSize = BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan(_position + 4));
-            long count = BinaryPrimitives.ReadInt64LittleEndian(_bytes.AsSpan(_position + 8));
+            using var handle = File.OpenHandle(_path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            Span<byte> head = stackalloc byte[16];
+            ReadExactly(handle, head, _position);
+            uint code = BinaryPrimitives.ReadUInt32LittleEndian(head);
+            uint storedSize = BinaryPrimitives.ReadUInt32LittleEndian(head[4..]);
+            long count = BinaryPrimitives.ReadInt64LittleEndian(head[8..]);
             if (code != (uint)element || storedSize != size)
                 throw new DataFormatException(_path, $"section '{what}' holds element type {code} of {storedSize} bytes, expected {element} of {size} bytes",
                     byteOffset: _position);
-            long bytes = count * size;
-            if (count < 0 || count > Array.MaxLength || bytes > end - _position - 16)
+            if (count < 0 || count > Array.MaxLength || count * size > end - _position - 16)
                 throw new DataFormatException(_path, $"section '{what}' claims {count} elements, more than the {end - _position - 16} bytes left",
                     byteOffset: _position);
+            long bytes = count * size;
             var data = new T[count];
-            _bytes.AsSpan(_position + 16, (int)bytes).CopyTo(MemoryMarshal.AsBytes(data.AsSpan()));
-            _position += 16 + (int)((bytes + 7) & ~7L);
+            // The checksum was verified over the whole payload in the constructor; the section is read directly into
+            // its array (from the page cache, normally) rather than through an intermediate buffer.
+            var target = MemoryMarshal.AsBytes(data.AsSpan());
+            ReadExactly(handle, target, _position + 16);
+            _position += 16 + ((bytes + 7) & ~7L);
             _sectionsRead++;
             return data;
         }
 
         public void ExpectEnd()
         {
-            if (_sectionsRead != _sectionCount || _position != _bytes.Length - FooterBytes)
-                throw new DataFormatException(_path, $"{_bytes.Length - FooterBytes - _position} unexpected bytes after the last section", byteOffset: _position);
+            if (_sectionsRead != _sectionCount || _position != _length - FooterBytes)
+                throw new DataFormatException(_path, $"{_length - FooterBytes - _position} unexpected bytes after the last section", byteOffset: _position);
         }
 
         public DataFormatException Invalid(string problem) => new(_path, problem);
+
+        private void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> target, long offset)
+        {
+            while (!target.IsEmpty)
+            {
+                int read = RandomAccess.Read(handle, target, offset);
+                if (read <= 0) throw new DataFormatException(_path, "file ended early while reading (changed while open?)", byteOffset: offset);
+                target = target[read..];
+                offset += read;
+            }
+        }
     }
 
     private static byte[] MagicBytes(string magic)

@@ -52,6 +52,7 @@ internal static class SeismicBuilder
     private static (PostingLists, QuantizedSummaries) Stitch(BlockSummarizer.ListBuild?[] lists, int vocabulary)
     {
         long blocks = 0, docs = 0, components = 0, entries = 0;
+        int maxBlocksPerList = 0, maxEntriesPerList = 0;
         foreach (var list in lists)
         {
             if (list is null) continue;
@@ -59,6 +60,8 @@ internal static class SeismicBuilder
             docs += list.Docs.Length;
             components += list.ComponentTerms.Length;
             entries += list.EntryCodes.Length;
+            maxBlocksPerList = Math.Max(maxBlocksPerList, list.BlockMin.Length);
+            maxEntriesPerList = Math.Max(maxEntriesPerList, list.EntryCodes.Length);
         }
         if (docs > Array.MaxLength || entries > Array.MaxLength || blocks >= int.MaxValue || components >= int.MaxValue)
             throw new RetrievalException(ErrorKind.ResourceExhausted,
@@ -69,8 +72,13 @@ internal static class SeismicBuilder
         var blockMin = new float[blocks];
         var blockScale = new float[blocks];
         var termComponentStart = new int[vocabulary + 1];
+        var termEntryStart = new int[vocabulary + 1];
+        // Narrowest widths that fit every list (see QuantizedSummaries).
+        bool narrowTerms = vocabulary <= ushort.MaxValue + 1;
+        bool narrowOffsets = maxEntriesPerList <= ushort.MaxValue + 1;
+        bool narrowBlocks = maxBlocksPerList <= byte.MaxValue + 1;
         var componentTerms = new int[components];
-        var componentEntryStart = new int[components + 1];
+        var entryOffsets = new int[components];
         var entryBlocks = new ushort[entries];
         var entryCodes = new byte[entries];
         int b = 0, c = 0, d = 0, e = 0;
@@ -78,6 +86,7 @@ internal static class SeismicBuilder
         {
             termBlockStart[t] = b;
             termComponentStart[t] = c;
+            termEntryStart[t] = e;
             var list = lists[t];
             if (list is null) continue;
             for (int i = 0; i < list.BlockMin.Length; i++)
@@ -87,24 +96,43 @@ internal static class SeismicBuilder
                 blockScale[b + i] = list.BlockScale[i];
             }
             list.Docs.CopyTo(docIds, d);
+            int local = 0;
             for (int i = 0; i < list.ComponentTerms.Length; i++)
             {
                 componentTerms[c + i] = list.ComponentTerms[i];
-                componentEntryStart[c + i] = e;
-                e += list.ComponentEntryCounts[i];
+                entryOffsets[c + i] = local;
+                local += list.ComponentEntryCounts[i];
             }
-            list.EntryBlocks.CopyTo(entryBlocks, componentEntryStart[c]);
-            list.EntryCodes.CopyTo(entryCodes, componentEntryStart[c]);
+            list.EntryBlocks.CopyTo(entryBlocks, e);
+            list.EntryCodes.CopyTo(entryCodes, e);
             b += list.BlockMin.Length;
             c += list.ComponentTerms.Length;
             d += list.Docs.Length;
+            e += local;
         }
         termBlockStart[vocabulary] = b;
         termComponentStart[vocabulary] = c;
+        termEntryStart[vocabulary] = e;
         blockDocStart[b] = d;
-        componentEntryStart[c] = e;
+        Array terms = narrowTerms ? Narrow16(componentTerms) : componentTerms;
+        Array offsets = narrowOffsets ? Narrow16(entryOffsets) : entryOffsets;
+        Array blockIds = narrowBlocks ? Narrow8(entryBlocks) : entryBlocks;
         return (new PostingLists(termBlockStart, blockDocStart, docIds),
-            new QuantizedSummaries(blockMin, blockScale, termComponentStart, componentTerms, componentEntryStart, entryBlocks, entryCodes));
+            QuantizedSummaries.Create(blockMin, blockScale, termComponentStart, termEntryStart, terms, offsets, blockIds, entryCodes));
+    }
+
+    private static ushort[] Narrow16(int[] values)
+    {
+        var narrow = new ushort[values.Length];
+        for (int i = 0; i < values.Length; i++) narrow[i] = (ushort)values[i];
+        return narrow;
+    }
+
+    private static byte[] Narrow8(ushort[] values)
+    {
+        var narrow = new byte[values.Length];
+        for (int i = 0; i < values.Length; i++) narrow[i] = (byte)values[i];
+        return narrow;
     }
 
     /// <summary>

@@ -180,7 +180,6 @@ public sealed class SeismicIndex
         order.Sort();
         int cut = Math.Min(parameters.QueryCut, terms.Length);
 
-        uint epoch = scratch.NextEpoch();
         float heapFactor = parameters.HeapFactor;
         bool timed = parameters.CollectTimings;
         int[] termBlockStart = Postings.TermBlockStart;
@@ -193,6 +192,16 @@ public sealed class SeismicIndex
             int firstBlock = termBlockStart[term], blockCount = termBlockStart[term + 1] - firstBlock;
             if (blockCount == 0) continue;
             stats.ListsVisited++;
+            if (blockCount == 1)
+            {
+                // A single-block list has no summary: its few documents are scored directly.
+                long s0 = timed ? Stopwatch.GetTimestamp() : 0;
+                stats.BlocksScored++;
+                var only = docIds.AsSpan(blockDocStart[firstBlock], blockDocStart[firstBlock + 1] - blockDocStart[firstBlock]);
+                stats.DocumentsScored += Forward.ScoreUnvisited(only, dense, scratch.Visited, heap, scratch.ValueBuffer);
+                if (timed) documentTicks += Stopwatch.GetTimestamp() - s0;
+                continue;
+            }
             long t0 = timed ? Stopwatch.GetTimestamp() : 0;
             stats.SummaryEntriesRead += Summaries.ScoreList(term, firstBlock, blockCount, terms, weights,
                 scratch.BlockScores, scratch.WeightSums);
@@ -217,7 +226,7 @@ public sealed class SeismicIndex
                     stats.BlocksScored++;
                     int global = firstBlock + b;
                     var blockDocs = docIds.AsSpan(blockDocStart[global], blockDocStart[global + 1] - blockDocStart[global]);
-                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, epoch, heap, scratch.ValueBuffer);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, heap, scratch.ValueBuffer);
                 }
             }
             else
@@ -232,7 +241,7 @@ public sealed class SeismicIndex
                     stats.BlocksScored++;
                     int global = firstBlock + b;
                     var blockDocs = docIds.AsSpan(blockDocStart[global], blockDocStart[global + 1] - blockDocStart[global]);
-                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, epoch, heap, scratch.ValueBuffer);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, heap, scratch.ValueBuffer);
                 }
             }
             if (timed)
@@ -243,6 +252,7 @@ public sealed class SeismicIndex
             }
         }
         for (int i = 0; i < terms.Length; i++) dense[terms[i]] = 0f;
+        scratch.Visited.Clear();
         stats.Queries++;
         stats.SummaryTicks += summaryTicks;
         stats.DocumentTicks += documentTicks;

@@ -19,8 +19,13 @@ public static class SeismicIndexFormat
 {
     public const string FormatName = "seismic";
     /// <summary>The format this code writes; files from <see cref="OldestReadableVersion"/> up to this one open.</summary>
-    public const uint CurrentVersion = 1;
-    public const uint OldestReadableVersion = 1;
+    /// <remarks>
+    /// Version 2 (this code) stores summaries with narrow widths (u16 component ids and list-relative entry offsets,
+    /// u8 block ids where they fit) and no summary for single-block lists. Version 1 indexes must be rebuilt: they
+    /// are rejected with a format-version error.
+    /// </remarks>
+    public const uint CurrentVersion = 2;
+    public const uint OldestReadableVersion = 2;
     public const string ManifestFile = "manifest.json";
     public const string ForwardFile = "forward.bin";
     public const string PostingsFile = "postings.bin";
@@ -51,12 +56,10 @@ public static class SeismicIndexFormat
         void Record(string name, ChecksummedBinaryFile.Writer w) =>
             files.Add(new JsonObject { ["name"] = name, ["bytes"] = w.Length, ["crc32c"] = w.Checksum.ToString("x8", CultureInfo.InvariantCulture) });
 
-        var (terms, values) = index.Forward.RawArrays;
-        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, ForwardFile), ForwardMagic, CurrentVersion, 3))
+        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, ForwardFile), ForwardMagic, CurrentVersion, 2))
         {
             w.Section(index.Forward.Offsets);
-            if (terms is ushort[] narrow) w.Section(narrow); else w.Section((int[])terms);
-            if (values is Half[] half) w.Section(half); else w.Section((float[])values);
+            w.Section(index.Forward.RowBytes);
             w.Commit();
             Record(ForwardFile, w);
         }
@@ -70,14 +73,16 @@ public static class SeismicIndexFormat
             Record(PostingsFile, w);
         }
         var s = index.Summaries;
-        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, SummariesFile), SummariesMagic, CurrentVersion, 7))
+        var (summaryTerms, entryOffsets, entryBlocks) = s.RawArrays;
+        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, SummariesFile), SummariesMagic, CurrentVersion, SummarySections))
         {
             w.Section(s.BlockMin);
             w.Section(s.BlockScale);
             w.Section(s.TermComponentStart);
-            w.Section(s.ComponentTerms);
-            w.Section(s.ComponentEntryStart);
-            w.Section(s.EntryBlocks);
+            w.Section(s.TermEntryStart);
+            SectionOf(w, summaryTerms);
+            SectionOf(w, entryOffsets);
+            SectionOf(w, entryBlocks);
             w.Section(s.EntryCodes);
             w.Commit();
             Record(SummariesFile, w);
@@ -126,10 +131,11 @@ public static class SeismicIndexFormat
                 ["nonzeros"] = index.Forward.NonZeroCount,
                 ["postings"] = p.PostingCount,
                 ["blocks"] = p.BlockCount,
-                ["summary_components"] = s.ComponentTerms.Length,
+                ["summary_components"] = s.ComponentCount,
                 ["summary_entries"] = s.EntryCount,
             },
             ["term_ids"] = index.Forward.WideTermIds ? "u32" : "u16",
+            ["summary_widths"] = $"component ids {8 * s.Widths.TermBytes} bits, entry offsets {8 * s.Widths.OffsetBytes} bits, block ids {8 * s.Widths.BlockBytes} bits",
             ["files"] = files,
         };
         using var file = new AtomicFile(Path.Combine(directory, ManifestFile));
@@ -147,13 +153,16 @@ public static class SeismicIndexFormat
             throw new RetrievalException(ErrorKind.NotFound, $"{manifestPath}: no manifest.json, so {directory} is not an index directory");
         var m = ReadManifest(manifestPath);
 
-        var fwd = OpenFile(directory, ForwardFile, ForwardMagic, m, 3);
+        var fwd = OpenFile(directory, ForwardFile, ForwardMagic, m, 2);
         var offsets = fwd.Section<long>("document offsets");
-        Array terms = m.WideTerms ? fwd.Section<int>("term ids") : fwd.Section<ushort>("term ids");
-        Array values = m.Options.Values == ForwardValueStorage.Float16 ? fwd.Section<Half>("values") : fwd.Section<float>("values");
+        var rows = fwd.Section<byte>("rows (term ids then weights, per document)");
         fwd.ExpectEnd();
-        ValidateForward(fwd, offsets, terms, values, m);
-        var forward = ForwardIndex.Create(offsets, m.Vocabulary, terms, values);
+        CheckOffsets(fwd, offsets, m.Documents + 1, m.NonZeros);
+        long expectedRowBytes = m.NonZeros * ForwardIndex.EntryBytes(m.WideTerms, m.Options.Values);
+        if (rows.LongLength != expectedRowBytes)
+            throw fwd.Invalid($"rows hold {rows.LongLength} bytes, expected {expectedRowBytes} for {m.NonZeros} non-zeros");
+        var forward = ForwardIndex.FromRows(offsets, m.Vocabulary, m.WideTerms, m.Options.Values, rows);
+        ValidateForward(fwd, forward, m);
 
         var pst = OpenFile(directory, PostingsFile, PostingsMagic, m, 3);
         var termBlockStart = pst.Section<int>("term block starts");
@@ -168,13 +177,15 @@ public static class SeismicIndexFormat
             if ((uint)docIds[i] >= (uint)m.Documents) throw pst.Invalid($"posting {i} names document {docIds[i]}, outside [0, {m.Documents})");
         if (docIds.LongLength != m.Postings) throw pst.Invalid($"{docIds.Length} postings, manifest says {m.Postings}");
 
-        var sum = OpenFile(directory, SummariesFile, SummariesMagic, m, 7);
+        var sum = OpenFile(directory, SummariesFile, SummariesMagic, m, SummarySections);
         var blockMin = sum.Section<float>("block minimums");
         var blockScale = sum.Section<float>("block scales");
         var termComponentStart = sum.Section<int>("term component starts");
-        var componentTerms = sum.Section<int>("component terms");
-        var componentEntryStart = sum.Section<int>("component entry starts");
-        var entryBlocks = sum.Section<ushort>("entry blocks");
+        var termEntryStart = sum.Section<int>("term entry starts");
+        var componentTerms = ReadIds(sum, "component terms");
+        var entryOffsets = ReadIds(sum, "component entry offsets");
+        Array entryBlocks = sum.NextElement == ChecksummedBinaryFile.Element.UInt8
+            ? sum.Section<byte>("entry blocks") : sum.Section<ushort>("entry blocks");
         var entryCodes = sum.Section<byte>("entry codes");
         sum.ExpectEnd();
         if (blockMin.Length != m.Blocks || blockScale.Length != m.Blocks)
@@ -182,18 +193,31 @@ public static class SeismicIndexFormat
         for (int b = 0; b < m.Blocks; b++)
             if (!float.IsFinite(blockMin[b]) || !float.IsFinite(blockScale[b]) || blockScale[b] < 0)
                 throw sum.Invalid($"block {b} has min {blockMin[b]} and scale {blockScale[b]}: expected finite, scale >= 0");
+        if (componentTerms.Length != entryOffsets.Length)
+            throw sum.Invalid($"{componentTerms.Length} component terms but {entryOffsets.Length} entry offsets");
         CheckOffsets(sum, termComponentStart, m.Vocabulary + 1, componentTerms.Length, "term component starts");
-        CheckOffsets(sum, componentEntryStart, componentTerms.Length + 1, entryCodes.Length, "component entry starts");
+        CheckOffsets(sum, termEntryStart, m.Vocabulary + 1, entryCodes.Length, "term entry starts");
         if (entryBlocks.Length != entryCodes.Length) throw sum.Invalid($"{entryBlocks.Length} entry blocks but {entryCodes.Length} codes");
+        var summaries = QuantizedSummaries.Create(blockMin, blockScale, termComponentStart, termEntryStart, componentTerms, entryOffsets,
+            entryBlocks, entryCodes);
         for (int t = 0; t < m.Vocabulary; t++)
         {
             int blocks = termBlockStart[t + 1] - termBlockStart[t];
-            for (int c = termComponentStart[t]; c < termComponentStart[t + 1]; c++)
+            int first = termComponentStart[t], last = termComponentStart[t + 1];
+            int entries = termEntryStart[t + 1] - termEntryStart[t];
+            if (first == last && entries != 0) throw sum.Invalid($"term {t}: {entries} summary entries but no components");
+            int previousEnd = termEntryStart[t];
+            for (int c = first; c < last; c++)
             {
-                if ((uint)componentTerms[c] >= (uint)m.Vocabulary || (c > termComponentStart[t] && componentTerms[c] <= componentTerms[c - 1]))
-                    throw sum.Invalid($"term {t}: summary component {c} (term {componentTerms[c]}) is out of range or out of order");
-                for (int e = componentEntryStart[c]; e < componentEntryStart[c + 1]; e++)
-                    if (entryBlocks[e] >= blocks) throw sum.Invalid($"term {t}: summary entry {e} names block {entryBlocks[e]} of {blocks}");
+                int term = summaries.ComponentTerm(c);
+                if ((uint)term >= (uint)m.Vocabulary || (c > first && term <= summaries.ComponentTerm(c - 1)))
+                    throw sum.Invalid($"term {t}: summary component {c} (term {term}) is out of range or out of order");
+                var (start, end) = summaries.ComponentEntries(t, c);
+                if (start != previousEnd || end <= start || end > termEntryStart[t + 1])
+                    throw sum.Invalid($"term {t}: summary component {c} has entries [{start}, {end}), expected a non-empty range from {previousEnd}");
+                previousEnd = end;
+                for (int e = start; e < end; e++)
+                    if (summaries.EntryBlock(e) >= blocks) throw sum.Invalid($"term {t}: summary entry {e} names block {summaries.EntryBlock(e)} of {blocks}");
             }
         }
 
@@ -215,9 +239,25 @@ public static class SeismicIndexFormat
         }
         return new SeismicIndex(m.Options, forward,
             new PostingLists(termBlockStart, blockDocStart, docIds),
-            new QuantizedSummaries(blockMin, blockScale, termComponentStart, componentTerms, componentEntryStart, entryBlocks, entryCodes),
+            summaries,
             ids, buildStats: null);
     }
+
+    private const int SummarySections = 8;
+
+    private static void SectionOf(ChecksummedBinaryFile.Writer w, Array data)
+    {
+        switch (data)
+        {
+            case byte[] a: w.Section(a); break;
+            case ushort[] a: w.Section(a); break;
+            case int[] a: w.Section(a); break;
+            default: throw new ArgumentException($"unsupported section array {data.GetType().Name}");
+        }
+    }
+
+    private static Array ReadIds(ChecksummedBinaryFile.Reader file, string what) =>
+        file.NextElement == ChecksummedBinaryFile.Element.UInt16 ? file.Section<ushort>(what) : file.Section<int>(what);
 
     private sealed record Manifest(SeismicBuildOptions Options, int Documents, int Vocabulary, long NonZeros, long Postings, int Blocks,
         bool WideTerms, Dictionary<string, (long Bytes, uint Crc)> Files);
@@ -232,20 +272,22 @@ public static class SeismicIndexFormat
         return reader;
     }
 
-    private static void ValidateForward(ChecksummedBinaryFile.Reader file, long[] offsets, Array terms, Array values, Manifest m)
+    private static void ValidateForward(ChecksummedBinaryFile.Reader file, ForwardIndex forward, Manifest m)
     {
-        CheckOffsets(file, offsets, m.Documents + 1, terms.LongLength);
-        if (values.LongLength != terms.LongLength || terms.LongLength != m.NonZeros)
-            throw file.Invalid($"{terms.LongLength} term ids and {values.LongLength} values, manifest says {m.NonZeros} non-zeros");
+        int longest = 0;
+        for (int d = 0; d < m.Documents; d++) longest = Math.Max(longest, forward.LengthOf(d));
+        var terms = new int[longest];
+        var weights = new float[longest];
         for (int d = 0; d < m.Documents; d++)
         {
+            int n = forward.CopyRow(d, terms, weights);
             int previous = -1;
-            for (long e = offsets[d]; e < offsets[d + 1]; e++)
+            for (int e = 0; e < n; e++)
             {
-                int term = terms is ushort[] narrow ? narrow[e] : ((int[])terms)[e];
+                int term = terms[e];
                 if (term >= m.Vocabulary || term <= previous)
                     throw file.Invalid($"document {d}: term id {term} out of range [0, {m.Vocabulary}) or not increasing after {previous}");
-                float w = values is Half[] half ? (float)half[e] : ((float[])values)[e];
+                float w = weights[e];
                 if (!(w >= 0) || float.IsInfinity(w)) throw file.Invalid($"document {d}: term {term} has weight {w}, expected finite and >= 0");
                 previous = term;
             }

@@ -4,8 +4,8 @@ namespace Retrieval.Index.Sparse;
 
 /// <summary>
 /// Per-thread working memory of a Seismic search, allocated once and reused: the query scattered into a dense array
-/// over the vocabulary (cleared entry by entry after each query), a visited stamp per document compared with a
-/// per-query epoch (never cleared between queries, hnswlib's habit), block score buffers sized for the longest list,
+/// over the vocabulary (cleared entry by entry after each query), the visited-document bitset (cleared word by word
+/// after each query), block score buffers sized for the longest list,
 /// the query-cut ordering keys, a float16 conversion buffer and the heap.
 /// </summary>
 internal sealed class SeismicScratch
@@ -13,7 +13,7 @@ internal sealed class SeismicScratch
     public SeismicScratch(int vocabularySize, int documentCount, int maxBlocksPerList, int maxDocumentLength)
     {
         DenseQuery = new float[vocabularySize];
-        Visited = new uint[documentCount];
+        Visited = new VisitedDocuments(documentCount);
         BlockScores = new float[Math.Max(1, maxBlocksPerList)];
         WeightSums = new float[Math.Max(1, maxBlocksPerList)];
         ValueBuffer = new float[Math.Max(1, maxDocumentLength)];
@@ -27,24 +27,12 @@ internal sealed class SeismicScratch
     public Span<long> BlockOrderFor(int blocks) => BlockOrder.AsSpan(0, blocks);
 
     public float[] DenseQuery { get; }
-    public uint[] Visited { get; }
+    public VisitedDocuments Visited { get; }
     public float[] BlockScores { get; }
     public float[] WeightSums { get; }
     public float[] ValueBuffer { get; }
     public long[] CutKeys { get; private set; }
-    private uint _epoch;
     private TopKHeap? _heap;
-
-    public uint NextEpoch()
-    {
-        if (++_epoch == 0)
-        {
-            // Wrapped after 4 billion queries: stale stamps could collide, so start over from a clean array.
-            Array.Clear(Visited);
-            _epoch = 1;
-        }
-        return _epoch;
-    }
 
     public TopKHeap HeapFor(int k)
     {

@@ -36,12 +36,17 @@ public sealed class SparseTextEncoder
     /// with them. <paramref name="progress"/> receives the number of documents done so far.
     /// </summary>
     public (SparseMatrix Documents, CorpusStatistics Statistics) FitDocuments(IReadOnlyList<string> texts,
-        Bm25Parameters? parameters = null, IProgress<long>? progress = null)
+        Bm25Parameters? parameters = null, IProgress<long>? progress = null) => FitDocuments(texts, parameters, progress, out _);
+
+    /// <summary>As <see cref="FitDocuments(IReadOnlyList{string}, Bm25Parameters?, IProgress{long}?)"/>, also counting the [UNK] tokens dropped.</summary>
+    public (SparseMatrix Documents, CorpusStatistics Statistics) FitDocuments(IReadOnlyList<string> texts,
+        Bm25Parameters? parameters, IProgress<long>? progress, out long unknownTokens)
     {
         ArgumentNullException.ThrowIfNull(texts);
         parameters ??= Bm25Parameters.Default;
         parameters.Validate();
         var counts = CountTerms(texts, progress);
+        unknownTokens = UnknownTokens(counts);
         var df = new int[VocabularySize];
         long totalTokens = 0;
         foreach (var c in counts)
@@ -65,11 +70,16 @@ public sealed class SparseTextEncoder
     }
 
     /// <summary>Query vectors: each distinct token weighted by its count in the query times its idf.</summary>
-    public SparseMatrix EncodeQueries(IReadOnlyList<string> texts, CorpusStatistics statistics)
+    public SparseMatrix EncodeQueries(IReadOnlyList<string> texts, CorpusStatistics statistics) =>
+        EncodeQueries(texts, statistics, out _);
+
+    /// <summary>As <see cref="EncodeQueries(IReadOnlyList{string}, CorpusStatistics)"/>, also counting the [UNK] tokens dropped.</summary>
+    public SparseMatrix EncodeQueries(IReadOnlyList<string> texts, CorpusStatistics statistics, out long unknownTokens)
     {
         ArgumentNullException.ThrowIfNull(texts);
         CheckStatistics(statistics);
         var counts = CountTerms(texts, progress: null);
+        unknownTokens = UnknownTokens(counts);
         var offsets = new long[counts.Length + 1];
         for (int i = 0; i < counts.Length; i++)
         {
@@ -95,8 +105,15 @@ public sealed class SparseTextEncoder
         return new SparseMatrix(counts.Length, VocabularySize, offsets, indices, values);
     }
 
-    /// <summary>Distinct term ids of one text in increasing order, their frequencies, and the text's length.</summary>
-    internal readonly record struct TermCounts(int[] Terms, int[] Frequencies, int Length);
+    /// <summary>Distinct term ids of one text in increasing order, their frequencies, the text's length and its [UNK] tokens.</summary>
+    internal readonly record struct TermCounts(int[] Terms, int[] Frequencies, int Length, int Unknown = 0);
+
+    private static long UnknownTokens(TermCounts[] counts)
+    {
+        long unknown = 0;
+        foreach (var c in counts) unknown += c.Unknown;
+        return unknown;
+    }
 
     internal TermCounts[] CountTerms(IReadOnlyList<string> texts, IProgress<long>? progress)
     {
@@ -122,10 +139,11 @@ public sealed class SparseTextEncoder
     private TermCounts Count(string text, List<int> scratch)
     {
         scratch.Clear();
-        int unknown = _tokenizer.UnknownId;
+        int unknownId = _tokenizer.UnknownId, unknown = 0;
         foreach (int id in _tokenizer.EncodeToIds(text))
         {
-            if (id != unknown) scratch.Add(id);
+            if (id != unknownId) scratch.Add(id);
+            else unknown++;
         }
         var ids = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(scratch);
         ids.Sort();
@@ -140,7 +158,7 @@ public sealed class SparseTextEncoder
             if (i == 0 || ids[i] != ids[i - 1]) terms[++w] = ids[i];
             freqs[w]++;
         }
-        return new TermCounts(terms, freqs, ids.Length);
+        return new TermCounts(terms, freqs, ids.Length, unknown);
     }
 
     private SparseMatrix Bm25Weights(TermCounts[] counts, CorpusStatistics statistics, Bm25Parameters p)

@@ -83,12 +83,15 @@ public sealed class SeismicSearchIndex : ISearchIndex
     }
 
     /// <summary>Query texts as sparse query vectors with this index's corpus statistics (a text-built index only).</summary>
-    public QuerySet EncodeQueryTexts(IReadOnlyList<string> texts)
+    public QuerySet EncodeQueryTexts(IReadOnlyList<string> texts) => EncodeQueryTexts(texts, out _);
+
+    /// <summary>As <see cref="EncodeQueryTexts(IReadOnlyList{string})"/>, also counting the [UNK] tokens dropped from the texts.</summary>
+    public QuerySet EncodeQueryTexts(IReadOnlyList<string> texts, out long unknownTokens)
     {
         if (Text is null)
             throw new RetrievalException(ErrorKind.Incompatible,
                 $"{_directory} was built from sparse vectors, not text: it has no {SeismicTextIndex.StatisticsFile} to encode text queries with");
-        return QuerySet.FromSparse(Text.EncodeQueries(texts));
+        return QuerySet.FromSparse(Text.EncodeQueries(texts, out unknownTokens));
     }
 
     public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores) =>

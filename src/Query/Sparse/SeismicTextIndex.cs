@@ -33,8 +33,9 @@ public sealed class SeismicTextIndex
 
     private readonly SparseTextEncoder _encoder;
 
-    private SeismicTextIndex(SeismicIndex index, CorpusStatistics statistics, SeismicTextOptions options)
+    private SeismicTextIndex(SeismicIndex index, CorpusStatistics statistics, SeismicTextOptions options, long? unknownDocumentTokens = null)
     {
+        UnknownDocumentTokens = unknownDocumentTokens;
         Index = index;
         Statistics = statistics;
         Options = options;
@@ -47,6 +48,8 @@ public sealed class SeismicTextIndex
     public SeismicIndex Index { get; }
     public CorpusStatistics Statistics { get; }
     public SeismicTextOptions Options { get; }
+    /// <summary>[UNK] tokens dropped from the documents when this index was built in this process (null after <see cref="Open"/>).</summary>
+    public long? UnknownDocumentTokens { get; }
 
     /// <summary>Encodes and indexes <paramref name="texts"/> (row i is document i, named <paramref name="ids"/>[i]).</summary>
     public static SeismicTextIndex Build(IReadOnlyList<string> ids, IReadOnlyList<string> texts, SeismicTextOptions? options = null,
@@ -57,16 +60,19 @@ public sealed class SeismicTextIndex
         options ??= SeismicTextOptions.Default;
         if (ids.Count != texts.Count) Guard.ThrowInvalid($"{ids.Count} ids for {texts.Count} texts");
         var encoder = new SparseTextEncoder(threads: options.Threads);
-        var (documents, statistics) = encoder.FitDocuments(texts, options.Bm25, progress);
+        var (documents, statistics) = encoder.FitDocuments(texts, options.Bm25, progress, out long unknownTokens);
         if (options.IdfSplit) documents = IdfSplitWeighting.Documents(documents, statistics);
         var index = SeismicIndex.Build(documents, options.Build, [.. ids]);
-        return new SeismicTextIndex(index, statistics, options);
+        return new SeismicTextIndex(index, statistics, options, unknownTokens);
     }
 
     /// <summary>Query texts as the vectors this index expects (idf bags, or count x sqrt(idf) with the split).</summary>
-    public SparseMatrix EncodeQueries(IReadOnlyList<string> texts)
+    public SparseMatrix EncodeQueries(IReadOnlyList<string> texts) => EncodeQueries(texts, out _);
+
+    /// <summary>As <see cref="EncodeQueries(IReadOnlyList{string})"/>, also counting the [UNK] tokens dropped from the texts.</summary>
+    public SparseMatrix EncodeQueries(IReadOnlyList<string> texts, out long unknownTokens)
     {
-        var queries = _encoder.EncodeQueries(texts, Statistics);
+        var queries = _encoder.EncodeQueries(texts, Statistics, out unknownTokens);
         return Options.IdfSplit ? IdfSplitWeighting.Queries(queries, Statistics) : queries;
     }
 

@@ -1,3 +1,4 @@
+using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Sparse;
 using Retrieval.Index.Vectors;
@@ -6,9 +7,10 @@ using Retrieval.Tests.Support;
 namespace Retrieval.Tests.Seismic;
 
 /// <summary>
-/// A tiny index written by format version 1 is committed under datasets/fixtures/seismic/v1; every later reader must
-/// still open it and answer as exact search does (Tantivy's habit). Regenerate only on a format change, with
-/// SEISMIC_WRITE_FIXTURE=1, and keep the old version's folder.
+/// A tiny index of the current format version is committed under datasets/fixtures/seismic/v2; the reader must open
+/// it and answer as exact search does (Tantivy's habit). Regenerate only on a format change, with
+/// SEISMIC_WRITE_FIXTURE=1, into a new version folder, and keep the old version's folder: the version-1 fixture stays
+/// to prove an index of an unreadable version is refused with a format-version error rather than misread.
 /// </summary>
 public class SeismicFixtureTests
 {
@@ -22,9 +24,10 @@ public class SeismicFixtureTests
     };
 
     [Fact]
-    public void Version1FixtureStillOpensAndMatchesExact()
+    public void CurrentVersionFixtureOpensAndMatchesExact()
     {
-        var dir = TestData.Fixture("seismic", "v1");
+        Assert.Equal(2u, SeismicIndexFormat.CurrentVersion);
+        var dir = TestData.Fixture("seismic", "v2");
         if (Environment.GetEnvironmentVariable("SEISMIC_WRITE_FIXTURE") == "1")
             SeismicIndex.Build(FixtureDocuments(), FixtureOptions, Enumerable.Range(0, 60).Select(i => "doc" + i).ToArray()).Save(dir);
         var index = SeismicIndex.Open(dir);
@@ -35,5 +38,36 @@ public class SeismicFixtureTests
         Assert.True(index.Postings.BlockCount > 40, "lists are split into blocks");
         var exact = new ExactSparseIndex(FixtureDocuments()).Search(FixtureQueries(), 5, threads: 1);
         SeismicExactnessTests.AssertSameTopK(exact, index.Search(FixtureQueries(), 5, SeismicSearchParameters.Exhaustive, threads: 1));
+    }
+
+    [Fact]
+    public void Version1FixtureIsRefusedWithAFormatVersionError()
+    {
+        var dir = TestData.Fixture("seismic", "v1");
+        var error = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
+        Assert.Equal(ErrorKind.Incompatible, error.Kind);
+        Assert.Contains("format_version 1", error.Message);
+        Assert.Contains("manifest.json", error.Message);
+    }
+
+    [Fact]
+    public void Version1SummariesFileIsRefusedEvenUnderACurrentManifest()
+    {
+        // A v1 binary file smuggled into a v2 directory (manifest patched to match) still fails on its header version.
+        var dir = TestData.TempDirectory();
+        foreach (var f in Directory.GetFiles(TestData.Fixture("seismic", "v2"))) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        var v1 = Path.Combine(TestData.Fixture("seismic", "v1"), SeismicIndexFormat.SummariesFile);
+        File.Copy(v1, Path.Combine(dir, SeismicIndexFormat.SummariesFile), overwrite: true);
+        var manifestPath = Path.Combine(dir, SeismicIndexFormat.ManifestFile);
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        var v1Manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(TestData.Fixture("seismic", "v1"), SeismicIndexFormat.ManifestFile)))!;
+        var oldEntry = v1Manifest["files"]!.AsArray().First(e => e!["name"]!.GetValue<string>() == SeismicIndexFormat.SummariesFile)!;
+        var entry = manifest["files"]!.AsArray().First(e => e!["name"]!.GetValue<string>() == SeismicIndexFormat.SummariesFile)!;
+        entry["bytes"] = oldEntry["bytes"]!.GetValue<long>();
+        entry["crc32c"] = oldEntry["crc32c"]!.GetValue<string>();
+        File.WriteAllText(manifestPath, manifest.ToJsonString());
+        var error = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
+        Assert.Contains("format version 1", error.Message);
+        Assert.Contains(SeismicIndexFormat.SummariesFile, error.Message);
     }
 }

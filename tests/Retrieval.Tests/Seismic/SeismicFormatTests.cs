@@ -52,6 +52,44 @@ public class SeismicFormatTests
         Assert.Empty(Directory.GetFiles(dir, "*.tmp-*"));
     }
 
+    /// <summary>
+    /// A forward file whose checksums all agree but whose rows break the contract (term ids not increasing, a
+    /// negative weight) is caught by the structural checks on open, not trusted because its CRC matches.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void WellChecksummedButMalformedForwardRowsAreRejected(bool negativeWeight)
+    {
+        var dir = SavedIndex(SeismicBuildOptions.Default with { Pruning = PostingPruning.FixedLambda, Lambda = 40, Values = ForwardValueStorage.Float32 });
+        var index = SeismicIndex.Open(dir);
+        int doc = Enumerable.Range(0, index.Count).First(d => index.Forward.LengthOf(d) >= 2);
+        var rows = (byte[])index.Forward.RowBytes.Clone();
+        int at = (int)index.Forward.Offsets[doc] * (sizeof(ushort) + sizeof(float));
+        int length = index.Forward.LengthOf(doc);
+        if (negativeWeight)
+            BitConverter.TryWriteBytes(rows.AsSpan(at + length * sizeof(ushort)), -1f);
+        else
+            (rows[at], rows[at + 1], rows[at + 2], rows[at + 3]) = (rows[at + 2], rows[at + 3], rows[at], rows[at + 1]);
+        var path = Path.Combine(dir, SeismicIndexFormat.ForwardFile);
+        using (var w = new ChecksummedBinaryFile.Writer(path, "SSMCFWD1", SeismicIndexFormat.CurrentVersion, 2))
+        {
+            w.Section(index.Forward.Offsets);
+            w.Section(rows);
+            w.Commit();
+            var manifestPath = Path.Combine(dir, SeismicIndexFormat.ManifestFile);
+            var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
+            var entry = manifest["files"]!.AsArray().First(f => f!["name"]!.GetValue<string>() == SeismicIndexFormat.ForwardFile)!;
+            entry["bytes"] = w.Length;
+            entry["crc32c"] = w.Checksum.ToString("x8");
+            File.WriteAllText(manifestPath, manifest.ToJsonString());
+        }
+        var e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
+        Assert.Contains(SeismicIndexFormat.ForwardFile, e.Message);
+        Assert.Contains($"document {doc}", e.Message);
+        Assert.Contains(negativeWeight ? "expected finite and >= 0" : "not increasing", e.Message);
+    }
+
     [Theory]
     [InlineData("forward.bin")]
     [InlineData("postings.bin")]
@@ -118,7 +156,7 @@ public class SeismicFormatTests
         Assert.Contains("manifest.json", e.Message);
         Assert.Equal(ErrorKind.Corrupt, e.Kind);
 
-        File.WriteAllText(manifestPath, text.Replace("\"format_version\": 1", "\"format_version\": 99"));
+        File.WriteAllText(manifestPath, text.Replace($"\"format_version\": {SeismicIndexFormat.CurrentVersion}", "\"format_version\": 99"));
         e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
         Assert.Equal(ErrorKind.Incompatible, e.Kind);
         Assert.Contains("99", e.Message);

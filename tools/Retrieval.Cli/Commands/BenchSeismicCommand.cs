@@ -25,6 +25,7 @@ public static class BenchSeismicCommand
         var summaryEnergy = new Option<double?>("--summary-energy") { Description = "Summary alpha for every set (default 0.4).", HelpName = "ALPHA" };
         var noLucene = new Option<bool>("--no-lucene") { Description = "Skip the Lucene.Net peer (its build takes minutes on the passages)." };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Index the score-preserving sqrt(idf) split of the BM25 text vectors." };
+        var bestFirst = new Option<bool>("--blocks-best-first") { Description = "Visit each list's blocks by descending summary score instead of list order." };
         var workDir = new Option<string?>("--work-dir") { Description = "Keep the Lucene and Seismic indexes here (default: a temp folder, deleted).", HelpName = "DIR" };
         var k = CommonOptions.K(10);
         var threads = CommonOptions.Threads(0, "Threads of the batched (throughput) runs; latency is always one thread.");
@@ -34,7 +35,7 @@ public static class BenchSeismicCommand
             "index, lists, summaries, disk), build seconds and peak build memory; SciFact adds nDCG@10; seismic-toy checks that " +
             "a lossless build searched exhaustively equals exact search.")
         {
-            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, summaryEnergy, noLucene, idfSplit, workDir, k, threads,
+            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, summaryEnergy, noLucene, idfSplit, bestFirst, workDir, k, threads,
         };
         host.Examples(command,
             "retrieval bench seismic",
@@ -65,6 +66,7 @@ public static class BenchSeismicCommand
                 SciFactBuild = sciFactBuild,
                 IncludeLucene = !parse.GetValue(noLucene),
                 IdfSplit = parse.GetValue(idfSplit),
+                BlocksBestFirst = parse.GetValue(bestFirst),
                 WorkDirectory = parse.GetValue(workDir),
                 K = parse.GetValue(k),
                 Threads = parse.GetValue(threads),
@@ -81,6 +83,7 @@ public static class BenchSeismicCommand
                     new("documents_scored_per_query", row.DocumentsScoredPerQuery),
                     new("forward_bytes", row.ForwardBytes), new("list_bytes", row.ListBytes), new("summary_bytes", row.SummaryBytes),
                     new("index_bytes_on_disk", row.DiskBytes), new("build_seconds", row.BuildSeconds), new("peak_build_rss_bytes", row.PeakBuildBytes),
+                    new("index_resident_bytes", row.ResidentBytes),
                 ]));
             }
             results.Flush("seismic benchmark");

@@ -100,6 +100,9 @@ public static class BuildSeismicCommand
                         new SeismicTextOptions { Build = options, IdfSplit = parse.GetValue(idfSplit), Threads = options.Threads });
                     text.Save(dir);
                     index = text.Index;
+                    details.Add(new("unknown_tokens", text.UnknownDocumentTokens));
+                    if (text.UnknownDocumentTokens > 0)
+                        progress.Log($"{text.UnknownDocumentTokens} token occurrences were [UNK] (not in the vocabulary) and were dropped");
                     break;
                 }
                 default:

@@ -123,7 +123,8 @@ public static class SearchCommand
                 if (opened is not Retrieval.Query.Sparse.SeismicSearchIndex seismicText)
                     throw new RetrievalException(ErrorKind.Incompatible, $"--query-text needs a Seismic index built from text; {indexDir} holds a {opened.Kind} index");
                 var texts = Retrieval.Query.Corpora.TsvTextFile.Read(textPath);
-                var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts);
+                var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts, out long unknownTokens);
+                progress.Log($"{textQueries.Count} query texts encoded; unknown tokens ([UNK], dropped): {unknownTokens}");
                 var textRun = new SearchRun(parse.GetValue(k), parse.GetValue(threads), null, progress);
                 foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), cut, heap))
                     results.Add(textRun.Measure(seismicText, textQueries, setting));

@@ -63,6 +63,7 @@ public static class SeismicBenchmark
         var vocabulary = BertVocabulary.BertBaseUncased;
         var docs = SeismicJsonlFile.Read(manifest.Base!.Path, vocabulary);
         var queries = SeismicJsonlFile.Read(manifest.Queries!.Path, vocabulary);
+        notes.Add($"toy unknown tokens (JSONL, dropped): {docs.UnknownTokenCount} in documents, {queries.UnknownTokenCount} in queries");
         log?.Report($"toy: {docs.Count} documents, {queries.Count} queries (unknown tokens: {docs.UnknownTokenCount} in documents, {queries.UnknownTokenCount} in queries)");
         int k = Math.Min(options.K, docs.Count);
         var exact = new ExactSparseIndex(docs.Vectors).Search(queries.Vectors, k, threads: 1);
@@ -72,7 +73,7 @@ public static class SeismicBenchmark
         notes.Add($"toy exactness (JSONL path, lossless build, exhaustive search vs exact, k={k}): " +
             (mismatches == 0 ? "identical top-k for all queries" : $"{mismatches} rank mismatches"));
         Compare("toy", docs.Vectors, queries.Vectors, (docs.Vectors, queries.Vectors), k, SeismicBuildOptions.Default, options with { IncludeLucene = false }, null,
-            rows, profiles, work, log);
+            rows, profiles, notes, work, log);
     }
 
     private static void RunSciFact(SeismicBenchmarkOptions options, List<SeismicBenchmarkRow> rows, List<SeismicProfile> profiles,
@@ -83,9 +84,10 @@ public static class SeismicBenchmark
         var (queryIds, queryTexts) = JudgedQueries(beir);
         var encoder = new SparseTextEncoder(threads: options.Threads);
         var clock = Stopwatch.StartNew();
-        var (docs, statistics) = encoder.FitDocuments(beir.DocumentTexts());
-        var queries = encoder.EncodeQueries(queryTexts, statistics);
+        var (docs, statistics) = encoder.FitDocuments(beir.DocumentTexts(), null, null, out long unknownDocTokens);
+        var queries = encoder.EncodeQueries(queryTexts, statistics, out long unknownQueryTokens);
         log?.Report($"scifact: {docs.RowCount} documents ({docs.NonZeroCount} postings), {queries.RowCount} judged queries, encoded in {clock.Elapsed.TotalSeconds:F1} s");
+        notes.Add($"scifact unknown tokens ([UNK], dropped): {unknownDocTokens} in documents, {unknownQueryTokens} in queries");
         double Ndcg(SearchResults results)
         {
             var rankings = new List<QueryRanking>(queryIds.Length);
@@ -100,7 +102,7 @@ public static class SeismicBenchmark
         var seismicInput = options.IdfSplit
             ? (IdfSplitWeighting.Documents(docs, statistics), IdfSplitWeighting.Queries(queries, statistics))
             : (docs, queries);
-        Compare("scifact", docs, queries, seismicInput, options.K, options.SciFactBuild, options, Ndcg, rows, profiles, work, log);
+        Compare("scifact", docs, queries, seismicInput, options.K, options.SciFactBuild, options, Ndcg, rows, profiles, notes, work, log);
     }
 
     private static void RunPassages(SeismicBenchmarkOptions options, List<SeismicBenchmarkRow> rows, List<SeismicProfile> profiles,
@@ -113,16 +115,17 @@ public static class SeismicBenchmark
         int n = options.MaxPassages == 0 ? passages.Count : Math.Min(options.MaxPassages, passages.Count);
         int m = options.MaxQueries == 0 ? queryTexts.Count : Math.Min(options.MaxQueries, queryTexts.Count);
         var encoder = new SparseTextEncoder(threads: options.Threads);
-        var (docs, statistics) = encoder.FitDocuments(n == passages.Count ? passages.Texts : passages.Texts[..n]);
-        var queries = encoder.EncodeQueries(queryTexts.Texts[..m], statistics);
+        var (docs, statistics) = encoder.FitDocuments(n == passages.Count ? passages.Texts : passages.Texts[..n], null, null, out long unknownDocTokens);
+        var queries = encoder.EncodeQueries(queryTexts.Texts[..m], statistics, out long unknownQueryTokens);
         double encodeSeconds = clock.Elapsed.TotalSeconds;
         log?.Report($"passages: {docs.RowCount} passages ({docs.NonZeroCount} postings, {(double)docs.NonZeroCount / docs.RowCount:F1} terms each), " +
             $"{queries.RowCount} queries ({(double)queries.NonZeroCount / Math.Max(1, queries.RowCount):F1} terms each), read and encoded in {encodeSeconds:F1} s");
-        notes.Add($"passages: {docs.RowCount} BM25 passage vectors, {queries.RowCount} IDF query bags; text read + encode {encodeSeconds:F1} s");
+        notes.Add($"passages: {docs.RowCount} BM25 passage vectors, {queries.RowCount} IDF query bags; text read + encode {encodeSeconds:F1} s; " +
+            $"unknown tokens ([UNK], dropped): {unknownDocTokens} in passages, {unknownQueryTokens} in queries");
         var seismicInput = options.IdfSplit
             ? (IdfSplitWeighting.Documents(docs, statistics), IdfSplitWeighting.Queries(queries, statistics))
             : (docs, queries);
-        Compare("passages", docs, queries, seismicInput, options.K, options.PassagesBuild, options, null, rows, profiles, work, log);
+        Compare("passages", docs, queries, seismicInput, options.K, options.PassagesBuild, options, null, rows, profiles, notes, work, log);
     }
 
     /// <summary>
@@ -132,7 +135,7 @@ public static class SeismicBenchmark
     private static void Compare(string dataset, SparseMatrix docs, SparseMatrix queries,
         (SparseMatrix Docs, SparseMatrix Queries) seismicInput, int k, SeismicBuildOptions build,
         SeismicBenchmarkOptions options, Func<SearchResults, double>? ndcg, List<SeismicBenchmarkRow> rows,
-        List<SeismicProfile> profiles, string work, IProgress<string>? log)
+        List<SeismicProfile> profiles, List<string> notes, string work, IProgress<string>? log)
     {
         float Exact(int q, int id) => SparseDot.Dot(queries.Row(q), docs.Row(id));
         double Recall(SearchResults results, SearchResults truth) =>
@@ -150,6 +153,7 @@ public static class SeismicBenchmark
             exactOne.Latency.P99Us, exactOne.Qps, exactBatchQps, null, null, null, null, null, exactBuild, null));
         log?.Report($"{dataset}: exact {exactOne.Latency.MeanUs:F0} us/query on one thread, {exactBatchQps:F0} QPS batched");
 
+        LatencyStats? luceneLatency = null;
         if (options.IncludeLucene)
         {
             var path = Path.Combine(work, "lucene-" + dataset);
@@ -162,15 +166,22 @@ public static class SeismicBenchmark
                 one.Latency.MeanUs, one.Latency.P50Us, one.Latency.P99Us, one.Qps, null, null, null, null, null, lucene.IndexBytes,
                 lucene.BuildSeconds, peak));
             log?.Report($"{dataset}: lucene built in {lucene.BuildSeconds:F1} s, {one.Latency.MeanUs:F0} us/query");
+            luceneLatency = one.Latency;
         }
 
         PeakMemory.Reset();
-        var index = SeismicIndex.Build(seismicInput.Docs, build);
+        var built = SeismicIndex.Build(seismicInput.Docs, build);
         long seismicPeak = PeakMemory.ReadBytes();
         var dir = Path.Combine(work, "seismic-" + dataset);
-        index.Save(dir);
+        built.Save(dir);
         long disk = SeismicIndexFormat.DirectorySize(dir);
-        var stats = index.BuildStats!;
+        var stats = built.BuildStats!;
+        built = null;
+        // Search the index as opened from disk (the path a server takes), measuring what opening it holds: the managed
+        // heap growth across Open is the index's resident arrays; the process peak RSS during Open shows any transient.
+        var (index, residentBytes, openSeconds, openPeak) = OpenMeasured(dir);
+        notes.Add($"{dataset}: seismic index opened from disk in {openSeconds:F2} s; resident (managed heap growth) " +
+            $"{residentBytes / 1048576.0:F1} MiB vs {disk / 1048576.0:F1} MiB on disk; process peak RSS during open {openPeak / 1048576.0:F0} MiB");
         log?.Report($"{dataset}: seismic built in {stats.BuildSeconds:F1} s: {stats.PostingCount} postings kept of {docs.NonZeroCount}, " +
             $"{stats.BlockCount} blocks, {stats.SummaryEntryCount} summary entries");
         string buildConfig = build.Pruning switch
@@ -194,7 +205,8 @@ public static class SeismicBenchmark
                 string config = $"qc={cut} hf={heap.ToString(CultureInfo.InvariantCulture)}";
                 rows.Add(new SeismicBenchmarkRow(dataset, "seismic", config, recall, ndcg?.Invoke(one.Results), one.Latency.MeanUs,
                     one.Latency.P50Us, one.Latency.P99Us, one.Qps, batchQps, (double)work1.DocumentsScored / Math.Max(1, work1.Queries),
-                    index.Forward.SizeInBytes, index.Postings.SizeInBytes, index.Summaries.SizeInBytes, disk, stats.BuildSeconds, seismicPeak));
+                    index.Forward.SizeInBytes, index.Postings.SizeInBytes, index.Summaries.SizeInBytes, disk, stats.BuildSeconds, seismicPeak,
+                    residentBytes));
                 log?.Report($"{dataset}: seismic {config} ({buildConfig}): recall {recall:F4}, {one.Latency.MeanUs:F0} us/query");
                 bool better = best is null
                     || (recall >= 0.95 && (best.Value.Recall < 0.95 || one.Qps > best.Value.Qps))
@@ -204,6 +216,15 @@ public static class SeismicBenchmark
         }
         if (best is { } chosen)
         {
+            // The targets as ratios within this run: one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
+            var chosenRow = rows.Last(r => r.Dataset == dataset && r.Method == "seismic"
+                && r.Config == $"qc={chosen.Params.QueryCut} hf={chosen.Params.HeapFactor.ToString(CultureInfo.InvariantCulture)}");
+            string vsLucene = luceneLatency is { } l
+                ? $"; vs Lucene {l.MeanUs / chosenRow.MeanUs:F1}x by mean, {l.P50Us / chosenRow.P50Us:F1}x by p50"
+                : "";
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{dataset}: fastest config with recall@{k} >= 0.95 (else the best recall): {chosenRow.Config}, recall {chosenRow.RecallAtK:F4}; " +
+                $"vs exact {exactOne.Latency.MeanUs / chosenRow.MeanUs:F1}x by mean (one-thread QPS), {exactOne.Latency.P50Us / chosenRow.P50Us:F1}x by p50{vsLucene}"));
             var p = chosen.Params with { CollectTimings = true };
             var s = new SeismicQueryStats();
             var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref s));
@@ -214,6 +235,21 @@ public static class SeismicBenchmark
                 Math.Max(0, perQuery - (s.SummarySeconds + s.DocumentSeconds) / queriesDone),
                 s.SummaryEntriesRead / queriesDone, s.BlocksScored / queriesDone, s.BlocksSkipped / queriesDone, s.DocumentsScored / queriesDone));
         }
+    }
+
+    private static (SeismicIndex Index, long ResidentBytes, double OpenSeconds, long PeakBytes) OpenMeasured(string dir)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        PeakMemory.Reset();
+        var clock = Stopwatch.StartNew();
+        var index = SeismicIndex.Open(dir);
+        double seconds = clock.Elapsed.TotalSeconds;
+        long peak = PeakMemory.ReadBytes();
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        return (index, after - before, seconds, peak);
     }
 
     private delegate int SearchOneFn(SparseVector query, Span<int> ids, Span<float> scores);

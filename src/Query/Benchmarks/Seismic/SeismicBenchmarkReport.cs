@@ -5,7 +5,8 @@ namespace Retrieval.Query.Benchmarks.Seismic;
 
 /// <summary>
 /// One method on one dataset: recall@k against exact search (tie-aware), one-thread latency, throughput on one thread
-/// and across cores, work per query, index sizes and build cost. Null where a field does not apply.
+/// and across cores, work per query, index sizes and build cost, and (Seismic) the managed memory the index holds
+/// once opened from disk. Null where a field does not apply.
 /// </summary>
 public sealed record SeismicBenchmarkRow(
     string Dataset,
@@ -24,7 +25,8 @@ public sealed record SeismicBenchmarkRow(
     long? SummaryBytes,
     long? DiskBytes,
     double? BuildSeconds,
-    long? PeakBuildBytes);
+    long? PeakBuildBytes,
+    long? ResidentBytes = null);
 
 /// <summary>Where a Seismic configuration's query time goes: summary scoring vs exact document scoring (one thread).</summary>
 public sealed record SeismicProfile(string Dataset, string Config, double SummarySecondsPerQuery, double DocumentSecondsPerQuery,
@@ -45,15 +47,15 @@ public sealed record SeismicBenchmarkReport(
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        sb.AppendLine(string.Format(inv, "{0,-9} {1,-8} {2,-14} {3,7} {4,7} {5,9} {6,9} {7,9} {8,9} {9,9} {10,9} {11,9} {12,9} {13,9} {14,9} {15,8} {16,8}",
+        sb.AppendLine(string.Format(inv, "{0,-9} {1,-8} {2,-14} {3,7} {4,7} {5,9} {6,9} {7,9} {8,9} {9,9} {10,9} {11,9} {12,9} {13,9} {14,9} {15,8} {16,8} {17,8}",
             "dataset", "method", "config", "recall", "ndcg10", "mean_us", "p50_us", "p99_us", "qps_1t", "qps_all", "docs/q",
-            "fwd_MB", "lists_MB", "summ_MB", "disk_MB", "build_s", "peak_MB"));
+            "fwd_MB", "lists_MB", "summ_MB", "disk_MB", "build_s", "peak_MB", "res_MB"));
         foreach (var r in Rows)
         {
-            sb.AppendLine(string.Format(inv, "{0,-9} {1,-8} {2,-14} {3,7:F4} {4,7} {5,9:F1} {6,9:F1} {7,9:F1} {8,9:F1} {9,9} {10,9} {11,9} {12,9} {13,9} {14,9} {15,8} {16,8}",
+            sb.AppendLine(string.Format(inv, "{0,-9} {1,-8} {2,-14} {3,7:F4} {4,7} {5,9:F1} {6,9:F1} {7,9:F1} {8,9:F1} {9,9} {10,9} {11,9} {12,9} {13,9} {14,9} {15,8} {16,8} {17,8}",
                 r.Dataset, r.Method, r.Config, r.RecallAtK, Opt(r.NdcgAt10, "F4"), r.MeanUs, r.P50Us, r.P99Us, r.QpsOneThread,
                 Opt(r.QpsBatch, "F0"), Opt(r.DocumentsScoredPerQuery, "F0"), Mb(r.ForwardBytes), Mb(r.ListBytes), Mb(r.SummaryBytes),
-                Mb(r.DiskBytes), Opt(r.BuildSeconds, "F1"), Mb(r.PeakBuildBytes)));
+                Mb(r.DiskBytes), Opt(r.BuildSeconds, "F1"), Mb(r.PeakBuildBytes), Mb(r.ResidentBytes)));
         }
         foreach (var p in Profiles)
         {
