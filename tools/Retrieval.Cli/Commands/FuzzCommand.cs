@@ -82,6 +82,8 @@ public static class FuzzCommand
                         $"failures {result.Failures}, server exited {(exited ? "yes" : "no")}, healthy after {(result.HealthyAfter ? "yes" : "no")}, round trip after {(result.WorksAfter ? "yes" : "no")}{memory}: {(passed ? "PASSED" : "FAILED")}"));
                 }
                 foreach (var sample in result.FailureSamples) host.Error.WriteLine("failure: " + sample);
+                if (!parse.GetValue(host.Quiet))
+                    foreach (var note in result.UndecodableReplies) host.Error.WriteLine("undecodable body answered: " + note);
                 host.Out.Flush();
                 if (!passed) throw new RetrievalException(ErrorKind.Internal, "fuzz campaign failed: an improper reply, a crash, or an unhealthy server afterwards");
                 return ExitCodes.Success;
