@@ -35,8 +35,21 @@ public sealed record LoadTestOptions
     }
 }
 
+/// <summary>
+/// A load test's figures. Server memory is sampled once a second: at the start of the timed run, at
+/// <see cref="ServerMemoryEarlySeconds"/> (minute 1, or 10% into runs shorter than 2 minutes — after warm-up, the
+/// baseline of the "flat memory" target) and at the end; -1 where unknown.
+/// </summary>
 public sealed record LoadTestResult(long Searches, long Upserts, long Errors, double Seconds, double SearchQps, double UpsertQps,
-    LatencyStats SearchLatency, LatencyStats UpsertLatency, long ServerMemoryStart, long ServerMemoryEnd, IReadOnlyList<string> ErrorSamples);
+    LatencyStats SearchLatency, LatencyStats UpsertLatency, long ServerMemoryStart, long ServerMemoryEnd, IReadOnlyList<string> ErrorSamples)
+{
+    public long ServerMemoryEarly { get; init; } = -1;
+    public double ServerMemoryEarlySeconds { get; init; }
+    public long ServerMemoryPeak { get; init; } = -1;
+
+    /// <summary>(end - early) / early, the growth the 10%-flat target bounds; NaN when memory was not observed.</summary>
+    public double ServerMemoryGrowth => ServerMemoryEarly > 0 && ServerMemoryEnd > 0 ? (ServerMemoryEnd - ServerMemoryEarly) / (double)ServerMemoryEarly : double.NaN;
+}
 
 /// <summary>Many concurrent clients (each its own channel) issuing a search/upsert mix for a fixed time.</summary>
 public static class LoadTest
@@ -72,6 +85,25 @@ public static class LoadTest
         long errors = 0;
         var samples = new List<string>();
         var clock = Stopwatch.StartNew();
+        double earlyAt = options.Duration >= TimeSpan.FromMinutes(2) ? 60 : options.Duration.TotalSeconds / 10;
+        long early = -1, peak = memoryStart;
+        double earlySeconds = 0;
+        using var sampling = new CancellationTokenSource();
+        var sampler = options.ServerMemory is null ? Task.CompletedTask : Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                try { await Task.Delay(1000, sampling.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+                long rss = options.ServerMemory();
+                peak = Math.Max(peak, rss);
+                if (early < 0 && clock.Elapsed.TotalSeconds >= earlyAt)
+                {
+                    early = rss;
+                    earlySeconds = clock.Elapsed.TotalSeconds;
+                }
+            }
+        }, CancellationToken.None);
         var tasks = new Task[options.Clients];
         for (int c = 0; c < options.Clients; c++)
         {
@@ -113,12 +145,19 @@ public static class LoadTest
         }
         await Task.WhenAll(tasks).ConfigureAwait(false);
         double seconds = clock.Elapsed.TotalSeconds;
+        await sampling.CancelAsync().ConfigureAwait(false);
+        await sampler.ConfigureAwait(false);
         long memoryEnd = options.ServerMemory?.Invoke() ?? -1;
         var allSearch = Flatten(searchTicks);
         var allUpsert = Flatten(upsertTicks);
         return new LoadTestResult(allSearch.Length, allUpsert.Length, errors, seconds,
             allSearch.Length / seconds, allUpsert.Length / seconds,
-            Stats(allSearch), Stats(allUpsert), memoryStart, memoryEnd, samples);
+            Stats(allSearch), Stats(allUpsert), memoryStart, memoryEnd, samples)
+        {
+            ServerMemoryEarly = early,
+            ServerMemoryEarlySeconds = earlySeconds,
+            ServerMemoryPeak = Math.Max(peak, memoryEnd),
+        };
     }
 
     /// <summary>

@@ -23,7 +23,9 @@ public static class LoadTestCommand
         var compare = new Option<bool>("--compare-in-process")
         {
             Description = "Afterwards, run the same collection in an embedded engine in this process: all-core search QPS and " +
-                          "single-query latency, and print the ratios (gRPC QPS / in-process QPS, gRPC p99 / single-query p50).",
+                          "single-query latency, and print the ratios against the targets (gRPC QPS >= 0.8 x in-process QPS, " +
+                          "gRPC p99 <= 5 x single-query p50). On by default; --compare-in-process false skips it.",
+            DefaultValueFactory = _ => true,
         };
         var command = new Command("loadtest",
             "Load test: many clients issue a search/upsert mix (exact inner-product search, single-record upserts) against a " +
@@ -106,6 +108,11 @@ public static class LoadTestCommand
                 ["search_p50_ms"] = Math.Round(r.SearchLatency.P50Us / 1000, 3), ["search_p99_ms"] = Math.Round(r.SearchLatency.P99Us / 1000, 3),
                 ["upsert_p50_ms"] = Math.Round(r.UpsertLatency.P50Us / 1000, 3), ["upsert_p99_ms"] = Math.Round(r.UpsertLatency.P99Us / 1000, 3),
                 ["server_rss_start_bytes"] = r.ServerMemoryStart, ["server_rss_end_bytes"] = r.ServerMemoryEnd,
+                ["server_rss_early_bytes"] = r.ServerMemoryEarly, ["server_rss_early_at_seconds"] = Math.Round(r.ServerMemoryEarlySeconds, 1),
+                ["server_rss_peak_bytes"] = r.ServerMemoryPeak,
+                ["server_rss_growth_early_to_end"] = double.IsNaN(r.ServerMemoryGrowth) ? -1 : Math.Round(r.ServerMemoryGrowth, 4),
+                ["memory_target_met"] = !double.IsNaN(r.ServerMemoryGrowth) && Math.Abs(r.ServerMemoryGrowth) <= 0.10,
+                ["errors_target_met"] = r.Errors == 0,
             };
             if (reference is { } refs)
             {
@@ -113,6 +120,9 @@ public static class LoadTestCommand
                 fields["in_process_single_p50_ms"] = Math.Round(refs.Single.P50Us / 1000, 3);
                 fields["grpc_over_in_process_qps"] = Math.Round(r.SearchQps / refs.BatchQps, 3);
                 fields["grpc_p99_over_single_p50"] = Math.Round(r.SearchLatency.P99Us / refs.Single.P50Us, 2);
+                fields["queueing_floor_ms"] = Math.Round(options.Clients / refs.BatchQps * 1000, 3);
+                fields["qps_target_met"] = r.SearchQps >= QpsTarget * refs.BatchQps;
+                fields["p99_target_met"] = r.SearchLatency.P99Us <= P99Target * refs.Single.P50Us;
             }
             host.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(fields));
         }
@@ -122,13 +132,31 @@ public static class LoadTestCommand
                 $"{options.Clients} clients, {r.Seconds:F1} s: search {r.SearchQps:F0} QPS (p50 {r.SearchLatency.P50Us / 1000:F2} ms, p99 {r.SearchLatency.P99Us / 1000:F2} ms), " +
                 $"upsert {r.UpsertQps:F0} QPS (p50 {r.UpsertLatency.P50Us / 1000:F2} ms, p99 {r.UpsertLatency.P99Us / 1000:F2} ms), errors {r.Errors}, " +
                 $"server RSS {r.ServerMemoryStart / 1048576.0:F0} -> {r.ServerMemoryEnd / 1048576.0:F0} MiB"));
-            if (reference is { } refs)
+            string Met(bool met) => met ? "met" : "MISSED";
+            if (r.ServerMemoryEarly > 0)
                 host.Out.WriteLine(string.Create(c,
-                    $"in-process (same collection, all cores): {refs.BatchQps:F0} QPS, single-query p50 {refs.Single.P50Us / 1000:F3} ms; " +
-                    $"gRPC/in-process QPS {r.SearchQps / refs.BatchQps:F2}, gRPC p99 / single p50 {r.SearchLatency.P99Us / refs.Single.P50Us:F1}x"));
+                    $"target server memory flat (within 10%) from {r.ServerMemoryEarlySeconds:F0} s to the end: {r.ServerMemoryEarly / 1048576.0:F0} -> {r.ServerMemoryEnd / 1048576.0:F0} MiB " +
+                    $"({r.ServerMemoryGrowth * 100:+0.0;-0.0}%, peak {r.ServerMemoryPeak / 1048576.0:F0} MiB): {Met(Math.Abs(r.ServerMemoryGrowth) <= 0.10)}"));
+            host.Out.WriteLine(string.Create(c, $"target 0 errors: {r.Errors}: {Met(r.Errors == 0)}"));
+            if (reference is { } refs)
+            {
+                host.Out.WriteLine(string.Create(c,
+                    $"in-process (same collection, all cores): {refs.BatchQps:F0} QPS, single-query p50 {refs.Single.P50Us / 1000:F3} ms (p99 {refs.Single.P99Us / 1000:F3} ms)"));
+                host.Out.WriteLine(string.Create(c,
+                    $"target gRPC QPS >= {QpsTarget:F1} x in-process: {r.SearchQps:F0} / {refs.BatchQps:F0} = {r.SearchQps / refs.BatchQps:F2}: {Met(r.SearchQps >= QpsTarget * refs.BatchQps)}"));
+                // Closed-loop clients queue: mean latency >= clients / throughput (Little's law), whatever the transport.
+                double floorMs = options.Clients / refs.BatchQps * 1000;
+                host.Out.WriteLine(string.Create(c,
+                    $"queueing floor: {options.Clients} clients / {refs.BatchQps:F0} QPS = {floorMs:F2} ms mean latency even in-process = {floorMs * 1000 / refs.Single.P50Us:F1}x single-query p50 (the p99 target needs clients <= about 5 x cores)"));
+                host.Out.WriteLine(string.Create(c,
+                    $"target gRPC p99 <= {P99Target:F0} x single-query p50: {r.SearchLatency.P99Us / 1000:F2} ms / {refs.Single.P50Us / 1000:F3} ms = {r.SearchLatency.P99Us / refs.Single.P50Us:F1}x: {Met(r.SearchLatency.P99Us <= P99Target * refs.Single.P50Us)}"));
+            }
         }
         host.Out.Flush();
     }
+
+    /// <summary>The issue's targets: gRPC search QPS at least this fraction of in-process QPS; p99 at most this multiple of single-query latency.</summary>
+    public const double QpsTarget = 0.8, P99Target = 5;
 
     private static int ParseMix(string mix)
     {
