@@ -21,6 +21,8 @@ public sealed record LoadTestOptions
     /// <summary>Records loaded before the timed run.</summary>
     public int Records { get; init; } = 20_000;
     public int K { get; init; } = 10;
+    /// <summary>Records per preload upsert (at most the server's max_batch).</summary>
+    public int PreloadBatch { get; init; } = 500;
     public int Seed { get; init; } = 7;
     /// <summary>Reads the server's resident memory (bytes), or null when it cannot be observed.</summary>
     public Func<long>? ServerMemory { get; init; }
@@ -32,6 +34,7 @@ public sealed record LoadTestOptions
         if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromHours(1)) Guard.ThrowInvalid($"duration must be in (0, 1 h], got {Duration}");
         if (SearchPercent < 0 || SearchPercent > 100) Guard.ThrowInvalid($"search percent must be in [0, 100], got {SearchPercent}");
         if (Records < 1) Guard.ThrowInvalid($"records must be >= 1, got {Records}");
+        if (PreloadBatch < 1) Guard.ThrowInvalid($"preload batch must be >= 1, got {PreloadBatch}");
     }
 }
 
@@ -71,10 +74,10 @@ public static class LoadTest
 
         var random = new Random(options.Seed);
         progress?.Report($"loading {options.Records} records of {options.Dimension} dims");
-        for (int start = 0; start < options.Records; start += 500)
+        for (int start = 0; start < options.Records; start += options.PreloadBatch)
         {
             var request = new V1.UpsertRequest { Collection = options.Collection };
-            for (int i = start; i < Math.Min(options.Records, start + 500); i++) request.Records.Add(RandomRecord(random, i, options.Dimension));
+            for (int i = start; i < Math.Min(options.Records, start + options.PreloadBatch); i++) request.Records.Add(RandomRecord(random, i, options.Dimension));
             await setup.UpsertAsync(request, cancellationToken).ConfigureAwait(false);
         }
         long memoryStart = options.ServerMemory?.Invoke() ?? -1;

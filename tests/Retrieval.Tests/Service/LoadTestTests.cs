@@ -22,6 +22,7 @@ public sealed class LoadTestTests : IClassFixture<ServerFixture>
             Records = 300,
             Dimension = 8,
             K = 5,
+            PreloadBatch = ServerFixture.TestLimits.MaxBatch,
             ServerMemory = () => Environment.WorkingSet,
         };
         var result = await LoadTest.RunAsync(options);
