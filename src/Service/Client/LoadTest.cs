@@ -21,6 +21,12 @@ public sealed record LoadTestOptions
     /// <summary>Records loaded before the timed run.</summary>
     public int Records { get; init; } = 20_000;
     public int K { get; init; } = 10;
+    /// <summary>
+    /// When > 0, this many of the clients only upsert and the rest only search (<see cref="SearchPercent"/> is then
+    /// ignored): searchers are not held up by the writers' commit latency (an fsync each), so search QPS compares
+    /// with the in-process figure while writes run. 0 (default): every client draws from the mix.
+    /// </summary>
+    public int UpsertClients { get; init; }
     /// <summary>Records per preload upsert (at most the server's max_batch).</summary>
     public int PreloadBatch { get; init; } = 500;
     public int Seed { get; init; } = 7;
@@ -34,6 +40,7 @@ public sealed record LoadTestOptions
         if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromHours(1)) Guard.ThrowInvalid($"duration must be in (0, 1 h], got {Duration}");
         if (SearchPercent < 0 || SearchPercent > 100) Guard.ThrowInvalid($"search percent must be in [0, 100], got {SearchPercent}");
         if (Records < 1) Guard.ThrowInvalid($"records must be >= 1, got {Records}");
+        if (UpsertClients < 0 || UpsertClients >= Clients) Guard.ThrowInvalid($"upsert clients must be in [0, clients), got {UpsertClients} of {Clients}");
         if (PreloadBatch < 1) Guard.ThrowInvalid($"preload batch must be >= 1, got {PreloadBatch}");
     }
 }
@@ -119,7 +126,7 @@ public static class LoadTest
                 var r = new Random(options.Seed * 1000 + client);
                 while (clock.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
                 {
-                    bool search = r.Next(100) < options.SearchPercent;
+                    bool search = options.UpsertClients > 0 ? client >= options.UpsertClients : r.Next(100) < options.SearchPercent;
                     long t0 = Stopwatch.GetTimestamp();
                     try
                     {

@@ -42,6 +42,28 @@ public sealed class LoadTestTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task DedicatedUpsertClientsOnlyUpsertAndTheRestOnlySearch()
+    {
+        var options = new LoadTestOptions
+        {
+            Server = _f.Server.Address,
+            Collection = "load-split",
+            Clients = 3,
+            UpsertClients = 1,
+            SearchPercent = 0, // ignored with dedicated upsert clients
+            Duration = TimeSpan.FromSeconds(2),
+            Records = 100,
+            Dimension = 8,
+            PreloadBatch = ServerFixture.TestLimits.MaxBatch,
+        };
+        var result = await LoadTest.RunAsync(options);
+
+        Assert.Equal(0, result.Errors);
+        Assert.True(result.Searches > 0 && result.Upserts > 0, $"{result.Searches} searches, {result.Upserts} upserts");
+        await Assert.ThrowsAsync<Retrieval.Index.Errors.RetrievalException>(() => LoadTest.RunAsync(options with { UpsertClients = 3 }));
+    }
+
+    [Fact]
     public async Task NonLoopbackServersAreRefused()
     {
         await Assert.ThrowsAsync<Retrieval.Index.Errors.RetrievalException>(() =>

@@ -17,6 +17,11 @@ public static class LoadTestCommand
         var clients = new Option<int>("--clients", "-c") { Description = "Concurrent clients, each with its own connection.", DefaultValueFactory = _ => 32 };
         var seconds = new Option<int>("--seconds") { Description = "Timed run length.", DefaultValueFactory = _ => 60 };
         var mix = new Option<string>("--mix") { Description = "Operation mix in percent, search:N,upsert:M (N + M = 100).", DefaultValueFactory = _ => "search:90,upsert:10" };
+        var upsertClients = new Option<int>("--upsert-clients")
+        {
+            Description = "Dedicate this many of the clients to upserts and the rest to searches (--mix is then ignored), so searches " +
+                          "are not held up by the writers' commit latency. 0 = every client follows --mix.",
+        };
         var records = new Option<int>("--records") { Description = "Records preloaded into the load-test collection.", DefaultValueFactory = _ => 20_000 };
         var dims = new Option<int>("--dims") { Description = "Vector dimension.", DefaultValueFactory = _ => 64 };
         var k = CommonOptions.K(10);
@@ -32,7 +37,7 @@ public static class LoadTestCommand
             "loopback server for a fixed time; reports QPS, p50/p99 latency per operation, errors, and the server's resident " +
             "memory at start and end.")
         {
-            server, serverPid, apiKey, clients, seconds, mix, records, dims, k, compare,
+            server, serverPid, apiKey, clients, seconds, mix, upsertClients, records, dims, k, compare,
         };
         host.Examples(command, "retrieval loadtest --clients 32 --seconds 60 --mix search:90,upsert:10",
             "retrieval loadtest --server http://127.0.0.1:50051 --server-pid 12345 --seconds 600 --json");
@@ -66,6 +71,7 @@ public static class LoadTestCommand
                     Clients = parse.GetValue(clients),
                     Duration = TimeSpan.FromSeconds(parse.GetValue(seconds)),
                     SearchPercent = searchPercent,
+                    UpsertClients = parse.GetValue(upsertClients),
                     Records = parse.GetValue(records),
                     Dimension = parse.GetValue(dims),
                     K = parse.GetValue(k),
@@ -101,7 +107,7 @@ public static class LoadTestCommand
         {
             var fields = new Dictionary<string, object>
             {
-                ["clients"] = options.Clients, ["seconds"] = Math.Round(r.Seconds, 2), ["search_percent"] = options.SearchPercent,
+                ["clients"] = options.Clients, ["upsert_clients"] = options.UpsertClients, ["seconds"] = Math.Round(r.Seconds, 2), ["search_percent"] = options.SearchPercent,
                 ["records"] = options.Records, ["dims"] = options.Dimension, ["k"] = options.K,
                 ["searches"] = r.Searches, ["upserts"] = r.Upserts, ["errors"] = r.Errors,
                 ["search_qps"] = Math.Round(r.SearchQps, 1), ["upsert_qps"] = Math.Round(r.UpsertQps, 1),
