@@ -34,6 +34,8 @@ public static class Program
         root.Subcommands.Add(ClientCommand.Create(host));
         root.Subcommands.Add(CrashTestCommand.Create(host));
         root.Subcommands.Add(LoadTestCommand.Create(host));
+        root.Subcommands.Add(FuzzCommand.Create(host));
+        root.Subcommands.Add(DemoCommand.Create(host));
         return root;
     }
 }

@@ -21,6 +21,14 @@ public sealed record LoadTestOptions
     /// <summary>Records loaded before the timed run.</summary>
     public int Records { get; init; } = 20_000;
     public int K { get; init; } = 10;
+    /// <summary>
+    /// When > 0, this many of the clients only upsert and the rest only search (<see cref="SearchPercent"/> is then
+    /// ignored): searchers are not held up by the writers' commit latency (an fsync each), so search QPS compares
+    /// with the in-process figure while writes run. 0 (default): every client draws from the mix.
+    /// </summary>
+    public int UpsertClients { get; init; }
+    /// <summary>Records per preload upsert (at most the server's max_batch).</summary>
+    public int PreloadBatch { get; init; } = 500;
     public int Seed { get; init; } = 7;
     /// <summary>Reads the server's resident memory (bytes), or null when it cannot be observed.</summary>
     public Func<long>? ServerMemory { get; init; }
@@ -32,11 +40,26 @@ public sealed record LoadTestOptions
         if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromHours(1)) Guard.ThrowInvalid($"duration must be in (0, 1 h], got {Duration}");
         if (SearchPercent < 0 || SearchPercent > 100) Guard.ThrowInvalid($"search percent must be in [0, 100], got {SearchPercent}");
         if (Records < 1) Guard.ThrowInvalid($"records must be >= 1, got {Records}");
+        if (UpsertClients < 0 || UpsertClients >= Clients) Guard.ThrowInvalid($"upsert clients must be in [0, clients), got {UpsertClients} of {Clients}");
+        if (PreloadBatch < 1) Guard.ThrowInvalid($"preload batch must be >= 1, got {PreloadBatch}");
     }
 }
 
+/// <summary>
+/// A load test's figures. Server memory is sampled once a second: at the start of the timed run, at
+/// <see cref="ServerMemoryEarlySeconds"/> (minute 1, or 10% into runs shorter than 2 minutes — after warm-up, the
+/// baseline of the "flat memory" target) and at the end; -1 where unknown.
+/// </summary>
 public sealed record LoadTestResult(long Searches, long Upserts, long Errors, double Seconds, double SearchQps, double UpsertQps,
-    LatencyStats SearchLatency, LatencyStats UpsertLatency, long ServerMemoryStart, long ServerMemoryEnd, IReadOnlyList<string> ErrorSamples);
+    LatencyStats SearchLatency, LatencyStats UpsertLatency, long ServerMemoryStart, long ServerMemoryEnd, IReadOnlyList<string> ErrorSamples)
+{
+    public long ServerMemoryEarly { get; init; } = -1;
+    public double ServerMemoryEarlySeconds { get; init; }
+    public long ServerMemoryPeak { get; init; } = -1;
+
+    /// <summary>(end - early) / early, the growth the 10%-flat target bounds; NaN when memory was not observed.</summary>
+    public double ServerMemoryGrowth => ServerMemoryEarly > 0 && ServerMemoryEnd > 0 ? (ServerMemoryEnd - ServerMemoryEarly) / (double)ServerMemoryEarly : double.NaN;
+}
 
 /// <summary>Many concurrent clients (each its own channel) issuing a search/upsert mix for a fixed time.</summary>
 public static class LoadTest
@@ -58,10 +81,10 @@ public static class LoadTest
 
         var random = new Random(options.Seed);
         progress?.Report($"loading {options.Records} records of {options.Dimension} dims");
-        for (int start = 0; start < options.Records; start += 500)
+        for (int start = 0; start < options.Records; start += options.PreloadBatch)
         {
             var request = new V1.UpsertRequest { Collection = options.Collection };
-            for (int i = start; i < Math.Min(options.Records, start + 500); i++) request.Records.Add(RandomRecord(random, i, options.Dimension));
+            for (int i = start; i < Math.Min(options.Records, start + options.PreloadBatch); i++) request.Records.Add(RandomRecord(random, i, options.Dimension));
             await setup.UpsertAsync(request, cancellationToken).ConfigureAwait(false);
         }
         long memoryStart = options.ServerMemory?.Invoke() ?? -1;
@@ -72,6 +95,25 @@ public static class LoadTest
         long errors = 0;
         var samples = new List<string>();
         var clock = Stopwatch.StartNew();
+        double earlyAt = options.Duration >= TimeSpan.FromMinutes(2) ? 60 : options.Duration.TotalSeconds / 10;
+        long early = -1, peak = memoryStart;
+        double earlySeconds = 0;
+        using var sampling = new CancellationTokenSource();
+        var sampler = options.ServerMemory is null ? Task.CompletedTask : Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                try { await Task.Delay(1000, sampling.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+                long rss = options.ServerMemory();
+                peak = Math.Max(peak, rss);
+                if (early < 0 && clock.Elapsed.TotalSeconds >= earlyAt)
+                {
+                    early = rss;
+                    earlySeconds = clock.Elapsed.TotalSeconds;
+                }
+            }
+        }, CancellationToken.None);
         var tasks = new Task[options.Clients];
         for (int c = 0; c < options.Clients; c++)
         {
@@ -84,7 +126,7 @@ public static class LoadTest
                 var r = new Random(options.Seed * 1000 + client);
                 while (clock.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
                 {
-                    bool search = r.Next(100) < options.SearchPercent;
+                    bool search = options.UpsertClients > 0 ? client >= options.UpsertClients : r.Next(100) < options.SearchPercent;
                     long t0 = Stopwatch.GetTimestamp();
                     try
                     {
@@ -113,12 +155,19 @@ public static class LoadTest
         }
         await Task.WhenAll(tasks).ConfigureAwait(false);
         double seconds = clock.Elapsed.TotalSeconds;
+        await sampling.CancelAsync().ConfigureAwait(false);
+        await sampler.ConfigureAwait(false);
         long memoryEnd = options.ServerMemory?.Invoke() ?? -1;
         var allSearch = Flatten(searchTicks);
         var allUpsert = Flatten(upsertTicks);
         return new LoadTestResult(allSearch.Length, allUpsert.Length, errors, seconds,
             allSearch.Length / seconds, allUpsert.Length / seconds,
-            Stats(allSearch), Stats(allUpsert), memoryStart, memoryEnd, samples);
+            Stats(allSearch), Stats(allUpsert), memoryStart, memoryEnd, samples)
+        {
+            ServerMemoryEarly = early,
+            ServerMemoryEarlySeconds = earlySeconds,
+            ServerMemoryPeak = Math.Max(peak, memoryEnd),
+        };
     }
 
     /// <summary>

@@ -27,12 +27,15 @@ public sealed class RetrievalServer : IAsyncDisposable
     private readonly RetrievalEngine _engine;
     private int _disposed;
 
-    private RetrievalServer(WebApplication app, RetrievalEngine engine, int port, IPAddress address)
+    private RetrievalServer(WebApplication app, RetrievalEngine engine, int port, int? metricsPort, IPAddress address)
     {
         _app = app;
         _engine = engine;
         Port = port;
-        Address = new Uri($"http://{(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString())}:{port}");
+        string host = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
+        Address = new Uri($"http://{host}:{port}");
+        if (metricsPort is int m) MetricsAddress = new Uri($"http://{host}:{m}/metrics");
+        Metrics = app.Services.GetRequiredService<ServerMetrics>();
     }
 
     /// <summary>The port actually bound (useful with port 0).</summary>
@@ -40,6 +43,10 @@ public sealed class RetrievalServer : IAsyncDisposable
     /// <summary>http://ADDRESS:PORT, what clients dial.</summary>
     public Uri Address { get; }
     public RetrievalEngine Engine => _engine;
+    /// <summary>http://ADDRESS:PORT/metrics (Prometheus text format) when <see cref="ServerOptions.MetricsPort"/> is set, else null.</summary>
+    public Uri? MetricsAddress { get; }
+    /// <summary>This server's request metrics.</summary>
+    public ServerMetrics Metrics { get; }
 
     /// <summary>Opens the engine and starts listening. Throws InvalidInput for a bad/unsafe bind, Corrupt for damaged data.</summary>
     public static async Task<RetrievalServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
@@ -54,14 +61,22 @@ public sealed class RetrievalServer : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(options.LogLevel);
             builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ");
+            // ASP.NET Core and gRPC log every request at Information/Debug ("Request starting", "Executing
+            // endpoint"...): a JSON line or two per call is real cost under load, and the interceptor already logs
+            // failures and counts every call. Their warnings and errors still come through.
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            builder.Logging.AddFilter("Grpc", LogLevel.Warning);
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
+                kestrel.AddServerHeader = false;
                 kestrel.Listen(address, options.Port, listen => listen.Protocols = HttpProtocols.Http2);
+                if (options.MetricsPort is int metricsPort) kestrel.Listen(address, metricsPort, listen => listen.Protocols = HttpProtocols.Http1);
                 kestrel.Limits.Http2.MaxStreamsPerConnection = 256;
             });
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
             builder.Services.AddSingleton(engine);
             builder.Services.AddSingleton(options);
+            builder.Services.AddSingleton<ServerMetrics>();
             builder.Services.AddGrpc(grpc =>
             {
                 grpc.MaxReceiveMessageSize = options.Limits.MaxMessageBytes;
@@ -78,6 +93,7 @@ public sealed class RetrievalServer : IAsyncDisposable
             app.MapGrpcService<SearchService>();
             app.MapGrpcHealthChecksService();
             app.MapGrpcReflectionService();
+            if (options.MetricsPort is not null) app.MapGet("/metrics", (Microsoft.AspNetCore.Http.HttpContext http, ServerMetrics metrics) => ServeMetrics(http, metrics, options));
             try
             {
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -87,8 +103,8 @@ public sealed class RetrievalServer : IAsyncDisposable
                 await app.DisposeAsync().ConfigureAwait(false);
                 throw new RetrievalException(ErrorKind.InvalidInput, $"cannot listen on {options.Bind}:{options.Port}: {e.Message}");
             }
-            int port = BoundPort(app, options.Port);
-            return new RetrievalServer(app, engine, port, address);
+            var (port, metricsBound) = BoundPorts(app, options.Port, options.MetricsPort);
+            return new RetrievalServer(app, engine, port, metricsBound, address);
         }
         catch
         {
@@ -114,16 +130,24 @@ public sealed class RetrievalServer : IAsyncDisposable
         }
     }
 
-    private static int BoundPort(WebApplication app, int requested)
+    /// <summary>The gRPC and metrics ports actually bound: Kestrel lists endpoints in the order they were configured.</summary>
+    private static (int Grpc, int? Metrics) BoundPorts(WebApplication app, int grpc, int? metrics)
     {
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        var ports = new List<int>();
         if (addresses is not null)
-        {
             foreach (var a in addresses)
-            {
-                if (Uri.TryCreate(a, UriKind.Absolute, out var uri)) return uri.Port;
-            }
-        }
-        return requested;
+                if (Uri.TryCreate(a, UriKind.Absolute, out var uri)) ports.Add(uri.Port);
+        int boundGrpc = ports.Count > 0 ? ports[0] : grpc;
+        int? boundMetrics = metrics is null ? null : ports.Count > 1 ? ports[1] : metrics;
+        return (boundGrpc, boundMetrics);
+    }
+
+    private static Microsoft.AspNetCore.Http.IResult ServeMetrics(Microsoft.AspNetCore.Http.HttpContext http, ServerMetrics metrics, ServerOptions options)
+    {
+        var headers = http.Request.Headers;
+        if (!ServerInterceptor.HasKey(options.ApiKey, headers[ServerInterceptor.ApiKeyHeader].FirstOrDefault(), headers.Authorization.FirstOrDefault()))
+            return Microsoft.AspNetCore.Http.Results.Text("this server needs an API key: send 'x-api-key: KEY' or 'authorization: Bearer KEY'\n", statusCode: 401);
+        return Microsoft.AspNetCore.Http.Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4; charset=utf-8");
     }
 }

@@ -23,6 +23,12 @@ public sealed record ServerOptions
     /// </summary>
     public string? ApiKey { get; init; }
     public ServiceLimits Limits { get; init; } = ServiceLimits.Default;
+    /// <summary>
+    /// When set, also listen (HTTP/1.1, same bind address) on this port for GET /metrics in the Prometheus text
+    /// format; 0 picks a free port (see <see cref="RetrievalServer.MetricsAddress"/>). With an API key the scrape
+    /// must carry it too. Default: off.
+    /// </summary>
+    public int? MetricsPort { get; init; }
     public EngineOptions Engine { get; init; } = EngineOptions.Default;
     /// <summary>Least severe log level written (default Information; logs go to the console as JSON lines).</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
@@ -31,6 +37,8 @@ public sealed record ServerOptions
     internal IPAddress ResolveBindAddress()
     {
         if (Port < 0 || Port > 65535) Guard.ThrowInvalid($"port must be in [0, 65535], got {Port}");
+        if (MetricsPort is < 0 or > 65535) Guard.ThrowInvalid($"metrics port must be in [0, 65535], got {MetricsPort}");
+        if (MetricsPort is > 0 && MetricsPort == Port) Guard.ThrowInvalid($"the metrics port must differ from the gRPC port {Port}");
         IPAddress address;
         if (string.Equals(Bind, "localhost", StringComparison.OrdinalIgnoreCase)) address = IPAddress.Loopback;
         else if (!IPAddress.TryParse(Bind, out address!)) Guard.ThrowInvalid($"bind address '{Bind}' is not an IP address (or 'localhost')");

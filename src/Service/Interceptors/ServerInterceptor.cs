@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
@@ -11,27 +10,23 @@ namespace Retrieval.Service.Interceptors;
 
 /// <summary>
 /// Runs around every call: checks the API key (when the server has one), maps exceptions to statuses
-/// (<see cref="StatusMapping"/>), logs failures, and records request metrics on the "Retrieval.Service" meter:
-/// counter <c>retrieval.server.requests</c> and histogram <c>retrieval.server.request.duration</c> (seconds), both
-/// tagged with rpc.method and rpc.grpc.status_code (read them with dotnet-counters or an OpenTelemetry exporter).
+/// (<see cref="StatusMapping"/>), logs failures, and records request metrics in <see cref="ServerMetrics"/>
+/// (the "Retrieval.Service" meter for dotnet-counters / OpenTelemetry, and the /metrics Prometheus endpoint).
 /// </summary>
 public sealed class ServerInterceptor : Interceptor
 {
-    public const string MeterName = "Retrieval.Service";
+    public const string MeterName = ServerMetrics.MeterName;
     public const string ApiKeyHeader = "x-api-key";
-
-    private static readonly Meter s_meter = new(MeterName);
-    private static readonly Counter<long> s_requests = s_meter.CreateCounter<long>("retrieval.server.requests", description: "gRPC calls handled");
-    private static readonly Histogram<double> s_duration = s_meter.CreateHistogram<double>("retrieval.server.request.duration", unit: "s",
-        description: "gRPC call duration");
 
     private readonly byte[]? _apiKey;
     private readonly ILogger<ServerInterceptor> _logger;
+    private readonly ServerMetrics _metrics;
 
-    public ServerInterceptor(ServerOptions options, ILogger<ServerInterceptor> logger)
+    public ServerInterceptor(ServerOptions options, ILogger<ServerInterceptor> logger, ServerMetrics metrics)
     {
         _apiKey = string.IsNullOrEmpty(options.ApiKey) ? null : Encoding.UTF8.GetBytes(options.ApiKey);
         _logger = logger;
+        _metrics = metrics;
     }
 
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
@@ -126,10 +121,15 @@ public sealed class ServerInterceptor : Interceptor
         return rpc;
     }
 
-    private static void Record(string method, StatusCode status, long start)
+    private void Record(string method, StatusCode status, long start) =>
+        _metrics.Record(method, (int)status, Stopwatch.GetElapsedTime(start).TotalSeconds);
+
+    /// <summary>True when the request carries the server's API key (or the server has none); for the /metrics endpoint.</summary>
+    internal static bool HasKey(string? configured, string? apiKeyHeader, string? authorization)
     {
-        var tags = new TagList { { "rpc.method", method }, { "rpc.grpc.status_code", (int)status } };
-        s_requests.Add(1, tags);
-        s_duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
+        if (string.IsNullOrEmpty(configured)) return true;
+        string? presented = apiKeyHeader;
+        if (presented is null && authorization is not null && authorization.StartsWith("Bearer ", StringComparison.Ordinal)) presented = authorization[7..];
+        return presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(configured));
     }
 }

@@ -1,4 +1,5 @@
 using Retrieval.Cli.Hosting;
+using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Cli;
 
@@ -96,13 +97,14 @@ public class CliHelpAndUsageTests
     }
 
     [Fact]
-    public void HybridEvalExplainsWhenItArrives()
+    public void HybridEvalRefusesAnEmbeddedDataDirectoryWithAServer()
     {
-        var outcome = CliRunner.Run("eval", "--dataset", "scifact", "--mode", "hybrid");
+        var outcome = CliRunner.Run("eval", "--dataset", CliHybridEvalTests.TinyBeirDataset(), "--mode", "hybrid",
+            "--server", "http://127.0.0.1:1", "--data", "/tmp/x");
 
-        Assert.Equal(ExitCodes.Failed, outcome.ExitCode);
+        Assert.NotEqual(ExitCodes.Success, outcome.ExitCode);
         Assert.StartsWith("error: ", outcome.Stderr);
-        Assert.Contains("service issue", outcome.Stderr);
+        Assert.Contains("--data", outcome.Stderr);
         Assert.DoesNotContain("   at ", outcome.Stderr); // no stack trace for an explained error
     }
 }

@@ -26,6 +26,12 @@ public static class ServeCommand
             Description = "Seconds between background checkpoints (0 = only on shutdown).",
             DefaultValueFactory = _ => (int)EngineOptions.Default.CheckpointInterval.TotalSeconds,
         };
+        var metricsPort = new Option<int?>("--metrics-port")
+        {
+            Description = "Also serve GET /metrics (Prometheus text format: request counts and latency histograms per method " +
+                          "and status, process memory) over HTTP/1.1 on this port of the bind address; 0 picks a free one. " +
+                          "The same figures are on the 'Retrieval.Service' meter for dotnet-counters.",
+        };
         var logLevel = new Option<string>("--log-level") { Description = "Least severe log level written (JSON lines on stdout).", DefaultValueFactory = _ => "information" }
             .AcceptOnlyFromAmong("trace", "debug", "information", "warning", "error", "none");
         var command = new Command("serve",
@@ -33,11 +39,12 @@ public static class ServeCommand
             "over an engine data directory. Plain-text HTTP/2 on loopback by default. Stops on Ctrl+C or SIGTERM, finishing " +
             "running calls and checkpointing the engine.")
         {
-            data, port, bind, apiKey, maxK, maxBatch, checkpointSeconds, logLevel,
+            data, port, bind, apiKey, maxK, maxBatch, checkpointSeconds, metricsPort, logLevel,
         };
         host.Examples(command,
             "retrieval serve --data ./engine-data",
             "retrieval serve --data ./engine-data --port 0",
+            "retrieval serve --data ./engine-data --metrics-port 9464",
             "retrieval serve --data /srv/retrieval --bind 0.0.0.0 --api-key \"$RETRIEVAL_API_KEY\"");
         command.SetAction(parse =>
         {
@@ -49,6 +56,7 @@ public static class ServeCommand
                 ApiKey = parse.GetValue(apiKey) ?? NullIfEmpty(Environment.GetEnvironmentVariable("RETRIEVAL_API_KEY")),
                 Limits = ServiceLimits.Default with { MaxK = parse.GetValue(maxK), MaxBatch = parse.GetValue(maxBatch) },
                 Engine = EngineOptions.Default with { CheckpointInterval = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(checkpointSeconds))) },
+                MetricsPort = parse.GetValue(metricsPort),
                 LogLevel = Enum.Parse<LogLevel>(parse.GetValue(logLevel) ?? "information", ignoreCase: true),
             };
             Run(options, host.Error).GetAwaiter().GetResult();
@@ -64,6 +72,7 @@ public static class ServeCommand
         {
             // One machine-readable line scripts (and the crash test) wait for.
             await status.WriteLineAsync($"listening on {server.Address} (data {Path.GetFullPath(options.DataDirectory)})").ConfigureAwait(false);
+            if (server.MetricsAddress is not null) await status.WriteLineAsync($"metrics on {server.MetricsAddress}").ConfigureAwait(false);
             await status.FlushAsync().ConfigureAwait(false);
             await server.WaitForShutdownAsync().ConfigureAwait(false);
         }
