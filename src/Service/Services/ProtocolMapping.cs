@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Engine;
 using Retrieval.Service.Hosting;
@@ -18,10 +19,10 @@ internal static class ProtocolMapping
         {
             if (d.Dimension > limits.MaxDimension)
                 throw new RetrievalException(ErrorKind.ResourceExhausted, $"schema.dense.dimension {d.Dimension} exceeds the server's max_dimension {limits.MaxDimension}");
-            dense = new DenseFieldSchema((int)d.Dimension, ToMetric(d.Metric));
+            dense = new DenseFieldSchema((int)d.Dimension, ToMetric(d.Metric)) { Index = ToDenseIndex(d.Index) };
         }
         SparseFieldSchema? sparse = schema.Sparse is { } s
-            ? new SparseFieldSchema(s.VocabularySize == 0 ? SparseFieldSchema.BertVocabularySize : (int)Math.Min(s.VocabularySize, int.MaxValue))
+            ? new SparseFieldSchema(s.VocabularySize == 0 ? SparseFieldSchema.BertVocabularySize : (int)Math.Min(s.VocabularySize, int.MaxValue)) { Index = ToSparseIndex(s.Index) }
             : null;
         var key = schema.KeyKind switch
         {
@@ -37,6 +38,84 @@ internal static class ProtocolMapping
         };
         return new CollectionSchema(schema.Name, key, dense, sparse, payload, schema.TextEncoders);
     }
+
+    /// <summary>Index settings from the wire; unset fields keep the engine's defaults, and the engine validates ranges.</summary>
+    public static DenseIndexSettings? ToDenseIndex(V1.DenseIndex? index)
+    {
+        if (index is null) return null;
+        var d = DenseIndexSettings.Default;
+        return new DenseIndexSettings
+        {
+            Kind = index.Kind switch
+            {
+                V1.DenseIndexKind.Unspecified or V1.DenseIndexKind.Spann => DenseIndexKind.Spann,
+                V1.DenseIndexKind.Exact => DenseIndexKind.Exact,
+                _ => throw new RetrievalException(ErrorKind.InvalidInput, $"schema.dense.index.kind {(int)index.Kind} is unknown"),
+            },
+            MinRows = index.HasMinRows ? Clamp(index.MinRows) : d.MinRows,
+            HeadRatio = index.HasHeadRatio ? index.HeadRatio : d.HeadRatio,
+            ReplicaCount = index.HasReplicaCount ? Clamp(index.ReplicaCount) : d.ReplicaCount,
+            PostingPages = index.HasPostingPages ? Clamp(index.PostingPages) : d.PostingPages,
+            Storage = index.Storage switch
+            {
+                V1.SpannStorage.Unspecified or V1.SpannStorage.Float32 => SpannStorage.Float32,
+                V1.SpannStorage.Float16 => SpannStorage.Float16,
+                V1.SpannStorage.Int8 => SpannStorage.Int8,
+                _ => throw new RetrievalException(ErrorKind.InvalidInput, $"schema.dense.index.storage {(int)index.Storage} is unknown"),
+            },
+            SearchHeads = index.HasSearchHeads ? Clamp(index.SearchHeads) : d.SearchHeads,
+            PruneEpsilon = index.HasPruneEpsilon ? index.PruneEpsilon : d.PruneEpsilon,
+            InMemory = index.HasInMemory ? index.InMemory : d.InMemory,
+        };
+    }
+
+    public static SparseIndexSettings? ToSparseIndex(V1.SparseIndex? index)
+    {
+        if (index is null) return null;
+        var d = SparseIndexSettings.Default;
+        return new SparseIndexSettings
+        {
+            Kind = index.Kind switch
+            {
+                V1.SparseIndexKind.Unspecified or V1.SparseIndexKind.Seismic => SparseIndexKind.Seismic,
+                V1.SparseIndexKind.Exact => SparseIndexKind.Exact,
+                _ => throw new RetrievalException(ErrorKind.InvalidInput, $"schema.sparse.index.kind {(int)index.Kind} is unknown"),
+            },
+            MinRows = index.HasMinRows ? Clamp(index.MinRows) : d.MinRows,
+            AvgPostings = index.HasAvgPostings ? index.AvgPostings : d.AvgPostings,
+            CentroidFraction = index.HasCentroidFraction ? index.CentroidFraction : d.CentroidFraction,
+            SummaryEnergy = index.HasSummaryEnergy ? index.SummaryEnergy : d.SummaryEnergy,
+            QueryCut = index.HasQueryCut ? Clamp(index.QueryCut) : d.QueryCut,
+            HeapFactor = index.HasHeapFactor ? index.HeapFactor : d.HeapFactor,
+        };
+    }
+
+    // uint32 wire values above int.MaxValue become int.MaxValue, which the engine's range checks then name.
+    private static int Clamp(uint value) => (int)Math.Min(value, int.MaxValue);
+
+    private static V1.DenseIndex FromDenseIndex(DenseIndexSettings i) => new()
+    {
+        Kind = i.Kind == DenseIndexKind.Exact ? V1.DenseIndexKind.Exact : V1.DenseIndexKind.Spann,
+        MinRows = (uint)i.MinRows,
+        HeadRatio = i.HeadRatio,
+        ReplicaCount = (uint)i.ReplicaCount,
+        PostingPages = (uint)i.PostingPages,
+        Storage = i.Storage switch { SpannStorage.Float16 => V1.SpannStorage.Float16, SpannStorage.Int8 => V1.SpannStorage.Int8, _ => V1.SpannStorage.Float32 },
+        SearchHeads = (uint)i.SearchHeads,
+        PruneEpsilon = i.PruneEpsilon,
+        InMemory = i.InMemory,
+    };
+
+    private static V1.SparseIndex FromSparseIndex(SparseIndexSettings i) => new()
+    {
+        Kind = i.Kind == SparseIndexKind.Exact ? V1.SparseIndexKind.Exact : V1.SparseIndexKind.Seismic,
+        MinRows = (uint)i.MinRows,
+        AvgPostings = i.AvgPostings,
+        CentroidFraction = i.CentroidFraction,
+        SummaryEnergy = i.SummaryEnergy,
+        QueryCut = (uint)i.QueryCut,
+        HeapFactor = i.HeapFactor,
+    };
 
     public static Metric ToMetric(V1.Metric metric) => metric switch
     {
@@ -64,8 +143,10 @@ internal static class ProtocolMapping
             PayloadKind = s.Payload == PayloadKind.Bytes ? V1.PayloadKind.Bytes : V1.PayloadKind.Json,
             TextEncoders = s.TextEncoders,
         };
-        if (s.Dense is { } d) schema.Dense = new V1.DenseField { Dimension = (uint)d.Dimension, Metric = FromMetric(d.Metric) };
-        if (s.Sparse is { } sp) schema.Sparse = new V1.SparseField { VocabularySize = (uint)sp.VocabularySize };
+        if (s.Dense is { } d)
+            schema.Dense = new V1.DenseField { Dimension = (uint)d.Dimension, Metric = FromMetric(d.Metric), Index = FromDenseIndex(d.Index ?? DenseIndexSettings.Default) };
+        if (s.Sparse is { } sp)
+            schema.Sparse = new V1.SparseField { VocabularySize = (uint)sp.VocabularySize, Index = FromSparseIndex(sp.Index ?? SparseIndexSettings.Default) };
         return new V1.CollectionInfo
         {
             Schema = schema,
@@ -73,6 +154,9 @@ internal static class ProtocolMapping
             SegmentCount = (uint)info.SegmentCount,
             MutableRows = (uint)info.MutableRows,
             Tombstones = (ulong)info.Tombstones,
+            IndexedSegments = (uint)info.IndexedSegments,
+            AttachedSegments = (uint)info.AttachedSegments,
+            Compactions = (uint)info.Compactions,
         };
     }
 

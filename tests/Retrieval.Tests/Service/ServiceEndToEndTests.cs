@@ -75,6 +75,47 @@ public sealed class ServiceEndToEndTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task IndexSettingsTravelThroughTheSchema()
+    {
+        var schema = DenseSchema("indexed", dims: 8);
+        schema.Dense.Index = new DenseIndex { Kind = DenseIndexKind.Spann, MinRows = 32, SearchHeads = 16, Storage = SpannStorage.Float16 };
+        schema.Sparse.Index = new SparseIndex { Kind = SparseIndexKind.Exact };
+        var info = await _f.Collections.CreateCollectionAsync(new CreateCollectionRequest { Schema = schema });
+        Assert.Equal((DenseIndexKind.Spann, 32u, 16u, SpannStorage.Float16), (info.Schema.Dense.Index.Kind, info.Schema.Dense.Index.MinRows, info.Schema.Dense.Index.SearchHeads, info.Schema.Dense.Index.Storage));
+        Assert.Equal(0.6, info.Schema.Dense.Index.PruneEpsilon, 6); // unset: the engine's default
+        Assert.Equal(SparseIndexKind.Exact, info.Schema.Sparse.Index.Kind);
+
+        // The fixture seals every 64 rows: 200 rows give three sealed segments of 64 >= 32 rows, each SPANN-indexed.
+        var random = new Random(5);
+        for (int start = 0; start < 200; start += 20) // the fixture's max_batch
+        {
+            var upsert = new UpsertRequest { Collection = "indexed" };
+            for (int i = start; i < start + 20; i++)
+                upsert.Records.Add(Point(i, Enumerable.Range(0, 8).Select(_ => (float)random.NextDouble()).ToArray()));
+            await _f.Points.UpsertAsync(upsert);
+        }
+        CollectionInfo described = await _f.Collections.DescribeCollectionAsync(new DescribeCollectionRequest { Name = "indexed" });
+        for (int wait = 0; wait < 100 && described.IndexedSegments < 3; wait++)
+        {
+            await Task.Delay(100); // segment indexes build in the background
+            described = await _f.Collections.DescribeCollectionAsync(new DescribeCollectionRequest { Name = "indexed" });
+        }
+        Assert.Equal(3u, described.IndexedSegments);
+        Assert.Equal(0u, described.AttachedSegments);
+
+        var badHeads = DenseSchema("bad-index");
+        badHeads.Dense.Index = new DenseIndex { SearchHeads = 0 };
+        var refused = await ServerFixture.Status(() => _f.Collections.CreateCollectionAsync(new CreateCollectionRequest { Schema = badHeads }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("dense.index.search_heads", refused.Status.Detail);
+        var badKind = DenseSchema("bad-kind");
+        badKind.Sparse.Index = new SparseIndex { Kind = (SparseIndexKind)9 };
+        refused = await ServerFixture.Status(() => _f.Collections.CreateCollectionAsync(new CreateCollectionRequest { Schema = badKind }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("schema.sparse.index.kind 9 is unknown", refused.Status.Detail);
+    }
+
+    [Fact]
     public async Task PointsAndSearch()
     {
         await _f.Collections.CreateCollectionAsync(new CreateCollectionRequest { Schema = DenseSchema("pts") });

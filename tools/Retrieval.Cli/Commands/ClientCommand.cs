@@ -50,7 +50,10 @@ public static class ClientCommand
             var text = new Option<bool>("--text-encoders") { Description = "Let records and queries carry text the server embeds (MiniLM, needs 384 dims) and tokenizes (BM25)." };
             var keys = new Option<string>("--keys") { Description = "Key kind.", DefaultValueFactory = _ => "string" }.AcceptOnlyFromAmong("string", "integer");
             var payload = new Option<string>("--payload") { Description = "Payload kind.", DefaultValueFactory = _ => "json" }.AcceptOnlyFromAmong("json", "bytes");
-            var create = new Command("create", "Create a collection.") { n, denseDims, metric, sparse, vocab, text, keys, payload };
+            var denseIndex = new Option<string?>("--dense-index-kind") { Description = "How sealed segments index the dense field (default spann from --index-min-rows rows)." }.AcceptOnlyFromAmong("spann", "exact");
+            var sparseIndex = new Option<string?>("--sparse-index-kind") { Description = "How sealed segments index the sparse field (default seismic from --index-min-rows rows)." }.AcceptOnlyFromAmong("seismic", "exact");
+            var minRows = new Option<int?>("--index-min-rows") { Description = "Segments with fewer rows are scanned exactly (default 4096)." };
+            var create = new Command("create", "Create a collection.") { n, denseDims, metric, sparse, vocab, text, keys, payload, denseIndex, sparseIndex, minRows };
             host.Examples(create, "retrieval client create docs --dense-dims 384 --metric cosine --sparse --text-encoders",
                 "retrieval client create vectors --dense-dims 128 --metric l2 --keys integer");
             create.SetAction(parse => Call(parse, host, async () =>
@@ -65,6 +68,18 @@ public static class ClientCommand
                 if (parse.GetValue(denseDims) is > 0 and var dims)
                     schema.Dense = new V1.DenseField { Dimension = (uint)dims, Metric = ToMetric(parse.GetValue(metric)!) };
                 if (parse.GetValue(sparse)) schema.Sparse = new V1.SparseField { VocabularySize = (uint)Math.Max(0, parse.GetValue(vocab)) };
+                int? rows = parse.GetValue(minRows);
+                if (rows is < 1) throw new RetrievalException(ErrorKind.InvalidInput, $"--index-min-rows must be >= 1, got {rows}");
+                if (schema.Dense is not null && (parse.GetValue(denseIndex) is not null || rows is not null))
+                {
+                    schema.Dense.Index = new V1.DenseIndex { Kind = parse.GetValue(denseIndex) == "exact" ? V1.DenseIndexKind.Exact : V1.DenseIndexKind.Spann };
+                    if (rows is int r) schema.Dense.Index.MinRows = (uint)r;
+                }
+                if (schema.Sparse is not null && (parse.GetValue(sparseIndex) is not null || rows is not null))
+                {
+                    schema.Sparse.Index = new V1.SparseIndex { Kind = parse.GetValue(sparseIndex) == "exact" ? V1.SparseIndexKind.Exact : V1.SparseIndexKind.Seismic };
+                    if (rows is int r) schema.Sparse.Index.MinRows = (uint)r;
+                }
                 using var client = Connect(parse);
                 WriteInfo(host, parse, await client.CreateAsync(schema));
             }));
@@ -296,10 +311,10 @@ public static class ClientCommand
         }
         var s = info.Schema;
         var fields = new List<string>();
-        if (s.Dense is not null) fields.Add($"dense {s.Dense.Dimension}-d {s.Dense.Metric}");
-        if (s.Sparse is not null) fields.Add($"sparse vocab {s.Sparse.VocabularySize}");
+        if (s.Dense is not null) fields.Add($"dense {s.Dense.Dimension}-d {s.Dense.Metric}" + (s.Dense.Index is { } di ? $" ({di.Kind}, from {di.MinRows} rows)" : ""));
+        if (s.Sparse is not null) fields.Add($"sparse vocab {s.Sparse.VocabularySize}" + (s.Sparse.Index is { } si ? $" ({si.Kind}, from {si.MinRows} rows)" : ""));
         if (s.TextEncoders) fields.Add("text encoders");
-        host.Out.WriteLine($"{s.Name}\trecords {info.RecordCount}\t{string.Join(", ", fields)}\tkeys {s.KeyKind}\tsegments {info.SegmentCount}\ttombstones {info.Tombstones}");
+        host.Out.WriteLine($"{s.Name}\trecords {info.RecordCount}\t{string.Join(", ", fields)}\tkeys {s.KeyKind}\tsegments {info.SegmentCount}\ttombstones {info.Tombstones}\tindexed segments {info.IndexedSegments}\tattached {info.AttachedSegments}\tcompactions {info.Compactions}");
     }
 
     /// <summary>{"rank":1,"id":…,"score":…,"payload":…}; a JSON payload is embedded as JSON, other bytes as a string.</summary>
