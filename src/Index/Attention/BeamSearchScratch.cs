@@ -54,6 +54,13 @@ public sealed class BeamSearchScratch
         return Accumulator;
     }
 
+    internal int[] VisitedArray => _visited;
+
+    internal int Epoch => _epoch;
+
+    /// <summary>Id of the best candidate (CandidateCount must be positive).</summary>
+    internal int TopCandidate => _candidateIds[0];
+
     /// <summary>Marks a node visited; returns false if it already was in this search.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Visit(int node)

@@ -116,6 +116,7 @@ public static class BenchKvCommand
                     new("keys_scored_fraction", double.IsNaN(row.KeysScoredFraction) ? null : row.KeysScoredFraction),
                     new("mean_us", row.MeanUs),
                     new("p99_us", row.P99Us),
+                    new("cpu_us", double.IsNaN(row.CpuUs) ? null : row.CpuUs),
                     new("build_seconds_per_head", row.BuildSecondsPerHead),
                     new("build_cpu_seconds_per_head", row.BuildCpuSecondsPerHead),
                     new("index_bytes", row.IndexBytes),

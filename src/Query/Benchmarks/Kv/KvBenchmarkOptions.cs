@@ -67,7 +67,8 @@ public sealed record KvBenchmarkRow(
     long IndexBytes,
     double AttentionRelError,
     double BuildCpuSecondsPerHead,
-    double AttentionMass);
+    double AttentionMass,
+    double CpuUs = double.NaN);
 
 /// <summary>Recall after decode appends: the incrementally extended index against a full rebuild.</summary>
 public sealed record KvAppendResult(string Head, int Appends, int SearchBeamWidth, int K, double AppendedRecall, double AppendedKeysScoredFraction,
