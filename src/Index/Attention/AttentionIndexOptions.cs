@@ -15,6 +15,7 @@ public sealed record AttentionIndexOptions
     public const int DefaultAppendFoldBatch = 512;
     public const int DefaultPivotsPerQuery = 0;
     public const int DefaultMaxQueriesPerPivot = 64;
+    public const int DefaultEntryPoints = 1;
 
     /// <summary>k_train: how many exact top keys of each training (prefill) query feed the projection.</summary>
     public int TrainingNeighbors { get; init; } = DefaultTrainingNeighbors;
@@ -32,6 +33,13 @@ public sealed record AttentionIndexOptions
 
     /// <summary>Training queries a pivot's candidate list is gathered from at most (a stride sample beyond that).</summary>
     public int MaxQueriesPerPivot { get; init; } = DefaultMaxQueriesPerPivot;
+
+    /// <summary>
+    /// Entry points every search starts from: the key most often ranked first by the training queries, plus the
+    /// best keys of training queries spread evenly over the prefill. One is best on kv-minilm L0H11 (recall@100 at
+    /// ef 200: 0.950 with 1, 0.944 with 8, 0.918 with 32): several starts split the beam over regions.
+    /// </summary>
+    public int EntryPoints { get; init; } = DefaultEntryPoints;
 
     /// <summary>Fill the slots the RNG rule leaves free with the best occluded candidates (RoarGraph's fill pass).</summary>
     public bool FillPrunedSlots { get; init; } = true;
@@ -68,6 +76,8 @@ public sealed record AttentionIndexOptions
             Guard.ThrowInvalid($"AppendFoldBatch must be >= 1, got {AppendFoldBatch}");
         if (PivotsPerQuery < 0)
             Guard.ThrowInvalid($"PivotsPerQuery must be >= 0 (0 = all k_train keys of a query), got {PivotsPerQuery}");
+        if (EntryPoints < 1 || EntryPoints > 4096)
+            Guard.ThrowInvalid($"EntryPoints must be in [1, 4096], got {EntryPoints}");
         if (MaxQueriesPerPivot < 1)
             Guard.ThrowInvalid($"MaxQueriesPerPivot must be >= 1, got {MaxQueriesPerPivot}");
         if (Threads < 0)
