@@ -16,6 +16,8 @@ public sealed record AttentionIndexOptions
     public const int DefaultPivotsPerQuery = 0;
     public const int DefaultMaxQueriesPerPivot = 64;
     public const int DefaultEntryPoints = 1;
+    public const int DefaultRecentQueries = 64;
+    public const int DefaultRecentQueryListLength = 32;
 
     /// <summary>k_train: how many exact top keys of each training (prefill) query feed the projection.</summary>
     public int TrainingNeighbors { get; init; } = DefaultTrainingNeighbors;
@@ -51,10 +53,29 @@ public sealed record AttentionIndexOptions
     public double TrainingSampleRate { get; init; } = DefaultTrainingSampleRate;
 
     /// <summary>
-    /// Appended keys are searched exactly from a small buffer until this many have accumulated, then folded
-    /// into the graph in one batch (so a decode step never pays for a graph insert).
+    /// Buffered mode: appended keys are searched exactly from a small buffer until this many have accumulated,
+    /// then folded into the graph in one batch (so a decode step never pays for a graph insert). Query-guided
+    /// mode: a connectivity repair runs after this many insertions.
     /// </summary>
     public int AppendFoldBatch { get; init; } = DefaultAppendFoldBatch;
+
+    /// <summary>
+    /// How appended keys join the graph: <see cref="AppendMode.QueryGuided"/> inserts each at once, linked through
+    /// its own neighbours and the lists of recent decode queries it enters; <see cref="AppendMode.Buffered"/> keeps
+    /// them in an exact buffer and folds them in batches of <see cref="AppendFoldBatch"/>.
+    /// </summary>
+    /// <remarks>
+    /// Buffered is the default: on kv-minilm L0H11 after 10,000 appends (ef 200) it keeps recall@100 at 0.944
+    /// against 0.84-0.94 for query-guided insertion (run to run, the repair's extra entry points vary) and 0.952 for
+    /// a full rebuild; query-guided costs ~0.3 ms per append and head but has no fold spikes.
+    /// </remarks>
+    public AppendMode AppendMode { get; init; } = AppendMode.Buffered;
+
+    /// <summary>Decode queries remembered per head for query-guided insertion (see <see cref="AttentionHeadIndex.ObserveQuery"/>).</summary>
+    public int RecentQueries { get; init; } = DefaultRecentQueries;
+
+    /// <summary>Top keys remembered per recent decode query.</summary>
+    public int RecentQueryListLength { get; init; } = DefaultRecentQueryListLength;
 
     /// <summary>Worker threads for the build (0 = all cores).</summary>
     public int Threads { get; init; }
@@ -80,10 +101,26 @@ public sealed record AttentionIndexOptions
             Guard.ThrowInvalid($"EntryPoints must be in [1, 4096], got {EntryPoints}");
         if (MaxQueriesPerPivot < 1)
             Guard.ThrowInvalid($"MaxQueriesPerPivot must be >= 1, got {MaxQueriesPerPivot}");
+        if (RecentQueries < 1 || RecentQueries > 4096)
+            Guard.ThrowInvalid($"RecentQueries must be in [1, 4096], got {RecentQueries}");
+        if (RecentQueryListLength < 1 || RecentQueryListLength > 1024)
+            Guard.ThrowInvalid($"RecentQueryListLength must be in [1, 1024], got {RecentQueryListLength}");
+        if (!Enum.IsDefined(AppendMode))
+            Guard.ThrowInvalid($"AppendMode {(int)AppendMode} is not a known mode");
         if (Threads < 0)
             Guard.ThrowInvalid($"Threads must be >= 0 (0 = all cores), got {Threads}");
         return this;
     }
 
     internal int EffectiveThreads => Threads == 0 ? Environment.ProcessorCount : Threads;
+}
+
+/// <summary>How keys appended after the build become part of a head's graph.</summary>
+public enum AppendMode
+{
+    /// <summary>Each key is inserted into the graph at once, guided by recent decode queries.</summary>
+    QueryGuided,
+
+    /// <summary>Keys sit in an exact buffer merged into every search, folded into the graph in batches.</summary>
+    Buffered,
 }

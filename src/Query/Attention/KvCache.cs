@@ -174,9 +174,10 @@ public sealed class KvCache
     }
 
     /// <summary>
-    /// Appends tokens to one KV head: keys and values each rows x HeadDimension. New keys are searchable at once
-    /// (exact buffer); every query head of the group folds them into its graph once its buffer holds
-    /// <see cref="AttentionIndexOptions.AppendFoldBatch"/> keys. Returns the position of the first new token.
+    /// Appends tokens to one KV head: keys and values each rows x HeadDimension. New keys are searchable at once:
+    /// every query head of the group inserts them into its graph now (query-guided, see
+    /// <see cref="ObserveQueries"/>), or in buffered mode scans them exactly until
+    /// <see cref="AttentionIndexOptions.AppendFoldBatch"/> have accumulated. Returns the position of the first new token.
     /// </summary>
     public int Append(long sequenceId, int layer, int kvHead, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
     {
@@ -208,6 +209,31 @@ public sealed class KvCache
             for (int h = 0; h < kvHeads; h++)
                 position = AppendLocked(sequence, layer, h, keys.Slice(h * d, d), values.Slice(h * d, d));
             return position;
+        }
+        finally
+        {
+            sequence.Lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>
+    /// Remembers decode queries (heads.Length x HeadDimension, one per named head) so that keys appended later are
+    /// linked where such queries will look for them (query-guided insertion). A decoder calls it with each step's
+    /// queries; it is optional (without it appended keys are linked by their own neighbours only).
+    /// </summary>
+    public void ObserveQueries(long sequenceId, ReadOnlySpan<KvHeadRef> heads, ReadOnlySpan<float> queries)
+    {
+        var sequence = Get(sequenceId);
+        int d = sequence.Shape.HeadDimension;
+        CheckBatch(heads.Length, queries.Length, d);
+        sequence.Lock.EnterWriteLock();
+        try
+        {
+            CheckLive(sequence);
+            long before = sequence.MemoryBytes;
+            var scratch = ScratchPool.Rent();
+            for (int i = 0; i < heads.Length; i++) sequence.Head(heads[i]).ObserveQuery(queries.Slice(i * d, d), scratch);
+            Interlocked.Add(ref _reservedBytes, sequence.MemoryBytes - before);
         }
         finally
         {
@@ -300,7 +326,8 @@ public sealed class KvCache
         }
         foreach (var index in sequence.HeadsOf(layer, kvHead))
         {
-            if (index.PendingCount >= index.Options.AppendFoldBatch) index.FoldAppended(ScratchPool.Rent());
+            if (index.Options.AppendMode == AppendMode.QueryGuided) index.InsertAppended(ScratchPool.Rent());
+            else if (index.PendingCount >= index.Options.AppendFoldBatch) index.FoldAppended(ScratchPool.Rent());
         }
         // Graph growth from folding is small next to the keys; it is counted, not refused, so an append that has
         // been accepted is never half applied.

@@ -64,7 +64,7 @@ public static class BenchKvCommand
         };
         var skip = new Option<string[]>("--skip")
         {
-            Description = "Parts to skip: exact, ivf, hnsw, keygraph, attention, append, batch.",
+            Description = "Parts to skip: exact, ivf, hnsw, keygraph, attention, append (or append-guided, append-buffered), batch.",
             HelpName = "PART",
             AllowMultipleArgumentsPerToken = true,
             DefaultValueFactory = _ => [],
@@ -133,6 +133,7 @@ public static class BenchKvCommand
                 [
                     new("measurement", "append"),
                     new("head", a.Head),
+                    new("mode", a.Mode),
                     new("appends", a.Appends),
                     new("k", a.K),
                     new("ef", a.SearchBeamWidth),
@@ -143,10 +144,11 @@ public static class BenchKvCommand
                     new("append_mean_us", a.AppendMeanUs),
                     new("append_p99_us", a.AppendP99Us),
                     new("append_max_us", a.AppendMaxUs),
+                    new("observe_query_mean_us", double.IsNaN(a.ObserveMeanUs) ? null : a.ObserveMeanUs),
                     new("rebuild_seconds", a.RebuildSeconds),
                 ]));
             }
-            results.Flush("recall after decode appends (exact buffer, folded into the graph in batches) vs a full rebuild:");
+            results.Flush("recall after decode appends (query-guided insertion, and an exact buffer folded in batches) vs a full rebuild:");
             foreach (var b in report.Batches)
             {
                 results.Add(new ReportLine(
