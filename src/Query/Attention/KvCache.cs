@@ -273,6 +273,31 @@ public sealed class KvCache
         }
     }
 
+    /// <summary>Shape, memory and per-KV-head token counts of one sequence (0 for a KV head not prefilled yet).</summary>
+    public KvSequenceInfo Describe(long sequenceId)
+    {
+        var sequence = Get(sequenceId);
+        sequence.Lock.EnterReadLock();
+        try
+        {
+            CheckLive(sequence);
+            var shape = sequence.Shape;
+            var counts = new int[shape.LayerCount * shape.KvHeadCount];
+            for (int layer = 0; layer < shape.LayerCount; layer++)
+                for (int h = 0; h < shape.KvHeadCount; h++)
+                    counts[layer * shape.KvHeadCount + h] = sequence.StoreOrNull(layer, h)?.Count ?? 0;
+            int built = 0;
+            for (int layer = 0; layer < shape.LayerCount; layer++)
+                for (int h = 0; h < shape.QueryHeadCount; h++)
+                    if (sequence.HeadOrNull(new KvHeadRef(layer, h)) is not null) built++;
+            return new KvSequenceInfo(sequenceId, shape, sequence.MemoryBytes, counts, built);
+        }
+        finally
+        {
+            sequence.Lock.ExitReadLock();
+        }
+    }
+
     /// <summary>Bytes held by one sequence: keys, values and graphs.</summary>
     public long MemoryBytes(long sequenceId)
     {

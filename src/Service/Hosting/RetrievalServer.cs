@@ -62,6 +62,8 @@ public sealed class RetrievalServer : IAsyncDisposable
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
             builder.Services.AddSingleton(engine);
             builder.Services.AddSingleton(options);
+            builder.Services.AddSingleton(new Retrieval.Query.Attention.KvCache(
+                new Retrieval.Query.Attention.KvCacheOptions { MemoryLimitBytes = options.Limits.KvMemoryLimitBytes }));
             builder.Services.AddGrpc(grpc =>
             {
                 grpc.MaxReceiveMessageSize = options.Limits.MaxMessageBytes;
@@ -76,6 +78,7 @@ public sealed class RetrievalServer : IAsyncDisposable
             app.MapGrpcService<CollectionsService>();
             app.MapGrpcService<PointsService>();
             app.MapGrpcService<SearchService>();
+            app.MapGrpcService<KvCacheService>();
             app.MapGrpcHealthChecksService();
             app.MapGrpcReflectionService();
             try
