@@ -165,6 +165,25 @@ public static class BenchKvCommand
                 ]));
             }
             results.Flush("batched heads (one call searches every head, parallel across cores):");
+            for (int i = 0; i < report.BuildStats.Count; i++)
+            {
+                var b = report.BuildStats[i];
+                results.Add(new ReportLine(
+                [
+                    new("measurement", "build"),
+                    new("head", i < report.Heads.Count ? report.Heads[i] : "?"),
+                    new("training_queries", b.TrainingQueries),
+                    new("pivots", b.Pivots),
+                    new("exact_top_k_train_seconds", b.TrainingNeighborsSeconds),
+                    new("projection_seconds", b.ProjectionSeconds),
+                    new("reverse_edges_seconds", b.ReverseEdgesSeconds),
+                    new("connectivity_seconds", b.ConnectivitySeconds),
+                    new("connectivity_edges", b.ConnectivityEdges),
+                    new("total_seconds", b.TotalSeconds),
+                    new("threads", report.Threads),
+                ]));
+            }
+            results.Flush("attention-aware build split per head (wall seconds):");
             return ExitCodes.Success;
         });
         return command;
