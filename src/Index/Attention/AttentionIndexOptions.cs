@@ -65,9 +65,11 @@ public sealed record AttentionIndexOptions
     /// them in an exact buffer and folds them in batches of <see cref="AppendFoldBatch"/>.
     /// </summary>
     /// <remarks>
-    /// Buffered is the default: on kv-minilm L0H11 after 10,000 appends (ef 200) it keeps recall@100 at 0.944
-    /// against 0.84-0.94 for query-guided insertion (run to run, the repair's extra entry points vary) and 0.952 for
-    /// a full rebuild; query-guided costs ~0.3 ms per append and head but has no fold spikes.
+    /// kv-minilm L0H11, 10,000 appends, ef 200 (bench kv, loaded machine): query-guided recall@100 0.944 at 2.04% of
+    /// keys scored, buffered 0.943 at 2.25%, full rebuild 0.952 at 2.00%; mean append 0.34 ms vs 0.47 ms amortised
+    /// (the buffered p99 is 1.2 us but every 512th append folds for ~0.4 s; query-guided repairs for ~0.3 s every
+    /// 512). Buffered stays the default because it needs no decode queries (<see cref="AttentionHeadIndex.ObserveQuery"/>)
+    /// and the gRPC service does not send them yet.
     /// </remarks>
     public AppendMode AppendMode { get; init; } = AppendMode.Buffered;
 
