@@ -20,8 +20,8 @@ internal static unsafe class GraphSearch
         int m = graph.Connectivity;
         int[] adjacency = graph.AdjacencyArray;
         int[] degrees = graph.DegreeArray;
-        int[] visited = scratch.VisitedArray;
-        int epoch = scratch.Epoch;
+        ushort[] visited = scratch.VisitedArray;
+        ushort epoch = scratch.Epoch;
         int rowBytes = dimension * sizeof(float);
         int scored = 0;
         int* fresh = stackalloc int[m];
@@ -29,7 +29,7 @@ internal static unsafe class GraphSearch
         fixed (float* q = query)
         fixed (int* adj = adjacency)
         fixed (int* deg = degrees)
-        fixed (int* seen = visited)
+        fixed (ushort* seen = visited)
         {
             var entries = graph.EntryPoints;
             for (int e = 0; e < entries.Length; e++) KeyDot.Prefetch(keyBase + (long)entries[e] * dimension, rowBytes);

@@ -12,7 +12,7 @@ public sealed record KvBenchmarkOptions
     /// <summary>Decode queries used (the first n of query_positions; 0 = all).</summary>
     public int QueryCount { get; init; }
     public AttentionIndexOptions IndexOptions { get; init; } = AttentionIndexOptions.Default;
-    public int[] SearchBeamWidths { get; init; } = [100, 150, 200, 300, 500];
+    public int[] SearchBeamWidths { get; init; } = [100, 150, 200, 250, 300, 500];
     public int IvfLists { get; init; } = 1024;
     public int[] IvfProbes { get; init; } = [16, 32, 64, 128, 256];
     public int HnswConnectivity { get; init; } = 16;
