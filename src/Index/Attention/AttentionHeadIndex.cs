@@ -5,14 +5,16 @@ namespace Retrieval.Index.Attention;
 /// <summary>
 /// The attention-aware index of one query head: a RoarGraph-projected key graph built from that head's prefill
 /// queries, over a <see cref="KeyValueStore"/> that it shares with the other query heads of its GQA group.
-/// Keys appended after the build sit in an exact buffer ([GraphCount, store.Count)) that every search scans and
-/// merges, until <see cref="FoldAppended"/> inserts them into the graph in one batch.
+/// Keys appended after the build are linked into the graph at once by <see cref="InsertAppended"/> (query-guided,
+/// the default), or sit in an exact buffer ([GraphCount, store.Count)) that every search scans and merges until
+/// <see cref="FoldAppended"/> inserts them in one batch.
 /// Searches may run concurrently with each other (one <see cref="BeamSearchScratch"/> each) but not with
 /// appends or folds; the owner serialises those.
 /// </summary>
 public sealed class AttentionHeadIndex
 {
     private readonly KeyGraph _graph;
+    private QueryGuidedInserter? _inserter;
 
     private AttentionHeadIndex(KeyValueStore store, KeyGraph graph, AttentionIndexOptions options, GraphBuildStats stats)
     {
@@ -140,6 +142,37 @@ public sealed class AttentionHeadIndex
     {
         int found = SearchUnchecked(query, parameters, ids, scores, scratch);
         return PartialAttention.OverRetrieved(Store, ids[..found], scores[..found], parameters.ScaleFor(Dimension), output);
+    }
+
+    private QueryGuidedInserter Inserter => _inserter ??=
+        new QueryGuidedInserter(Dimension, _graph.Connectivity, Options.RecentQueries, Options.RecentQueryListLength);
+
+    /// <summary>Decode queries remembered for query-guided insertion of appended keys.</summary>
+    public int RememberedQueries => _inserter?.RememberedQueries ?? 0;
+
+    /// <summary>
+    /// Remembers a decode query of this head (with its current top keys) to guide where later appended keys are
+    /// linked. Call it with each step's query (not concurrently with searches on this head).
+    /// </summary>
+    public void ObserveQuery(ReadOnlySpan<float> query, BeamSearchScratch scratch)
+    {
+        Guard.SameDimension(Dimension, query.Length, "query");
+        FiniteCheck.ThrowIfNotFinite(query, Dimension, "query");
+        Inserter.Observe(_graph, Store.KeyArray, query, Options.BuildBeamWidth, scratch);
+    }
+
+    /// <summary>
+    /// Links every pending appended key into the graph now: <see cref="AppendMode.QueryGuided"/> insertion, one key
+    /// at a time (see <see cref="QueryGuidedInserter"/>).
+    /// </summary>
+    public void InsertAppended(BeamSearchScratch scratch)
+    {
+        int total = Store.Count;
+        for (int u = _graph.NodeCount; u < total; u++)
+        {
+            _graph.Grow(u + 1);
+            Inserter.Insert(_graph, Store.KeyArray, u, Math.Max(Options.BuildBeamWidth, 32), Options.AppendFoldBatch, scratch);
+        }
     }
 
     /// <summary>

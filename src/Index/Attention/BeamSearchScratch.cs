@@ -9,8 +9,10 @@ namespace Retrieval.Index.Attention;
 /// </summary>
 public sealed class BeamSearchScratch
 {
-    private int[] _visited = [];
-    private int _epoch;
+    // 16-bit stamps: half the cache footprint of int stamps (240 KB for 120K keys, well inside L2 next to the key
+    // rows being fetched); cleared once every 65,535 searches.
+    private ushort[] _visited = [];
+    private ushort _epoch;
 
     private int[] _candidateIds = new int[256];
     private float[] _candidateScores = new float[256];
@@ -30,10 +32,10 @@ public sealed class BeamSearchScratch
     {
         if (_visited.Length < nodeCount)
         {
-            _visited = new int[Math.Max(nodeCount, _visited.Length + _visited.Length / 2)];
+            _visited = new ushort[Math.Max(nodeCount, _visited.Length + _visited.Length / 2)];
             _epoch = 0;
         }
-        if (++_epoch == int.MaxValue)
+        if (++_epoch == ushort.MaxValue)
         {
             Array.Clear(_visited);
             _epoch = 1;
@@ -54,11 +56,18 @@ public sealed class BeamSearchScratch
         return Accumulator;
     }
 
+    internal ushort[] VisitedArray => _visited;
+
+    internal ushort Epoch => _epoch;
+
+    /// <summary>Id of the best candidate (CandidateCount must be positive).</summary>
+    internal int TopCandidate => _candidateIds[0];
+
     /// <summary>Marks a node visited; returns false if it already was in this search.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Visit(int node)
     {
-        ref int stamp = ref _visited[node];
+        ref ushort stamp = ref _visited[node];
         if (stamp == _epoch) return false;
         stamp = _epoch;
         return true;

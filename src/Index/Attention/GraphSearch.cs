@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 
@@ -13,46 +12,70 @@ namespace Retrieval.Index.Attention;
 /// </summary>
 internal static unsafe class GraphSearch
 {
+
     public static void Run(KeyGraph graph, float[] keys, int dimension, ReadOnlySpan<float> query, int beamWidth,
         int sinkEnd, int windowStart, BeamSearchScratch scratch)
     {
         scratch.BeginSearch(graph.NodeCount, beamWidth);
-        int scored = 0;
-        foreach (int entry in graph.EntryPoints)
-        {
-            if (!scratch.Visit(entry)) continue;
-            float s = Score(keys, dimension, query, entry);
-            scored++;
-            scratch.PushCandidate(entry, s);
-            if (!IsStatic(entry, sinkEnd, windowStart)) scratch.PushResult(entry, s);
-        }
-        bool prefetch = Sse.IsSupported;
+        int m = graph.Connectivity;
+        int[] adjacency = graph.AdjacencyArray;
+        int[] degrees = graph.DegreeArray;
+        ushort[] visited = scratch.VisitedArray;
+        ushort epoch = scratch.Epoch;
         int rowBytes = dimension * sizeof(float);
+        int scored = 0;
+        int* fresh = stackalloc int[m];
         fixed (float* keyBase = keys)
+        fixed (float* q = query)
+        fixed (int* adj = adjacency)
+        fixed (int* deg = degrees)
+        fixed (ushort* seen = visited)
         {
+            var entries = graph.EntryPoints;
+            for (int e = 0; e < entries.Length; e++) KeyDot.Prefetch(keyBase + (long)entries[e] * dimension, rowBytes);
+            for (int e = 0; e < entries.Length; e++)
+            {
+                int entry = entries[e];
+                if (seen[entry] == epoch) continue;
+                seen[entry] = epoch;
+                float s = KeyDot.Dot(q, keyBase + (long)entry * dimension, dimension);
+                scored++;
+                scratch.PushCandidate(entry, s);
+                if (!IsStatic(entry, sinkEnd, windowStart)) scratch.PushResult(entry, s);
+            }
             while (scratch.CandidateCount > 0)
             {
                 int node = scratch.PopCandidate(out float nodeScore);
-                if (nodeScore < scratch.ResultThreshold) break;
-                var neighbors = graph.Neighbors(node);
-                if (prefetch)
+                float threshold = scratch.ResultThreshold;
+                if (nodeScore < threshold) break;
+                int* list = adj + (long)node * m;
+                int degree = deg[node];
+                // Filter first, then prefetch only the rows that will be scored: visited neighbours cost no memory
+                // traffic, and the misses of the fresh ones overlap instead of queueing.
+                int n = 0;
+                for (int i = 0; i < degree; i++)
                 {
-                    // The keys of a neighbour list sit at random places in a cache far larger than L2: ask for all
-                    // of them before scoring the first, so the misses overlap instead of queueing.
-                    foreach (int neighbor in neighbors)
-                    {
-                        byte* row = (byte*)(keyBase + (long)neighbor * dimension);
-                        for (int offset = 0; offset < rowBytes; offset += 64) Sse.Prefetch0(row + offset);
-                    }
+                    int neighbor = list[i];
+                    if (seen[neighbor] == epoch) continue;
+                    seen[neighbor] = epoch;
+                    fresh[n++] = neighbor;
+                    KeyDot.Prefetch(keyBase + (long)neighbor * dimension, rowBytes);
                 }
-                foreach (int neighbor in neighbors)
+                // The next expansion's adjacency row is needed right after this one.
+                if (Sse.IsSupported && scratch.CandidateCount > 0)
+                    Sse.Prefetch0(adj + (long)scratch.TopCandidate * m);
+                scored += n;
+                for (int i = 0; i < n; i++)
                 {
-                    if (!scratch.Visit(neighbor)) continue;
-                    float s = Score(keys, dimension, query, neighbor);
-                    scored++;
-                    if (s <= scratch.ResultThreshold) continue;
+                    int neighbor = fresh[i];
+                    float s = KeyDot.Dot(q, keyBase + (long)neighbor * dimension, dimension);
+                    if (s <= threshold) continue;
                     scratch.PushCandidate(neighbor, s);
-                    if (!IsStatic(neighbor, sinkEnd, windowStart)) scratch.PushResult(neighbor, s);
+                    if (!IsStatic(neighbor, sinkEnd, windowStart))
+                    {
+                        scratch.PushResult(neighbor, s);
+                        threshold = scratch.ResultThreshold;
+                    }
                 }
             }
         }
@@ -63,6 +86,10 @@ internal static unsafe class GraphSearch
     public static bool IsStatic(int position, int sinkEnd, int windowStart) => position < sinkEnd || position >= windowStart;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Score(float[] keys, int dimension, ReadOnlySpan<float> query, int position) =>
-        TensorPrimitives.Dot(query, new ReadOnlySpan<float>(keys, position * dimension, dimension));
+    public static float Score(float[] keys, int dimension, ReadOnlySpan<float> query, int position)
+    {
+        fixed (float* k = &keys[position * dimension])
+        fixed (float* q = query)
+            return KeyDot.Dot(q, k, dimension);
+    }
 }

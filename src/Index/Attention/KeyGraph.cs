@@ -37,6 +37,11 @@ public sealed class KeyGraph
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Degree(int node) => _degrees[node];
 
+    /// <summary>The flat NodeCount x M adjacency table (slots past a node's degree are garbage).</summary>
+    internal int[] AdjacencyArray => _neighbors;
+
+    internal int[] DegreeArray => _degrees;
+
     internal Span<int> NeighborSlots(int node) => new(_neighbors, node * Connectivity, Connectivity);
 
     internal void SetNeighbors(int node, ReadOnlySpan<int> neighbors)

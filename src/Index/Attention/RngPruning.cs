@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace Retrieval.Index.Attention;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace Retrieval.Index.Attention;
 /// better than p does). Keeps at most m; optionally fills the remaining slots with the best occluded candidates
 /// (RoarGraph's "if not enough" pass), which keeps hubs from ending with a handful of edges.
 /// </summary>
-internal static class RngPruning
+internal static unsafe class RngPruning
 {
     /// <summary>
     /// Prunes <paramref name="candidates"/> (distinct, not containing <paramref name="node"/>; reordered in place)
@@ -19,25 +17,35 @@ internal static class RngPruning
     public static int Prune(float[] keys, int dimension, int node, Span<int> candidates, Span<float> work, int m,
         Span<int> selected, bool fill, bool presorted = false)
     {
-        var nodeKey = keys.AsSpan(node * dimension, dimension);
         int n = candidates.Length;
-        for (int i = 0; i < n; i++)
+        fixed (float* keyBase = keys)
         {
-            // Negated so the ascending sort puts the highest p·c first.
-            work[i] = -TensorPrimitives.Dot(nodeKey, keys.AsSpan(candidates[i] * dimension, dimension));
+            float* nodeKey = keyBase + (long)node * dimension;
+            for (int i = 0; i < n; i++)
+            {
+                // Negated so the ascending sort puts the highest p·c first.
+                work[i] = -KeyDot.Dot(nodeKey, keyBase + (long)candidates[i] * dimension, dimension);
+            }
+            if (!presorted) work.Sort(candidates);
+            return Select(keyBase, dimension, candidates, work, m, selected, fill);
         }
-        if (!presorted) work.Sort(candidates);
+    }
+
+    private static int Select(float* keyBase, int dimension, Span<int> candidates, Span<float> work, int m,
+        Span<int> selected, bool fill)
+    {
+        int n = candidates.Length;
         int kept = 0;
         int occludedCount = 0;
         for (int i = 0; i < n && kept < m; i++)
         {
             int c = candidates[i];
             float nodeScore = -work[i];
-            var cKey = keys.AsSpan(c * dimension, dimension);
+            float* cKey = keyBase + (long)c * dimension;
             bool occluded = false;
             for (int j = 0; j < kept; j++)
             {
-                if (TensorPrimitives.Dot(keys.AsSpan(selected[j] * dimension, dimension), cKey) > nodeScore)
+                if (KeyDot.Dot(keyBase + (long)selected[j] * dimension, cKey, dimension) > nodeScore)
                 {
                     occluded = true;
                     break;

@@ -46,12 +46,13 @@ public static class RoarGraphBuilder
         int m = options.Connectivity;
         var projected = new KeyGraph(keyCount, m);
         int pivots = Project(keys, keyCount, dimension, knn, sampleCount, kTrain, m, options, threads, projected, out int entry);
+        int[] entries = ChooseEntryPoints(knn, sampleCount, kTrain, entry, options.EntryPoints);
         double tProject = clock.Elapsed.TotalSeconds;
 
         clock.Restart();
         var graph = new KeyGraph(keyCount, m);
         AddReverseEdges(keys, keyCount, dimension, projected, graph, options.FillPrunedSlots, threads);
-        graph.SetEntryPoints([entry]);
+        graph.SetEntryPoints(entries);
         double tReverse = clock.Elapsed.TotalSeconds;
 
         clock.Restart();
@@ -78,6 +79,23 @@ public static class RoarGraphBuilder
             queries.Slice((int)source * dimension, dimension).CopyTo(sample.AsSpan(j * dimension));
         }
         return sample;
+    }
+
+    /// <summary>
+    /// The most frequent best key first, then the best keys of training queries at an even stride over the sample
+    /// (the sample is itself spread over the prefill positions), without repeats.
+    /// </summary>
+    private static int[] ChooseEntryPoints(int[] knn, int queryCount, int kTrain, int mostFrequent, int wanted)
+    {
+        var chosen = new List<int>(wanted) { mostFrequent };
+        var seen = new HashSet<int> { mostFrequent };
+        for (int j = 0; j < wanted - 1 && j < queryCount; j++)
+        {
+            int t = (int)((long)j * queryCount / Math.Max(1, wanted - 1));
+            int best = knn[t * kTrain];
+            if (seen.Add(best)) chosen.Add(best);
+        }
+        return chosen.ToArray();
     }
 
     /// <summary>Per-thread buffers of the projection and pruning passes.</summary>

@@ -174,9 +174,10 @@ public sealed class KvCache
     }
 
     /// <summary>
-    /// Appends tokens to one KV head: keys and values each rows x HeadDimension. New keys are searchable at once
-    /// (exact buffer); every query head of the group folds them into its graph once its buffer holds
-    /// <see cref="AttentionIndexOptions.AppendFoldBatch"/> keys. Returns the position of the first new token.
+    /// Appends tokens to one KV head: keys and values each rows x HeadDimension. New keys are searchable at once:
+    /// every query head of the group inserts them into its graph now (query-guided, see
+    /// <see cref="ObserveQueries"/>), or in buffered mode scans them exactly until
+    /// <see cref="AttentionIndexOptions.AppendFoldBatch"/> have accumulated. Returns the position of the first new token.
     /// </summary>
     public int Append(long sequenceId, int layer, int kvHead, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
     {
@@ -215,6 +216,31 @@ public sealed class KvCache
         }
     }
 
+    /// <summary>
+    /// Remembers decode queries (heads.Length x HeadDimension, one per named head) so that keys appended later are
+    /// linked where such queries will look for them (query-guided insertion). A decoder calls it with each step's
+    /// queries; it is optional (without it appended keys are linked by their own neighbours only).
+    /// </summary>
+    public void ObserveQueries(long sequenceId, ReadOnlySpan<KvHeadRef> heads, ReadOnlySpan<float> queries)
+    {
+        var sequence = Get(sequenceId);
+        int d = sequence.Shape.HeadDimension;
+        CheckBatch(heads.Length, queries.Length, d);
+        sequence.Lock.EnterWriteLock();
+        try
+        {
+            CheckLive(sequence);
+            long before = sequence.MemoryBytes;
+            var scratch = ScratchPool.Rent();
+            for (int i = 0; i < heads.Length; i++) sequence.Head(heads[i]).ObserveQuery(queries.Slice(i * d, d), scratch);
+            Interlocked.Add(ref _reservedBytes, sequence.MemoryBytes - before);
+        }
+        finally
+        {
+            sequence.Lock.ExitWriteLock();
+        }
+    }
+
     /// <summary>Positions held by one KV head (prefill plus appended).</summary>
     public int TokenCount(long sequenceId, int layer, int kvHead)
     {
@@ -240,6 +266,31 @@ public sealed class KvCache
         {
             CheckLive(sequence);
             return sequence.Head(head);
+        }
+        finally
+        {
+            sequence.Lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Shape, memory and per-KV-head token counts of one sequence (0 for a KV head not prefilled yet).</summary>
+    public KvSequenceInfo Describe(long sequenceId)
+    {
+        var sequence = Get(sequenceId);
+        sequence.Lock.EnterReadLock();
+        try
+        {
+            CheckLive(sequence);
+            var shape = sequence.Shape;
+            var counts = new int[shape.LayerCount * shape.KvHeadCount];
+            for (int layer = 0; layer < shape.LayerCount; layer++)
+                for (int h = 0; h < shape.KvHeadCount; h++)
+                    counts[layer * shape.KvHeadCount + h] = sequence.StoreOrNull(layer, h)?.Count ?? 0;
+            int built = 0;
+            for (int layer = 0; layer < shape.LayerCount; layer++)
+                for (int h = 0; h < shape.QueryHeadCount; h++)
+                    if (sequence.HeadOrNull(new KvHeadRef(layer, h)) is not null) built++;
+            return new KvSequenceInfo(sequenceId, shape, sequence.MemoryBytes, counts, built);
         }
         finally
         {
@@ -300,7 +351,8 @@ public sealed class KvCache
         }
         foreach (var index in sequence.HeadsOf(layer, kvHead))
         {
-            if (index.PendingCount >= index.Options.AppendFoldBatch) index.FoldAppended(ScratchPool.Rent());
+            if (index.Options.AppendMode == AppendMode.QueryGuided) index.InsertAppended(ScratchPool.Rent());
+            else if (index.PendingCount >= index.Options.AppendFoldBatch) index.FoldAppended(ScratchPool.Rent());
         }
         // Graph growth from folding is small next to the keys; it is counted, not refused, so an append that has
         // been accepted is never half applied.

@@ -1,3 +1,4 @@
+using Retrieval.Index.Attention;
 using Retrieval.Index.Errors;
 
 namespace Retrieval.Query.Attention;
@@ -10,6 +11,15 @@ public sealed record KvSequenceShape(int LayerCount, int QueryHeadCount, int KvH
 {
     public int QueryHeadsPerKvHead => QueryHeadCount / KvHeadCount;
 
+    /// <summary>
+    /// S: attention-sink positions [0, S) the caller attends to exactly; a service applies it to every search of
+    /// the sequence (the embedded API takes it per call in <see cref="AttentionSearchParameters"/>).
+    /// </summary>
+    public int SinkTokens { get; init; }
+
+    /// <summary>W: the most recent W positions the caller attends to exactly (see <see cref="SinkTokens"/>).</summary>
+    public int WindowTokens { get; init; }
+
     public int KvHeadOf(int queryHead) => queryHead / QueryHeadsPerKvHead;
 
     public KvSequenceShape Validate()
@@ -20,6 +30,8 @@ public sealed record KvSequenceShape(int LayerCount, int QueryHeadCount, int KvH
         if (QueryHeadCount % KvHeadCount != 0)
             Guard.ThrowInvalid($"QueryHeadCount {QueryHeadCount} must be a multiple of KvHeadCount {KvHeadCount} (grouped-query attention)");
         if (HeadDimension < 1) Guard.ThrowInvalid($"HeadDimension must be >= 1, got {HeadDimension}");
+        if (SinkTokens < 0) Guard.ThrowInvalid($"SinkTokens (S) must be >= 0, got {SinkTokens}");
+        if (WindowTokens < 0) Guard.ThrowInvalid($"WindowTokens (W) must be >= 0, got {WindowTokens}");
         return this;
     }
 }
@@ -46,3 +58,9 @@ public sealed record KvCacheOptions
         return this;
     }
 }
+
+/// <summary>
+/// What <see cref="KvCache.Describe"/> reports: TokenCounts holds one entry per (layer, KV head), layer-major;
+/// BuiltHeads counts query heads with an index.
+/// </summary>
+public sealed record KvSequenceInfo(long SequenceId, KvSequenceShape Shape, long MemoryBytes, int[] TokenCounts, int BuiltHeads);

@@ -77,6 +77,8 @@ public sealed class RetrievalServer : IAsyncDisposable
             builder.Services.AddSingleton(engine);
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton<ServerMetrics>();
+            builder.Services.AddSingleton(new Retrieval.Query.Attention.KvCache(
+                new Retrieval.Query.Attention.KvCacheOptions { MemoryLimitBytes = options.Limits.KvMemoryLimitBytes }));
             builder.Services.AddGrpc(grpc =>
             {
                 grpc.MaxReceiveMessageSize = options.Limits.MaxMessageBytes;
@@ -91,6 +93,7 @@ public sealed class RetrievalServer : IAsyncDisposable
             app.MapGrpcService<CollectionsService>();
             app.MapGrpcService<PointsService>();
             app.MapGrpcService<SearchService>();
+            app.MapGrpcService<KvCacheService>();
             app.MapGrpcHealthChecksService();
             app.MapGrpcReflectionService();
             if (options.MetricsPort is not null) app.MapGet("/metrics", (Microsoft.AspNetCore.Http.HttpContext http, ServerMetrics metrics) => ServeMetrics(http, metrics, options));

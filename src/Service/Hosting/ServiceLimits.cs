@@ -17,6 +17,8 @@ public sealed record ServiceLimits
     public int MaxDimension { get; init; } = 4096;
     /// <summary>Longest text in a record or query, in characters (default 100,000).</summary>
     public int MaxTextChars { get; init; } = 100_000;
+    /// <summary>Bytes all KV-cache sequences together may hold (keys, values, graphs; default 8 GiB).</summary>
+    public long KvMemoryLimitBytes { get; init; } = 8L << 30;
 
     public void Validate()
     {
@@ -26,6 +28,7 @@ public sealed record ServiceLimits
         if (MaxDimension < 1 || MaxDimension > Query.Engine.CollectionSchema.MaxDimension)
             Guard.ThrowInvalid($"MaxDimension must be in [1, {Query.Engine.CollectionSchema.MaxDimension}], got {MaxDimension}");
         if (MaxTextChars < 1) Guard.ThrowInvalid($"MaxTextChars must be >= 1, got {MaxTextChars}");
+        if (KvMemoryLimitBytes < 0) Guard.ThrowInvalid($"KvMemoryLimitBytes must be >= 0, got {KvMemoryLimitBytes}");
     }
 
     internal void CheckBatch(int count, string field)

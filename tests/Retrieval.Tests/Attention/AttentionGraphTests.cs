@@ -139,6 +139,60 @@ public class AttentionGraphTests
     }
 
     [Fact]
+    public void QueryGuidedInsertionLinksEachAppendedKeyAtOnce()
+    {
+        var head = new SyntheticHead(3000, 1500, 16, 17);
+        var store = new KeyValueStore(head.Dimension, head.Keys, head.Values, head.KeyCount);
+        var options = SmallOptions with { AppendMode = AppendMode.QueryGuided, RecentQueries = 8, RecentQueryListLength = 8 };
+        var index = AttentionHeadIndex.Build(store, head.TrainingQueries, head.QueryCount, options);
+        var scratch = new BeamSearchScratch();
+        var parameters = new AttentionSearchParameters { K = 5, SearchBeamWidth = 32 };
+        var ids = new int[5];
+        var scores = new float[5];
+        var query = head.TestQuery(0).ToArray();
+        for (int q = 1; q <= 8; q++) index.ObserveQuery(head.TestQuery(q), scratch);
+        Assert.Equal(8, index.RememberedQueries);
+
+        // The new key goes into the graph itself (nothing pending) and is the query's best match at once.
+        int position = store.Append(query.Select(x => 10 * x).ToArray(), new float[head.Dimension]);
+        index.InsertAppended(scratch);
+        Assert.Equal(0, index.PendingCount);
+        Assert.True(index.Graph.Degree(position) > 0, "the inserted key has out-edges");
+        index.Search(query, parameters, ids, scores, scratch);
+        Assert.Equal(position, ids[0]);
+
+        // 191 more one at a time (with observed queries between): the repair after every AppendFoldBatch (64)
+        // insertions leaves every key reachable and every degree bounded, and the strong key is still found.
+        var rng = new Random(5);
+        for (int i = 0; i < 191; i++)
+        {
+            var key = new float[head.Dimension];
+            for (int j = 0; j < key.Length; j++) key[j] = (float)SyntheticHead.Gaussian(rng);
+            store.Append(key, new float[head.Dimension]);
+            index.InsertAppended(scratch);
+            if (i % 10 == 0) index.ObserveQuery(head.TestQuery(20 + i / 10), scratch);
+        }
+        Assert.Equal(0, index.PendingCount);
+        AssertInvariants(index.Graph, store.Count, options.Connectivity);
+        Assert.Equal(1, index.Graph.EntryPoints.Length);
+        index.Search(query, parameters, ids, scores, scratch);
+        Assert.Equal(position, ids[0]);
+
+        // Recall over the grown store stays at the level of the static build's test (floor 0.9 at k = 10).
+        var p10 = new AttentionSearchParameters { K = 10, SearchBeamWidth = 64 };
+        var ids10 = new int[10];
+        var scores10 = new float[10];
+        double recall = 0;
+        for (int q = 50; q < 100; q++)
+        {
+            index.Search(head.TestQuery(q), p10, ids10, scores10, scratch);
+            var exact = SyntheticHead.ExactTopK(store.Keys.ToArray(), store.Count, head.Dimension, head.TestQuery(q), 10);
+            recall += ids10.Intersect(exact).Count() / 10.0;
+        }
+        Assert.True(recall / 50 >= 0.9, $"recall@10 after query-guided appends {recall / 50:F3}");
+    }
+
+    [Fact]
     public void WarmSearchAndAttendAllocateNothing()
     {
         var head = new SyntheticHead(2000, 1000, 16, 21);

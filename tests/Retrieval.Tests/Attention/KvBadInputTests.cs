@@ -134,3 +134,36 @@ public class KvBadInputTests
         Fails(ErrorKind.InvalidInput, "one key and value per KV head", () => cache.AppendStep(id, 0, new float[16], new float[16]));
     }
 }
+
+/// <summary>Options and shape checks added with the query-guided append mode and the service's static part.</summary>
+public class KvOptionBadInputTests
+{
+    [Fact]
+    public void BadAppendAndEntryOptionsAndStaticShape()
+    {
+        Assert.Contains("RecentQueries", Assert.Throws<RetrievalException>(() => new AttentionIndexOptions { RecentQueries = 0 }.Validate()).Message);
+        Assert.Contains("RecentQueryListLength", Assert.Throws<RetrievalException>(() => new AttentionIndexOptions { RecentQueryListLength = 0 }.Validate()).Message);
+        Assert.Contains("EntryPoints", Assert.Throws<RetrievalException>(() => new AttentionIndexOptions { EntryPoints = 0 }.Validate()).Message);
+        Assert.Contains("AppendMode", Assert.Throws<RetrievalException>(() => new AttentionIndexOptions { AppendMode = (AppendMode)7 }.Validate()).Message);
+        Assert.Contains("SinkTokens", Assert.Throws<RetrievalException>(() => new KvSequenceShape(1, 1, 1, 8) { SinkTokens = -1 }.Validate()).Message);
+        Assert.Contains("WindowTokens", Assert.Throws<RetrievalException>(() => new KvSequenceShape(1, 1, 1, 8) { WindowTokens = -2 }.Validate()).Message);
+    }
+
+    [Fact]
+    public void ObserveQueriesChecksDimensionAndNaN()
+    {
+        var cache = new KvCache();
+        long id = cache.CreateSequence(new KvSequenceShape(1, 1, 1, 8));
+        var head = new SyntheticHead(300, 100, 8, 3);
+        cache.SetKeyValues(id, 0, 0, head.Keys, head.Values, 300);
+        cache.BuildHead(id, new KvHeadRef(0, 0), head.TrainingQueries, 100, new AttentionIndexOptions { TrainingNeighbors = 8, Connectivity = 8 });
+        var e = Assert.Throws<RetrievalException>(() => cache.ObserveQueries(id, [new KvHeadRef(0, 0)], new float[7]));
+        Assert.Equal(ErrorKind.InvalidInput, e.Kind);
+        var nan = new float[8];
+        nan[2] = float.NaN;
+        e = Assert.Throws<RetrievalException>(() => cache.ObserveQueries(id, [new KvHeadRef(0, 0)], nan));
+        Assert.Equal(ErrorKind.InvalidInput, e.Kind);
+        e = Assert.Throws<RetrievalException>(() => cache.ObserveQueries(id, [new KvHeadRef(0, 1)], new float[8]));
+        Assert.Equal(ErrorKind.NotFound, e.Kind);
+    }
+}

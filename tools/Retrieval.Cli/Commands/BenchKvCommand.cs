@@ -32,7 +32,7 @@ public static class BenchKvCommand
             Description = "Beam widths (ef) of the attention-aware index to sweep.",
             HelpName = "EF",
             AllowMultipleArgumentsPerToken = true,
-            DefaultValueFactory = _ => [100, 150, 200, 300, 500],
+            DefaultValueFactory = _ => [100, 150, 200, 250, 300, 500],
         };
         var sampleRate = new Option<double>("--training-sample-rate")
         {
@@ -64,7 +64,7 @@ public static class BenchKvCommand
         };
         var skip = new Option<string[]>("--skip")
         {
-            Description = "Parts to skip: exact, ivf, hnsw, keygraph, attention, append, batch.",
+            Description = "Parts to skip: exact, ivf, hnsw, keygraph, attention, append (or append-guided, append-buffered), batch.",
             HelpName = "PART",
             AllowMultipleArgumentsPerToken = true,
             DefaultValueFactory = _ => [],
@@ -116,6 +116,7 @@ public static class BenchKvCommand
                     new("keys_scored_fraction", double.IsNaN(row.KeysScoredFraction) ? null : row.KeysScoredFraction),
                     new("mean_us", row.MeanUs),
                     new("p99_us", row.P99Us),
+                    new("cpu_us", double.IsNaN(row.CpuUs) ? null : row.CpuUs),
                     new("build_seconds_per_head", row.BuildSecondsPerHead),
                     new("build_cpu_seconds_per_head", row.BuildCpuSecondsPerHead),
                     new("index_bytes", row.IndexBytes),
@@ -132,6 +133,7 @@ public static class BenchKvCommand
                 [
                     new("measurement", "append"),
                     new("head", a.Head),
+                    new("mode", a.Mode),
                     new("appends", a.Appends),
                     new("k", a.K),
                     new("ef", a.SearchBeamWidth),
@@ -142,10 +144,11 @@ public static class BenchKvCommand
                     new("append_mean_us", a.AppendMeanUs),
                     new("append_p99_us", a.AppendP99Us),
                     new("append_max_us", a.AppendMaxUs),
+                    new("observe_query_mean_us", double.IsNaN(a.ObserveMeanUs) ? null : a.ObserveMeanUs),
                     new("rebuild_seconds", a.RebuildSeconds),
                 ]));
             }
-            results.Flush("recall after decode appends (exact buffer, folded into the graph in batches) vs a full rebuild:");
+            results.Flush("recall after decode appends (query-guided insertion, and an exact buffer folded in batches) vs a full rebuild:");
             foreach (var b in report.Batches)
             {
                 results.Add(new ReportLine(
@@ -162,6 +165,25 @@ public static class BenchKvCommand
                 ]));
             }
             results.Flush("batched heads (one call searches every head, parallel across cores):");
+            for (int i = 0; i < report.BuildStats.Count; i++)
+            {
+                var b = report.BuildStats[i];
+                results.Add(new ReportLine(
+                [
+                    new("measurement", "build"),
+                    new("head", i < report.Heads.Count ? report.Heads[i] : "?"),
+                    new("training_queries", b.TrainingQueries),
+                    new("pivots", b.Pivots),
+                    new("exact_top_k_train_seconds", b.TrainingNeighborsSeconds),
+                    new("projection_seconds", b.ProjectionSeconds),
+                    new("reverse_edges_seconds", b.ReverseEdgesSeconds),
+                    new("connectivity_seconds", b.ConnectivitySeconds),
+                    new("connectivity_edges", b.ConnectivityEdges),
+                    new("total_seconds", b.TotalSeconds),
+                    new("threads", report.Threads),
+                ]));
+            }
+            results.Flush("attention-aware build split per head (wall seconds):");
             return ExitCodes.Success;
         });
         return command;

@@ -53,7 +53,8 @@ public static class KvBenchmark
             yield return new KvBenchmarkRow("mean", group.Key.Method, group.Key.Settings, group.Key.K,
                 g.Average(r => r.RecallAtK), g.Average(r => r.KeysScoredFraction), g.Average(r => r.MeanUs),
                 g.Average(r => r.P99Us), g.Average(r => r.BuildSecondsPerHead), (long)g.Average(r => r.IndexBytes),
-                g.Average(r => r.AttentionRelError), g.Average(r => r.BuildCpuSecondsPerHead), g.Average(r => r.AttentionMass));
+                g.Average(r => r.AttentionRelError), g.Average(r => r.BuildCpuSecondsPerHead), g.Average(r => r.AttentionMass),
+                g.Average(r => r.CpuUs));
         }
     }
 
@@ -226,10 +227,15 @@ public static class KvBenchmark
                 }
             }
             var latency = LatencyStats.FromStopwatchTicks(ticks);
+            // A second pass that runs only the searches, timed by the thread's own CPU clock: on a shared machine
+            // wall-clock latency includes waiting for a core.
+            double cpuStart = ThreadCpuClock.NowUs();
+            for (int i = 0; i < q; i++) search(_head.Query(_positions[i]), k, ids, scores);
+            double cpuUs = (ThreadCpuClock.NowUs() - cpuStart) / q;
             var row = new KvBenchmarkRow(_head.Name, method, settings, k, recall / q, scored < 0 ? double.NaN : scored / q / _n,
                 latency.MeanUs, latency.P99Us, build.WallSeconds, bytes, attentionCount == 0 ? double.NaN : attention / attentionCount,
-                build.CpuSeconds, attentionCount == 0 ? double.NaN : mass / attentionCount);
-            _progress($"  {method,-10} {settings,-22} k={k,-3} recall={row.RecallAtK:F4} scored={row.KeysScoredFraction:P2} mean={row.MeanUs:F1}us p99={row.P99Us:F1}us");
+                build.CpuSeconds, attentionCount == 0 ? double.NaN : mass / attentionCount, cpuUs);
+            _progress($"  {method,-10} {settings,-22} k={k,-3} recall={row.RecallAtK:F4} scored={row.KeysScoredFraction:P2} mean={row.MeanUs:F1}us p99={row.P99Us:F1}us cpu={row.CpuUs:F1}us");
             return row;
         }
 
@@ -326,7 +332,26 @@ public static class KvBenchmark
                 }
 
             if (firstHead && _options.Runs("batch")) MeasureBatches(index, batches);
-            if (_options.Runs("append") && _options.Appends > 0) appends.Add(MeasureAppends(cache, sequence, headRef));
+            if (_options.Runs("append") && _options.Appends > 0)
+            {
+                double rebuildSeconds = double.NaN;
+                (double, double)? rebuilt = null;
+                foreach (var mode in new[] { AppendMode.QueryGuided, AppendMode.Buffered })
+                {
+                    if (!_options.Runs(mode == AppendMode.QueryGuided ? "append-guided" : "append-buffered")) continue;
+                    long target = sequence;
+                    if (mode != _options.IndexOptions.AppendMode)
+                    {
+                        _progress($"  building a second copy for {mode} appends");
+                        target = cache.CreateSequence(new KvSequenceShape(1, 1, 1, _d));
+                        cache.SetKeyValues(target, 0, 0, _head.Keys.AsSpan(0, _n * _d), _head.Values.AsSpan(0, _n * _d), _n);
+                        cache.BuildHead(target, headRef, _head.Queries.AsSpan(0, _n * _d), _n, _options.IndexOptions with { AppendMode = mode });
+                    }
+                    var result = MeasureAppends(cache, target, headRef, mode, ref rebuilt, ref rebuildSeconds);
+                    appends.Add(result);
+                    if (target != sequence) cache.Release(target);
+                }
+            }
             cache.Release(sequence);
         }
 
@@ -360,14 +385,28 @@ public static class KvBenchmark
             }
         }
 
-        private KvAppendResult MeasureAppends(KvCache cache, long sequence, KvHeadRef headRef)
+        private KvAppendResult MeasureAppends(KvCache cache, long sequence, KvHeadRef headRef, AppendMode mode,
+            ref (double Recall, double Scored)? rebuilt, ref double rebuildSeconds)
         {
             int appends = Math.Min(_options.Appends, _dataset.AppendEnd - _n);
-            _progress($"  appending {appends} decode tokens one at a time");
+            _progress($"  appending {appends} decode tokens one at a time ({mode})");
             var ticks = new long[appends];
+            // The decoder's own query at each appended position guides insertion; the evaluation queries' positions
+            // are skipped so that the recall below is not measured on queries the index has seen.
+            var evaluated = new HashSet<int>(_dataset.QueryPositions);
+            long observeTicks = 0;
+            int observed = 0;
+            ReadOnlySpan<KvHeadRef> observeHeads = [headRef];
             for (int step = 0; step < appends; step++)
             {
                 int row = _n + step;
+                if (mode == AppendMode.QueryGuided && !evaluated.Contains(row))
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    cache.ObserveQueries(sequence, observeHeads, _head.Query(row));
+                    observeTicks += Stopwatch.GetTimestamp() - t0;
+                    observed++;
+                }
                 long start = Stopwatch.GetTimestamp();
                 cache.AppendStep(sequence, 0, _head.Keys.AsSpan(row * _d, _d), _head.Values.AsSpan(row * _d, _d));
                 ticks[step] = Stopwatch.GetTimestamp() - start;
@@ -390,15 +429,21 @@ public static class KvBenchmark
             }
             var appended = cache.HeadIndex(sequence, headRef);
             var (recallAppended, scoredAppended) = Recall(appended, p, kth, total);
+            _progress($"  graph after appends: {appended.GraphCount} keys in the graph, {appended.PendingCount} buffered, {appended.Graph.EntryPoints.Length} entry points");
 
-            _progress($"  rebuilding over all {total} keys for comparison");
-            var store = new KeyValueStore(_d, _head.Keys.AsSpan(0, total * _d), _head.Values.AsSpan(0, total * _d), total);
-            var clock = Stopwatch.StartNew();
-            var rebuilt = AttentionHeadIndex.Build(store, _head.Queries.AsSpan(0, total * _d), total, _options.IndexOptions with { Threads = _threads });
-            double rebuildSeconds = clock.Elapsed.TotalSeconds;
-            var (recallRebuilt, scoredRebuilt) = Recall(rebuilt, p, kth, total);
-            _progress($"  after {appends} appends: recall@{k} {recallAppended:F4} (scored {scoredAppended:P2}) vs rebuild {recallRebuilt:F4} (scored {scoredRebuilt:P2})");
-            return new KvAppendResult(_head.Name, appends, p.SearchBeamWidth, k, recallAppended, scoredAppended, recallRebuilt, scoredRebuilt,
+            if (rebuilt is null)
+            {
+                _progress($"  rebuilding over all {total} keys for comparison");
+                var store = new KeyValueStore(_d, _head.Keys.AsSpan(0, total * _d), _head.Values.AsSpan(0, total * _d), total);
+                var clock = Stopwatch.StartNew();
+                var full = AttentionHeadIndex.Build(store, _head.Queries.AsSpan(0, total * _d), total, _options.IndexOptions with { Threads = _threads });
+                rebuildSeconds = clock.Elapsed.TotalSeconds;
+                rebuilt = Recall(full, p, kth, total);
+            }
+            var (recallRebuilt, scoredRebuilt) = rebuilt.Value;
+            _progress($"  after {appends} appends ({mode}): recall@{k} {recallAppended:F4} (scored {scoredAppended:P2}) vs rebuild {recallRebuilt:F4} (scored {scoredRebuilt:P2}); append mean {appendLatency.MeanUs:F1}us p99 {appendLatency.P99Us:F1}us");
+            double observeMean = observed == 0 ? double.NaN : observeTicks * 1e6 / Stopwatch.Frequency / observed;
+            return new KvAppendResult(_head.Name, mode == AppendMode.QueryGuided ? "query-guided" : "buffered", observeMean, appends, p.SearchBeamWidth, k, recallAppended, scoredAppended, recallRebuilt, scoredRebuilt,
                 appendLatency.MeanUs, appendLatency.P99Us, ticks.Max() * 1e6 / Stopwatch.Frequency, rebuildSeconds);
         }
 

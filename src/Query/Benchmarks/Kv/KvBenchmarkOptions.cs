@@ -12,7 +12,7 @@ public sealed record KvBenchmarkOptions
     /// <summary>Decode queries used (the first n of query_positions; 0 = all).</summary>
     public int QueryCount { get; init; }
     public AttentionIndexOptions IndexOptions { get; init; } = AttentionIndexOptions.Default;
-    public int[] SearchBeamWidths { get; init; } = [100, 150, 200, 300, 500];
+    public int[] SearchBeamWidths { get; init; } = [100, 150, 200, 250, 300, 500];
     public int IvfLists { get; init; } = 1024;
     public int[] IvfProbes { get; init; } = [16, 32, 64, 128, 256];
     public int HnswConnectivity { get; init; } = 16;
@@ -35,7 +35,7 @@ public sealed record KvBenchmarkOptions
     public int[] BatchHeads { get; init; } = [12, 32];
     public int BatchCalls { get; init; } = 100;
     public int Threads { get; init; }
-    /// <summary>Peers to skip ("exact", "ivf", "hnsw", "keygraph", "attention", "append", "batch").</summary>
+    /// <summary>Peers to skip ("exact", "ivf", "hnsw", "keygraph", "attention", "append" (or one mode: "append-guided", "append-buffered"), "batch").</summary>
     public string[] Skip { get; init; } = [];
 
     public KvBenchmarkOptions Validate()
@@ -67,10 +67,11 @@ public sealed record KvBenchmarkRow(
     long IndexBytes,
     double AttentionRelError,
     double BuildCpuSecondsPerHead,
-    double AttentionMass);
+    double AttentionMass,
+    double CpuUs = double.NaN);
 
 /// <summary>Recall after decode appends: the incrementally extended index against a full rebuild.</summary>
-public sealed record KvAppendResult(string Head, int Appends, int SearchBeamWidth, int K, double AppendedRecall, double AppendedKeysScoredFraction,
+public sealed record KvAppendResult(string Head, string Mode, double ObserveMeanUs, int Appends, int SearchBeamWidth, int K, double AppendedRecall, double AppendedKeysScoredFraction,
     double RebuiltRecall, double RebuiltKeysScoredFraction, double AppendMeanUs, double AppendP99Us, double AppendMaxUs, double RebuildSeconds);
 
 /// <summary>Latency of one batched call over many heads (one thread per head-query, all cores).</summary>

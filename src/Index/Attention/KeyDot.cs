@@ -1,0 +1,59 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Retrieval.Index.Attention;
+
+/// <summary>
+/// The q·k kernel of the graph search. Head dimensions are small (32-128), where TensorPrimitives.Dot's span
+/// checks and size dispatch cost as much as the arithmetic; this is the straight-line FMA loop on raw pointers,
+/// with the prefetch of a key row (all cache lines it touches, rows are not line-aligned).
+/// </summary>
+internal static unsafe class KeyDot
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(float* a, float* b, int dimension)
+    {
+        int j = 0;
+        float sum = 0;
+        if (Vector512.IsHardwareAccelerated && dimension >= 16)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var acc1 = Vector512<float>.Zero;
+            for (; j + 32 <= dimension; j += 32)
+            {
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + j), Vector512.Load(b + j), acc0);
+                acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(a + j + 16), Vector512.Load(b + j + 16), acc1);
+            }
+            for (; j + 16 <= dimension; j += 16)
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + j), Vector512.Load(b + j), acc0);
+            sum = Vector512.Sum(acc0 + acc1);
+        }
+        else if (Vector256.IsHardwareAccelerated && dimension >= 8)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            for (; j + 16 <= dimension; j += 16)
+            {
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + j), Vector256.Load(b + j), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + j + 8), Vector256.Load(b + j + 8), acc1);
+            }
+            for (; j + 8 <= dimension; j += 8)
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + j), Vector256.Load(b + j), acc0);
+            sum = Vector256.Sum(acc0 + acc1);
+        }
+        for (; j < dimension; j++) sum += a[j] * b[j];
+        return sum;
+    }
+
+    /// <summary>Asks for every cache line of a row of <paramref name="bytes"/> bytes (no-op without SSE).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prefetch(void* row, int bytes)
+    {
+        if (!Sse.IsSupported) return;
+        byte* p = (byte*)row;
+        for (int offset = 0; offset < bytes; offset += 64) Sse.Prefetch0(p + offset);
+        // A row that starts mid-line spills into one more line.
+        Sse.Prefetch0(p + bytes - 1);
+    }
+}
