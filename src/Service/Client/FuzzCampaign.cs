@@ -79,6 +79,16 @@ public static class FuzzCampaign
         Raw("retrieval.v1.Search", "Search", V1.SearchRequest.Parser),
         Raw("retrieval.v1.Search", "SearchBatch", V1.SearchBatchRequest.Parser),
         Raw("grpc.health.v1.Health", "Check", HealthCheckRequest.Parser),
+        // The KV-cache service gets garbage and mutated-garbage bodies (indices above 10; the valid-request
+        // generator below picks by index from the first eleven).
+        Raw("retrieval.v1.KvCache", "CreateSequence", V1.CreateSequenceRequest.Parser),
+        Raw("retrieval.v1.KvCache", "PrefillKv", V1.PrefillKvRequest.Parser),
+        Raw("retrieval.v1.KvCache", "BuildHeads", V1.BuildHeadsRequest.Parser),
+        Raw("retrieval.v1.KvCache", "Search", V1.KvSearchRequest.Parser),
+        Raw("retrieval.v1.KvCache", "Attend", V1.KvSearchRequest.Parser),
+        Raw("retrieval.v1.KvCache", "Append", V1.KvAppendRequest.Parser),
+        Raw("retrieval.v1.KvCache", "DescribeSequence", V1.SequenceRequest.Parser),
+        Raw("retrieval.v1.KvCache", "ReleaseSequence", V1.SequenceRequest.Parser),
     ];
 
     private static readonly Method<byte[], byte[]> s_rawStream = new(MethodType.ClientStreaming, "retrieval.v1.Points", "UpsertStream",
