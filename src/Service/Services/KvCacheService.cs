@@ -82,6 +82,15 @@ public sealed class KvCacheService(KvCache cache, ServerOptions options) : V1.Kv
             if (o.KTrain != 0) buildOptions = buildOptions with { TrainingNeighbors = (int)Math.Min(o.KTrain, int.MaxValue) };
             if (o.Connectivity != 0) buildOptions = buildOptions with { Connectivity = (int)Math.Min(o.Connectivity, int.MaxValue) };
             if (o.TrainingSampleRate != 0) buildOptions = buildOptions with { TrainingSampleRate = o.TrainingSampleRate };
+            buildOptions = buildOptions with
+            {
+                AppendMode = o.AppendMode switch
+                {
+                    V1.KvAppendMode.Unspecified or V1.KvAppendMode.Buffered => AppendMode.Buffered,
+                    V1.KvAppendMode.QueryGuided => AppendMode.QueryGuided,
+                    _ => throw new RetrievalException(ErrorKind.InvalidInput, $"options.append_mode {(int)o.AppendMode} is unknown"),
+                },
+            };
             try { buildOptions.Validate(); }
             catch (RetrievalException e) { throw new RetrievalException(ErrorKind.InvalidInput, $"options: {e.Message}"); }
         }
@@ -110,6 +119,7 @@ public sealed class KvCacheService(KvCache cache, ServerOptions options) : V1.Kv
         var scores = new float[heads.Length * k];
         var scored = new int[heads.Length];
         cache.Search(id, heads, queries, parameters, ids, scores, scored);
+        if (request.ObserveQueries) cache.ObserveQueries(id, heads, queries);
         var response = new V1.KvSearchResponse();
         for (int h = 0; h < heads.Length; h++)
         {
@@ -133,6 +143,7 @@ public sealed class KvCacheService(KvCache cache, ServerOptions options) : V1.Kv
         var lse = new float[heads.Length];
         var scored = new int[heads.Length];
         cache.Attend(id, heads, queries, parameters, outputs, lse, scored);
+        if (request.ObserveQueries) cache.ObserveQueries(id, heads, queries);
         var response = new V1.KvAttendResponse();
         for (int h = 0; h < heads.Length; h++)
         {

@@ -166,6 +166,41 @@ public sealed class KvCacheServiceTests : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task QueryGuidedAppendsAreLinkedIntoTheGraphAtOnce()
+    {
+        var client = Client;
+        var heads = new[] { new SyntheticHead(Keys, 1000, Dim, 21), new SyntheticHead(Keys, 1000, Dim, 22) };
+        ulong id = (await client.CreateSequenceAsync(new CreateSequenceRequest { Shape = Shape() })).SequenceId;
+        await Prefill(client, id, 0, heads[0].Keys, heads[0].Values, half: false);
+        await Prefill(client, id, 1, heads[1].Keys, heads[1].Values, half: false);
+        var build = new BuildHeadsRequest { SequenceId = id, Options = new KvBuildOptions { AppendMode = KvAppendMode.QueryGuided } };
+        for (uint h = 0; h < 4; h++)
+            build.Heads.Add(new QueryHeadBuild { Head = Head(h), TrainingQueries = KvTensorMapping.FromFloatsAsHalf(heads[h / 2].TrainingQueries.AsSpan(0, 500 * Dim), 500) });
+        await client.BuildHeadsAsync(build);
+
+        // The decoder's step: search with observe_queries, then append; the new key must be found through the graph
+        // (query-guided mode has no exact buffer) once it leaves the caller's window.
+        var query = heads[0].TestQuery(0).ToArray();
+        var one = new KvSearchRequest { SequenceId = id, K = 10, Ef = 64, ObserveQueries = true, Queries = KvTensorMapping.FromFloats(query, 1) };
+        one.Heads.Add(Head(0));
+        await client.SearchAsync(one);
+        var strong = new float[2 * Dim];
+        for (int c = 0; c < Dim; c++) strong[c] = query[c] * 50;
+        await client.AppendAsync(new KvAppendRequest { SequenceId = id, Layer = 0, Keys = KvTensorMapping.FromFloats(strong, 2), Values = KvTensorMapping.FromFloats(new float[2 * Dim], 2) });
+        for (int i = 0; i < Window; i++)
+            await client.AppendAsync(new KvAppendRequest { SequenceId = id, Layer = 0, Keys = KvTensorMapping.FromFloats(new float[2 * Dim], 2), Values = KvTensorMapping.FromFloats(new float[2 * Dim], 2) });
+        one.ObserveQueries = false;
+        Assert.Equal(Keys, (await client.SearchAsync(one)).Heads[0].Positions[0]);
+
+        var badMode = new BuildHeadsRequest { SequenceId = id, Options = new KvBuildOptions { AppendMode = (KvAppendMode)7 } };
+        badMode.Heads.Add(build.Heads[0]);
+        var refused = await ServerFixture.Status(() => client.BuildHeadsAsync(badMode).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("options.append_mode 7 is unknown", refused.Status.Detail);
+        await client.ReleaseSequenceAsync(new SequenceRequest { SequenceId = id });
+    }
+
+    [Fact]
     public async Task EveryBadRequestGetsItsStatusNamingTheField()
     {
         var client = Client;
