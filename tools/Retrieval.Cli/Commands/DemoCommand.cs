@@ -31,7 +31,7 @@ public static class DemoCommand
         var data = new Option<string?>("--data") { Description = "Engine data directory (default: a temporary one, deleted on exit). An existing demo collection there is reused." };
         var texts = new Option<string?>("--texts") { Description = "Use this file instead (one passage a line, or id<TAB>text)." };
         var limit = new Option<int>("--limit") { Description = "Passages to load (the encoder embeds them: keep it small on slow machines).", DefaultValueFactory = _ => 200 };
-        var query = new Option<string[]>("--query", "-q") { Description = "Query text (repeatable). Default: three questions about licences.", AllowMultipleArgumentsPerToken = false };
+        var query = new Option<string[]>("--query") { Description = "Query text (repeatable). Default: three questions about licences.", AllowMultipleArgumentsPerToken = false };
         var k = CommonOptions.K(3);
         var serve = new Option<bool>("--serve") { Description = "Afterwards serve the data directory over gRPC (retrieval.v1) until Ctrl+C." };
         var port = new Option<int>("--port", "-p") { Description = "Port for --serve; 0 picks a free one.", DefaultValueFactory = _ => ServerOptions.DefaultPort };
