@@ -102,7 +102,7 @@ public static class SpannBuilder
 
         // Pass 2: candidates and closure/RNG assignment; keep the heads' own stored rows on the way.
         var assigner = new PostingAssigner(n, headCount, headVectors, d, options);
-        var headElement = source.ElementType == ElementType.Float16 ? ElementType.Float16 : ElementType.Float32;
+        var headElement = source.ElementType is ElementType.Float16 or ElementType.UInt8 ? source.ElementType : ElementType.Float32;
         var headRaw = new byte[(long)headCount * d * headElement.SizeInBytes()];
         var headOfRow = new Dictionary<int, int>(headCount);
         for (int h = 0; h < headCount; h++) headOfRow[headRows[h]] = h;
@@ -177,7 +177,7 @@ public static class SpannBuilder
 
     private static void StoreHead(DenseVectors chunk, int i, float[] decoded, ElementType headElement, Span<byte> destination)
     {
-        if (headElement == ElementType.Float16 && chunk.ElementType == ElementType.Float16) chunk.RawRow(i).CopyTo(destination);
+        if (headElement == chunk.ElementType) chunk.RawRow(i).CopyTo(destination);
         else MemoryMarshal.AsBytes(decoded.AsSpan()).CopyTo(destination);
     }
 

@@ -10,7 +10,7 @@ public sealed record SpannSettings(SpannSearchParameters Parameters) : SearchSet
     [
         new("heads", Parameters.Heads),
         new("eps2", Parameters.PruneEpsilon),
-        new("beam", Math.Max(Parameters.SearchBeamWidth, Parameters.Heads)),
+        new("beam", Parameters.BeamFor(Parameters.Heads)),
         new("io", Parameters.Io switch { PostingIoMode.Direct => "direct", PostingIoMode.Memory => "memory", _ => "buffered" }),
     ];
 }
