@@ -106,6 +106,7 @@ public static class SpannBuilder
         var headRaw = new byte[(long)headCount * d * headElement.SizeInBytes()];
         var headOfRow = new Dictionary<int, int>(headCount);
         for (int h = 0; h < headCount; h++) headOfRow[headRows[h]] = h;
+        bool graphAssignment = headCount > options.ExactAssignmentMaxHeads;
         foreach (var (first, chunk) in source.Chunks())
         {
             var rows = new float[(long)chunk.Count * d];
@@ -116,7 +117,9 @@ public static class SpannBuilder
                 Prepare(row, rows.AsSpan(i * d, d), metric);
                 if (headOfRow.TryGetValue((int)(first + i), out int h)) StoreHead(chunk, i, row, headElement, headRaw.AsSpan(h * d * headElement.SizeInBytes(), d * headElement.SizeInBytes()));
             }
-            var nearest = NearestCentroids.Find(rows, chunk.Count, headVectors, headCount, d, assigner.CandidateCount, options.ThreadCount);
+            var nearest = graphAssignment
+                ? GraphNearest.Find(graph, headVectors, rows, chunk.Count, d, assigner.CandidateCount, options.AssignmentBeam, options.ThreadCount)
+                : NearestCentroids.Find(rows, chunk.Count, headVectors, headCount, d, assigner.CandidateCount, options.ThreadCount);
             assigner.AssignChunk((int)first, nearest, skipped);
         }
         var layout = new PostingLayout(options.Storage, metric, d);
@@ -125,7 +128,7 @@ public static class SpannBuilder
         var stats = assigner.EnforceCap(cap, graph, skipped);
         if (stats.VectorsInNoPosting != 0)
             throw new RetrievalException(ErrorKind.Internal, $"{stats.VectorsInNoPosting} vectors ended in no posting");
-        Phase($"pass 2: assigned, mean {stats.MeanReplicas:F2} replicas, postings {stats.MinPostingLength}..{stats.MaxPostingLength} (cap {cap})");
+        Phase($"pass 2: assigned ({(graphAssignment ? $"graph beam {options.AssignmentBeam}" : "exact scan of heads")}), mean {stats.MeanReplicas:F2} replicas, postings {stats.MinPostingLength}..{stats.MaxPostingLength} (cap {cap})");
 
         // Layout and pass 3.
         Directory.CreateDirectory(outputDirectory);
