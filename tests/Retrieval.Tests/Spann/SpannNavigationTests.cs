@@ -36,6 +36,25 @@ public class SpannNavigationTests
     }
 
     [Fact]
+    public void InsertionBuiltGraphReachesEveryNodeAndFindsNeighbours()
+    {
+        const int n = 3000, d = 16;
+        var nodeArray = Floats(SpannTestData.RandomFloat(seed: 5, n: n, d: d, clusters: 60));
+        var rowArray = Floats(SpannTestData.RandomFloat(seed: 6, n: 100, d: d, clusters: 60));
+        var graph = NavigationGraphBuilder.BuildByInsertion(nodeArray, n, d, degree: 16, beamWidth: 48, alpha: 1.2, threads: 2);
+        var reached = new bool[n];
+        var queue = new Queue<int>([graph.EntryPoint]);
+        reached[graph.EntryPoint] = true;
+        while (queue.Count > 0)
+            foreach (int c in graph.Neighbours(queue.Dequeue()))
+                if (c >= 0 && !reached[c]) { reached[c] = true; queue.Enqueue(c); }
+        Assert.DoesNotContain(false, reached);
+        var exact = Retrieval.Index.Clustering.NearestCentroids.Find(rowArray, 100, nodeArray, n, d, 10, threads: 1);
+        var approx = GraphNearest.Find(graph, nodeArray, rowArray, 100, d, k: 10, beamWidth: 64, threads: 2);
+        Assert.True(SpannTestData.Recall(approx, exact, 10) >= 0.9, $"recall {SpannTestData.Recall(approx, exact, 10)}");
+    }
+
+    [Fact]
     public void GraphAssignmentKeepsEveryVectorAndRecall()
     {
         var vectors = SpannTestData.TinyBase();
