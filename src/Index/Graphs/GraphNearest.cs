@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using Retrieval.Index.Search;
+using Retrieval.Index.Vectors;
 using Retrieval.Index.Vectors.Kernels;
 
 namespace Retrieval.Index.Graphs;
@@ -48,8 +49,10 @@ public static class GraphNearest
     /// Ids and squared L2 distances of each row's <paramref name="k"/> nearest nodes found with a beam of
     /// <paramref name="beamWidth"/>, nearest first (padded with -1 / +infinity if the graph has fewer nodes).
     /// </summary>
-    public static SearchResults Find(NavigationGraph graph, float[] nodes, float[] rows, int rowCount, int dimension, int k, int beamWidth, int threads)
+    public static SearchResults Find(NavigationGraph graph, float[] nodes, DenseVectors rows, int k, int beamWidth, int threads)
     {
+        if (rows.ElementType != ElementType.Float32) throw new ArgumentException("rows must be float32", nameof(rows));
+        int rowCount = rows.Count, dimension = rows.Dimension;
         k = Math.Min(k, graph.NodeCount);
         var results = new SearchResults(rowCount, k);
         var entries = StrideEntries(graph.NodeCount);
@@ -57,7 +60,7 @@ public static class GraphNearest
             () => new Worker(dimension, Math.Max(k, beamWidth)),
             (r, _, w) =>
             {
-                rows.AsSpan(r * dimension, dimension).CopyTo(w.Query);
+                rows.Float32Row(r).CopyTo(w.Query);
                 var scorer = new Float32L2Scorer { Nodes = nodes, Query = w.Query, Dimension = dimension };
                 int found = graph.Search(ref scorer, beamWidth, k, w.Scratch, w.Ids, w.Goodness, entries);
                 var ids = results.IdsOf(r);

@@ -17,10 +17,15 @@ public sealed record SpannBuildOptions
     public const int DefaultSampleSize = 250_000;
     public const int DefaultHeadCandidates = 32;
     public const int DefaultGraphDegree = 32;
-    public const int DefaultExactAssignmentMaxHeads = 2048;
+    /// <summary>
+    /// Measured crossover (minilm-passages slice, 80,000 x 384, 9,600 heads): exact blocked scan 11.8 CPU s, graph
+    /// beam 64 13.7 CPU s with equal recall; the scan grows with the head count, the graph search barely.
+    /// </summary>
+    public const int DefaultExactAssignmentMaxHeads = 12_288;
     public const int DefaultGraphBuildCandidates = 64;
     public const double DefaultGraphAlpha = 1.2;
-    public const long DefaultWriteBufferBytes = 256L << 20;
+    /// <summary>64 MiB: each write window re-streams the input (cheap, from the page cache), a bigger one only raises peak memory.</summary>
+    public const long DefaultWriteBufferBytes = 64L << 20;
 
     public Metric Metric { get; init; } = Metric.L2;
 
@@ -49,8 +54,7 @@ public sealed record SpannBuildOptions
 
     /// <summary>
     /// Posting assignment finds each vector's <see cref="HeadCandidates"/> nearest heads exactly (blocked scan of all
-    /// heads) up to this many heads, and by a beam search of the navigation graph above it (the exact scan was 167 of
-    /// 249 build seconds on minilm-passages' 19,200 heads).
+    /// heads, a blocked SIMD kernel) up to this many heads, and by a beam search of the navigation graph above it.
     /// </summary>
     public int ExactAssignmentMaxHeads { get; init; } = DefaultExactAssignmentMaxHeads;
 

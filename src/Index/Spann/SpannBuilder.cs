@@ -4,6 +4,7 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Retrieval.Index.Clustering;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Exact;
 using Retrieval.Index.Graphs;
 using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
@@ -112,6 +113,7 @@ public static class SpannBuilder
             sample.AsSpan(headSample[h] * d, d).CopyTo(headVectors.AsSpan(h * d, d));
         }
         sample = [];
+        ReleaseMemory();
         Phase($"heads: {headCount} by hierarchical balanced k-means");
 
         var graph = NavigationGraphBuilder.Build(headVectors, headCount, d, options.GraphDegree, options.GraphBuildCandidates, options.GraphAlpha, options.ThreadCount);
@@ -124,21 +126,41 @@ public static class SpannBuilder
         var headOfRow = new Dictionary<int, int>(headCount);
         for (int h = 0; h < headCount; h++) headOfRow[headRows[h]] = h;
         bool graphAssignment = headCount > options.ExactAssignmentMaxHeads;
+        // Rows go through in blocks of one reused buffer (float32, in clustering geometry), so pass 2 holds one
+        // block, never a decoded copy of a whole input chunk; the exact path wraps the heads once, not per chunk.
+        var headIndex = graphAssignment ? null : new ExactDenseIndex(NearestCentroids.Wrap(headVectors, headCount, d), Metric.L2);
+        const int BlockRows = 8192;
+        byte[]? blockBytes = null;
+        DenseVectors? block = null;
         foreach (var (first, chunk) in source.Chunks())
         {
-            var rows = new float[(long)chunk.Count * d];
-            for (int i = 0; i < chunk.Count; i++)
+            for (int b0 = 0; b0 < chunk.Count; b0 += BlockRows)
             {
-                if (skipped[first + i]) continue;
-                chunk.CopyRowTo(i, row);
-                Prepare(row, rows.AsSpan(i * d, d), metric);
-                if (headOfRow.TryGetValue((int)(first + i), out int h)) StoreHead(chunk, i, row, headElement, headRaw.AsSpan(h * d * headElement.SizeInBytes(), d * headElement.SizeInBytes()));
+                int count = Math.Min(BlockRows, chunk.Count - b0);
+                if (block is null || block.Count != count)
+                {
+                    blockBytes = new byte[(long)count * d * sizeof(float)];
+                    block = new DenseVectors(ElementType.Float32, count, d, blockBytes);
+                }
+                var rows = MemoryMarshal.Cast<byte, float>(blockBytes.AsSpan());
+                for (int i = 0; i < count; i++)
+                {
+                    var target = rows.Slice(i * d, d);
+                    long id = first + b0 + i;
+                    if (skipped[id]) { target.Clear(); continue; }
+                    chunk.CopyRowTo(b0 + i, row);
+                    Prepare(row, target, metric);
+                    if (headOfRow.TryGetValue((int)id, out int h)) StoreHead(chunk, b0 + i, row, headElement, headRaw.AsSpan(h * d * headElement.SizeInBytes(), d * headElement.SizeInBytes()));
+                }
+                var nearest = graphAssignment
+                    ? GraphNearest.Find(graph, headVectors, block, assigner.CandidateCount, options.AssignmentBeam, options.ThreadCount)
+                    : headIndex!.Search(block, Math.Min(assigner.CandidateCount, headCount), options.ThreadCount);
+                assigner.AssignChunk((int)(first + b0), nearest, skipped);
             }
-            var nearest = graphAssignment
-                ? GraphNearest.Find(graph, headVectors, rows, chunk.Count, d, assigner.CandidateCount, options.AssignmentBeam, options.ThreadCount)
-                : NearestCentroids.Find(rows, chunk.Count, headVectors, headCount, d, assigner.CandidateCount, options.ThreadCount);
-            assigner.AssignChunk((int)first, nearest, skipped);
         }
+        headIndex = null;
+        block = null;
+        blockBytes = null;
         var layout = new PostingLayout(options.Storage, metric, d);
         int cap = layout.Capacity(options.PostingPages);
         if (cap < 1) Guard.ThrowInvalid($"a posting of {options.PostingPages} pages cannot hold one {d}-dimensional {options.Storage.ToName()} vector; raise --posting-pages");
@@ -148,6 +170,7 @@ public static class SpannBuilder
         Phase($"pass 2: assigned ({(graphAssignment ? $"graph beam {options.AssignmentBeam}" : "exact scan of heads")}), mean {stats.MeanReplicas:F2} replicas, postings {stats.MinPostingLength}..{stats.MaxPostingLength} (cap {cap})");
 
         // Layout and pass 3.
+        ReleaseMemory();
         Directory.CreateDirectory(outputDirectory);
         var manifestPath = Path.Combine(outputDirectory, SpannFormat.ManifestFile);
         if (File.Exists(manifestPath)) File.Delete(manifestPath);
@@ -187,6 +210,13 @@ public static class SpannBuilder
         foreach (var f in files) bytes += f.Bytes;
         return new SpannBuildResult(manifest, bytes, phases) { PhaseResources = resources };
     }
+
+    /// <summary>
+    /// Returns the garbage of the phase just ended (the sample, clustering and assignment buffers) to the OS before
+    /// the next phase allocates: without it the GC keeps those pages and the build's peak resident memory is the
+    /// sum of every phase's, not the largest.
+    /// </summary>
+    private static void ReleaseMemory() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
     /// <summary>The geometry clustering and assignment run in: squared L2, on unit vectors for cosine.</summary>
     internal static void Prepare(ReadOnlySpan<float> row, Span<float> destination, Metric metric)

@@ -29,7 +29,7 @@ public class SpannNavigationTests
         var rowArray = Floats(rows);
         var graph = NavigationGraphBuilder.Build(nodeArray, 600, 16, degree: 16, candidates: 32, alpha: 1.2, threads: 2);
         var exact = Retrieval.Index.Clustering.NearestCentroids.Find(rowArray, 50, nodeArray, 600, 16, 8, threads: 1);
-        var approx = GraphNearest.Find(graph, nodeArray, rowArray, 50, 16, k: 8, beamWidth: 64, threads: 2);
+        var approx = GraphNearest.Find(graph, nodeArray, rows, k: 8, beamWidth: 64, threads: 2);
         Assert.True(SpannTestData.Recall(approx, exact, 8) >= 0.9, $"recall {SpannTestData.Recall(approx, exact, 8)}");
         for (int q = 0; q < 50; q++)
             for (int i = 1; i < 8; i++) Assert.True(approx.ScoresOf(q)[i - 1] <= approx.ScoresOf(q)[i], "nearest first");
@@ -40,7 +40,8 @@ public class SpannNavigationTests
     {
         const int n = 3000, d = 16;
         var nodeArray = Floats(SpannTestData.RandomFloat(seed: 5, n: n, d: d, clusters: 60));
-        var rowArray = Floats(SpannTestData.RandomFloat(seed: 6, n: 100, d: d, clusters: 60));
+        var rows = SpannTestData.RandomFloat(seed: 6, n: 100, d: d, clusters: 60).ToFloat32();
+        var rowArray = Floats(rows);
         var graph = NavigationGraphBuilder.BuildByInsertion(nodeArray, n, d, degree: 16, beamWidth: 48, alpha: 1.2, threads: 2);
         var reached = new bool[n];
         var queue = new Queue<int>([graph.EntryPoint]);
@@ -50,7 +51,7 @@ public class SpannNavigationTests
                 if (c >= 0 && !reached[c]) { reached[c] = true; queue.Enqueue(c); }
         Assert.DoesNotContain(false, reached);
         var exact = Retrieval.Index.Clustering.NearestCentroids.Find(rowArray, 100, nodeArray, n, d, 10, threads: 1);
-        var approx = GraphNearest.Find(graph, nodeArray, rowArray, 100, d, k: 10, beamWidth: 64, threads: 2);
+        var approx = GraphNearest.Find(graph, nodeArray, rows, k: 10, beamWidth: 64, threads: 2);
         Assert.True(SpannTestData.Recall(approx, exact, 10) >= 0.9, $"recall {SpannTestData.Recall(approx, exact, 10)}");
     }
 
