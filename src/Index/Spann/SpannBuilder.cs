@@ -299,6 +299,7 @@ public static class SpannBuilder
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         {
             stream.Write(new byte[SpannFormat.DataOffset]);
+            var windowBuffer = Array.Empty<byte>();
             int p0 = 0;
             while (p0 < heads)
             {
@@ -306,7 +307,11 @@ public static class SpannBuilder
                 long windowBytes = 0;
                 while (p1 < heads && (p1 == p0 || windowBytes + (long)directory.Pages[p1] * PostingLayout.PageBytes <= options.WriteBufferBytes))
                     windowBytes += (long)directory.Pages[p1++] * PostingLayout.PageBytes;
-                var window = new byte[windowBytes];
+                // One buffer for every window (cleared, not reallocated): a fresh 64 MiB array per window piles up
+                // in the large-object heap until a full GC and was most of pass 3's resident growth.
+                if (windowBuffer.Length < windowBytes) windowBuffer = new byte[windowBytes];
+                var window = windowBuffer.AsSpan(0, (int)windowBytes);
+                window.Clear();
                 long windowStart = directory.Offsets[p0];
                 foreach (var (first, chunk) in source.Chunks())
                 {
@@ -328,7 +333,7 @@ public static class SpannBuilder
                                 encoded = true;
                             }
                             int count = directory.Counts[h], slot = slots[v * r + j];
-                            var posting = window.AsSpan((int)(directory.Offsets[h] - windowStart), directory.Pages[h] * PostingLayout.PageBytes);
+                            var posting = window.Slice((int)(directory.Offsets[h] - windowStart), directory.Pages[h] * PostingLayout.PageBytes);
                             BinaryPrimitives.WriteInt32LittleEndian(posting[(slot * 4)..], v);
                             if (layout.HasFactor) BinaryPrimitives.WriteSingleLittleEndian(posting[(PostingLayout.FactorOffset(count) + slot * 4)..], factor);
                             if (layout.HasSquaredNorm) BinaryPrimitives.WriteSingleLittleEndian(posting[(PostingLayout.SquaredNormOffset(count) + slot * 4)..], norm);
