@@ -24,7 +24,7 @@ public static class BenchSpannCommand
         dataset.Required = true;
         var indexDir = new Option<string?>("--index") { Description = "SPANN index directory to use; built there first if it holds none (default: a folder under the temp directory).", HelpName = "DIR" };
         var rebuild = new Option<bool>("--rebuild") { Description = "Build the SPANN index even if --index already holds one." };
-        var storage = new Option<string?>("--storage") { Description = "SPANN posting storage when building: f32, f16 or i8 (default: f16 for float16 data, else f32)." };
+        var storage = new Option<string?>("--storage") { Description = "SPANN posting storage when building: f32, f16 or i8 (default: f16 for float16 and uint8 data, exact for both and twice the rows per page of f32; else f32)." };
         var headRatio = new Option<double>("--head-ratio") { DefaultValueFactory = _ => SpannBuildOptions.DefaultHeadRatio, Description = "SPANN heads as a fraction of N when building." };
         var replicas = new Option<int>("--replicas") { DefaultValueFactory = _ => SpannBuildOptions.DefaultReplicaCount, Description = "SPANN replica cap R when building." };
         var eps1 = new Option<double>("--eps1") { DefaultValueFactory = _ => SpannBuildOptions.DefaultClosureEpsilon, Description = "SPANN closure epsilon when building." };
@@ -66,7 +66,7 @@ public static class BenchSpannCommand
             {
                 var info = Retrieval.Index.Formats.DenseVectorFile.ReadHeader(manifest.Base.Path);
                 var store = parse.GetValue(storage) is { } s ? SpannStorageExtensions.ParseStorage(s)
-                    : info.ElementType == ElementType.Float16 ? SpannStorage.Float16 : SpannStorage.Float32;
+                    : info.ElementType is ElementType.Float16 or ElementType.UInt8 ? SpannStorage.Float16 : SpannStorage.Float32;
                 var options = new SpannBuildOptions
                 {
                     Metric = metric, Storage = store, HeadRatio = parse.GetValue(headRatio), ReplicaCount = parse.GetValue(replicas),
