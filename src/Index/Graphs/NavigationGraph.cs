@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Retrieval.Index.Errors;
 
 namespace Retrieval.Index.Graphs;
@@ -8,6 +9,9 @@ namespace Retrieval.Index.Graphs;
 public interface INodeScorer
 {
     float Goodness(int node);
+
+    /// <summary>Hints that <paramref name="node"/> will be scored soon (a prefetch of its row); may do nothing.</summary>
+    void Prefetch(int node);
 }
 
 /// <summary>
@@ -44,37 +48,72 @@ public sealed class NavigationGraph
     /// </summary>
     public int Search<TScorer>(ref TScorer scorer, int beamWidth, int resultCount, GraphSearchScratch scratch,
         Span<int> nodes, Span<float> goodness)
+        where TScorer : struct, INodeScorer =>
+        Search(ref scorer, beamWidth, resultCount, scratch, nodes, goodness, [EntryPoint]);
+
+    /// <summary>
+    /// Beam search seeded with <paramref name="entries"/> (all scored; the best fill the beam) instead of the
+    /// single medoid entry: a query starting near its answer spends its evaluations there, not on the approach.
+    /// </summary>
+    public int Search<TScorer>(ref TScorer scorer, int beamWidth, int resultCount, GraphSearchScratch scratch,
+        Span<int> nodes, Span<float> goodness, ReadOnlySpan<int> entries)
         where TScorer : struct, INodeScorer
     {
         int beam = Math.Max(beamWidth, resultCount);
         scratch.Prepare(NodeCount, beam);
+        if (NodeCount == 0) return 0;
         var poolIds = scratch.PoolIds;
         var poolGood = scratch.PoolGoodness;
         var expanded = scratch.Expanded;
         var visited = scratch.Visited;
+        var pending = scratch.Pending;
         int epoch = scratch.NextEpoch();
+        long evaluations = 0;
 
         int size = 0;
-        if (NodeCount == 0) return 0;
-        visited[EntryPoint] = epoch;
-        poolIds[0] = EntryPoint;
-        poolGood[0] = scorer.Goodness(EntryPoint);
-        expanded[0] = false;
-        size = 1;
+        foreach (int entry in entries)
+        {
+            if ((uint)entry >= (uint)NodeCount || visited[entry] == epoch) continue;
+            visited[entry] = epoch;
+            float g = scorer.Goodness(entry);
+            evaluations++;
+            if (size == beam && g <= poolGood[size - 1]) continue;
+            Insert(poolIds, poolGood, expanded, ref size, beam, entry, g);
+        }
+        if (size == 0)
+        {
+            visited[EntryPoint] = epoch;
+            poolIds[0] = EntryPoint;
+            poolGood[0] = scorer.Goodness(EntryPoint);
+            expanded[0] = false;
+            evaluations++;
+            size = 1;
+        }
         int cursor = 0;
+        ref int adjacency = ref MemoryMarshal.GetArrayDataReference(_adjacency);
         while (cursor < size)
         {
             if (expanded[cursor]) { cursor++; continue; }
             expanded[cursor] = true;
             int node = poolIds[cursor];
             int lowestInsert = size;
-            var edges = _adjacency.AsSpan(node * Degree, Degree);
-            for (int e = 0; e < edges.Length; e++)
+            // Gather the unvisited neighbours first and touch their rows, so the row loads overlap instead of
+            // each distance waiting on its own cache misses.
+            int fresh = 0;
+            ref int edges = ref Unsafe.Add(ref adjacency, (nint)node * Degree);
+            for (int e = 0; e < Degree; e++)
             {
-                int next = edges[e];
+                int next = Unsafe.Add(ref edges, e);
                 if (next < 0) break;
                 if (visited[next] == epoch) continue;
                 visited[next] = epoch;
+                pending[fresh++] = next;
+                scorer.Prefetch(next);
+            }
+            evaluations += fresh;
+            for (int i = 0; i < fresh; i++)
+            {
+                int next = pending[i];
                 float g = scorer.Goodness(next);
                 if (size == beam && g <= poolGood[size - 1]) continue;
                 int at = Insert(poolIds, poolGood, expanded, ref size, beam, next, g);
@@ -82,6 +121,7 @@ public sealed class NavigationGraph
             }
             cursor = lowestInsert <= cursor ? lowestInsert : cursor + 1;
         }
+        scratch.Evaluations += evaluations;
         int n = Math.Min(resultCount, size);
         poolIds.AsSpan(0, n).CopyTo(nodes);
         poolGood.AsSpan(0, n).CopyTo(goodness);
@@ -142,10 +182,15 @@ public sealed class GraphSearchScratch
     public int[] PoolIds { get; private set; } = [];
     public float[] PoolGoodness { get; private set; } = [];
     public bool[] Expanded { get; private set; } = [];
+    /// <summary>Unvisited neighbours of the node being expanded (at most the degree).</summary>
+    public int[] Pending { get; private set; } = [];
+    /// <summary>Node scorings by all searches with this scratch (the navigation cost, in distance evaluations).</summary>
+    public long Evaluations { get; set; }
 
     public void Prepare(int nodes, int beam)
     {
         if (Visited.Length < nodes) { Visited = new int[nodes]; _epoch = 0; }
+        if (Pending.Length < 256) Pending = new int[256];
         if (PoolIds.Length < beam)
         {
             PoolIds = new int[beam];

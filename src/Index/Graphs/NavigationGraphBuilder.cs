@@ -7,11 +7,114 @@ namespace Retrieval.Index.Graphs;
 /// Builds a <see cref="NavigationGraph"/> over float32 nodes in squared-L2 geometry (cosine callers pass
 /// normalised rows): exact nearest candidates per node (blocked kernel), Vamana robust pruning to the degree,
 /// reverse edges merged and re-pruned, then every node made reachable from the entry (the medoid).
-/// The exact candidate step is O(n^2 d): fine for the ~10^4-10^5 heads of one machine's SPANN index.
+/// The exact candidate step is O(n^2 d), so above <see cref="ExactCandidatesMaxNodes"/> nodes the candidates come
+/// from Vamana-style insertion instead (<see cref="BuildByInsertion"/>): O(n x beam x degree x d).
 /// </summary>
 public static class NavigationGraphBuilder
 {
-    public static NavigationGraph Build(float[] nodes, int count, int dimension, int degree, int candidates, double alpha, int threads)
+    /// <summary>Node count up to which candidates are found exactly (one blocked all-pairs scan is cheaper than searches).</summary>
+    public const int ExactCandidatesMaxNodes = 4096;
+
+    public static NavigationGraph Build(float[] nodes, int count, int dimension, int degree, int candidates, double alpha, int threads) =>
+        count > ExactCandidatesMaxNodes
+            ? BuildByInsertion(nodes, count, dimension, degree, candidates, alpha, threads)
+            : BuildExact(nodes, count, dimension, degree, candidates, alpha, threads);
+
+    /// <summary>
+    /// Vamana/HNSW-style construction: nodes inserted in a seeded random order (the first few thousand one at a
+    /// time, the rest in parallel), each one's candidates the beam of a search of the graph built so far, pruned
+    /// to its out-edges, with a reverse edge added to each neighbour (re-pruned when full). A final connectivity
+    /// repair uses each node's search candidates. Per-node locks guard edge lists; a search may read a list while
+    /// it changes, which costs at most a stale edge (every entry is always a valid id or -1).
+    /// </summary>
+    public static NavigationGraph BuildByInsertion(float[] nodes, int count, int dimension, int degree, int beamWidth, double alpha, int threads)
+    {
+        degree = Math.Max(1, Math.Min(degree, Math.Max(1, count - 1)));
+        int d = dimension;
+        var adjacency = new int[count * degree];
+        Array.Fill(adjacency, -1);
+        if (count <= 1) return new NavigationGraph(count, degree, 0, adjacency);
+        int entry = Medoid(nodes, count, d);
+        var graph = new NavigationGraph(count, degree, entry, adjacency);
+        float alphaSquared = (float)(alpha * alpha);
+        int beam = Math.Max(beamWidth, degree);
+        const int Kept = 16;
+        var candidateIds = new int[count * Kept];
+        Array.Fill(candidateIds, -1);
+        var locks = new object[count];
+        for (int i = 0; i < count; i++) locks[i] = new object();
+        var order = new int[count];
+        for (int i = 0; i < count; i++) order[i] = i;
+        new Random(count).Shuffle(order);
+        // The entry goes first so early searches have somewhere to start.
+        int at = Array.IndexOf(order, entry);
+        (order[0], order[at]) = (order[at], order[0]);
+
+        void Insert(int p, Worker w)
+        {
+            nodes.AsSpan(p * d, d).CopyTo(w.Query);
+            var scorer = new Float32L2Scorer { Nodes = nodes, Query = w.Query, Dimension = d };
+            int found = graph.Search(ref scorer, beam, beam, w.Scratch, w.Ids, w.Goodness, [entry]);
+            w.CandidateIds.Clear();
+            w.CandidateDistances.Clear();
+            for (int i = 0; i < found; i++)
+            {
+                if (w.Ids[i] == p) continue;
+                w.CandidateIds.Add(w.Ids[i]);
+                w.CandidateDistances.Add(-w.Goodness[i]);
+            }
+            for (int i = 0; i < Math.Min(Kept, w.CandidateIds.Count); i++) candidateIds[p * Kept + i] = w.CandidateIds[i];
+            var kept = Prune(nodes, d, w.CandidateIds, w.CandidateDistances, degree, alphaSquared);
+            lock (locks[p]) WriteEdges(adjacency, p, degree, kept);
+            foreach (int q in kept)
+            {
+                lock (locks[q])
+                {
+                    var edges = adjacency.AsSpan(q * degree, degree);
+                    if (edges.Contains(p)) continue;
+                    int free = edges.IndexOf(-1);
+                    if (free >= 0) { edges[free] = p; continue; }
+                    var ids = new List<int>(degree + 1);
+                    var dists = new List<float>(degree + 1);
+                    foreach (int c in edges) { ids.Add(c); dists.Add(SquaredL2(nodes, d, q, c)); }
+                    ids.Add(p);
+                    dists.Add(SquaredL2(nodes, d, q, p));
+                    SortByDistance(ids, dists);
+                    WriteEdges(adjacency, q, degree, Prune(nodes, d, ids, dists, degree, alphaSquared));
+                }
+            }
+        }
+
+        int serial = Math.Min(count, 2048);
+        var first = new Worker(d, beam);
+        for (int i = 0; i < serial; i++) Insert(order[i], first);
+        Parallel.For(serial, count, new ParallelOptions { MaxDegreeOfParallelism = threads },
+            () => new Worker(d, beam),
+            (i, _, w) => { Insert(order[i], w); return w; },
+            _ => { });
+
+        for (int round = 0; round < 16 && !Connect(count, degree, adjacency, entry, candidateIds, Kept); round++) { }
+        return new NavigationGraph(count, degree, entry, adjacency);
+    }
+
+    private static void WriteEdges(int[] adjacency, int node, int degree, int[] edges)
+    {
+        var row = adjacency.AsSpan(node * degree, degree);
+        row.Fill(-1);
+        edges.AsSpan(0, Math.Min(degree, edges.Length)).CopyTo(row);
+    }
+
+    private sealed class Worker(int dimension, int beam)
+    {
+        public readonly float[] Query = new float[dimension];
+        public readonly int[] Ids = new int[beam];
+        public readonly float[] Goodness = new float[beam];
+        public readonly GraphSearchScratch Scratch = new();
+        public readonly List<int> CandidateIds = new(beam);
+        public readonly List<float> CandidateDistances = new(beam);
+    }
+
+    public static NavigationGraph BuildExact(float[] nodes, int count, int dimension, int degree, int candidates, double alpha, int threads)
     {
         degree = Math.Max(1, Math.Min(degree, Math.Max(1, count - 1)));
         int d = dimension;

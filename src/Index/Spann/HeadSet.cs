@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Graphs;
 using Retrieval.Index.Vectors;
@@ -9,13 +10,15 @@ using Retrieval.Index.Vectors.Kernels;
 namespace Retrieval.Index.Spann;
 
 /// <summary>
-/// The heads kept in memory (SPANN's centroids): their rows in the head element type (float16 when the input is
-/// float16, else float32), inverse norms for cosine, and which base row each head is.
+/// The heads kept in memory (SPANN's centroids): their rows in the head element type (the input's own type when
+/// it is float16 or uint8, exactly and in a half or a quarter of float32's bytes, which the navigation graph's
+/// random row reads are bound by; else float32), inverse norms for cosine, and which base row each head is.
 /// </summary>
 public sealed class HeadSet
 {
-    private HeadSet(int count, int dimension, ElementType element, int[] rowIds, float[] inverseNorms, float[]? f32, Half[]? f16)
+    private HeadSet(int count, int dimension, ElementType element, int[] rowIds, float[] inverseNorms, float[]? f32, Half[]? f16, byte[]? u8 = null)
     {
+        UInt8 = u8;
         Count = count;
         Dimension = dimension;
         Element = element;
@@ -32,6 +35,7 @@ public sealed class HeadSet
     public float[] InverseNorms { get; }
     internal float[]? Float32 { get; }
     internal Half[]? Float16 { get; }
+    internal byte[]? UInt8 { get; }
 
     public long ResidentBytes => (long)Count * (8 + Dimension * Element.SizeInBytes());
 
@@ -50,9 +54,13 @@ public sealed class HeadSet
             if (id < 0 || id >= vectorCount) throw new DataFormatException(path, $"head row id {id} outside 0..{vectorCount - 1}");
         var norms = MemoryMarshal.Cast<byte, float>(payload.AsSpan(12 + count * 4, count * 4)).ToArray();
         var raw = payload.AsSpan(12 + count * 8);
-        return element == ElementType.Float16
-            ? new HeadSet(count, d, element, rowIds, norms, null, MemoryMarshal.Cast<byte, Half>(raw).ToArray())
-            : new HeadSet(count, d, element, rowIds, norms, MemoryMarshal.Cast<byte, float>(raw).ToArray(), null);
+        return element switch
+        {
+            ElementType.Float16 => new HeadSet(count, d, element, rowIds, norms, null, MemoryMarshal.Cast<byte, Half>(raw).ToArray()),
+            ElementType.Float32 => new HeadSet(count, d, element, rowIds, norms, MemoryMarshal.Cast<byte, float>(raw).ToArray(), null),
+            ElementType.UInt8 => new HeadSet(count, d, element, rowIds, norms, null, null, raw.ToArray()),
+            _ => throw new DataFormatException(path, $"heads stored as {element}; SPANN heads are Float32, Float16 or UInt8"),
+        };
     }
 }
 
@@ -79,5 +87,15 @@ internal struct HeadScorer<TAccumulator, TDecoder, TElement> : INodeScorer
             ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Rows), (nint)node * Dimension), Dimension);
         if (Negate) return -s;
         return Scale ? s * InverseNorms[node] : s;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly unsafe void Prefetch(int node)
+    {
+        if (!Sse.IsSupported) return;
+        // The first lines start the row's stream; the hardware prefetcher follows the rest of a sequential row.
+        byte* row = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Rows), (nint)node * Dimension));
+        int bytes = Math.Min(Dimension * sizeof(TElement), 256);
+        for (int at = 0; at < bytes; at += 64) Sse.Prefetch0(row + at);
     }
 }

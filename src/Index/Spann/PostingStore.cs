@@ -60,15 +60,15 @@ public sealed unsafe class DiskPostingStore : IPostingStore
 {
     private readonly DirectFileReader _file;
     private readonly PostingDirectory _directory;
+    private readonly ReadWorkers _workers;
 
-    public DiskPostingStore(string path, PostingDirectory directory, bool direct)
+    /// <param name="workers">Threads that run the blocking reads (owned by the caller, shared by its stores), so a
+    /// batch is in flight at once (SSDs need depth) without touching the process-wide thread pool.</param>
+    public DiskPostingStore(string path, PostingDirectory directory, bool direct, ReadWorkers workers)
     {
         _directory = directory;
+        _workers = workers;
         _file = new DirectFileReader(path, direct);
-        // Reads block pool threads in pread; with the default minimum (one per core) a query's reads would run
-        // two at a time on this machine. Raising the minimum lets a batch be in flight at once (SSDs need depth).
-        ThreadPool.GetMinThreads(out int workers, out int io);
-        if (workers < 64) ThreadPool.SetMinThreads(64, io);
     }
 
     public bool Direct => _file.Direct;
@@ -82,7 +82,7 @@ public sealed unsafe class DiskPostingStore : IPostingStore
         long total = 0;
         foreach (int p in postings) total += (long)_directory.Pages[p] * PostingLayout.PageBytes;
         var buffer = searcher.ReadBuffer(total);
-        var batch = searcher.ReadBatch(postings.Length);
+        var batch = searcher.ReadBatch(postings.Length, _workers.Dispatch);
         batch.Begin(_file);
         long at = 0;
         var offsets = searcher.BatchOffsets;

@@ -4,6 +4,7 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Retrieval.Index.Clustering;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Exact;
 using Retrieval.Index.Graphs;
 using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
@@ -14,6 +15,12 @@ namespace Retrieval.Index.Spann;
 /// <summary>What a build produced and how long each phase took.</summary>
 public sealed record SpannBuildResult(SpannManifest Manifest, long BytesOnDisk, IReadOnlyList<(string Phase, double Seconds)> Phases)
 {
+    /// <summary>
+    /// Per phase: process CPU seconds (all threads; on a shared machine wall time says little) and the resident
+    /// set at the phase's end. Same order as <see cref="Phases"/>.
+    /// </summary>
+    public IReadOnlyList<(double CpuSeconds, long ResidentBytes)> PhaseResources { get; init; } = [];
+
     public double TotalSeconds { get { double s = 0; foreach (var p in Phases) s += p.Seconds; return s; } }
 }
 
@@ -43,8 +50,19 @@ public static class SpannBuilder
         int n = (int)source.Count, d = source.Dimension;
         var metric = options.Metric;
         var phases = new List<(string, double)>();
+        var resources = new List<(double, long)>();
         var clock = Stopwatch.StartNew();
-        void Phase(string name) { phases.Add((name, clock.Elapsed.TotalSeconds)); log($"{name}: {clock.Elapsed.TotalSeconds:F1} s"); clock.Restart(); }
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        void Phase(string name)
+        {
+            var now = Process.GetCurrentProcess().TotalProcessorTime;
+            long resident = Environment.WorkingSet;
+            phases.Add((name, clock.Elapsed.TotalSeconds));
+            resources.Add(((now - cpu).TotalSeconds, resident));
+            log($"{name}: {clock.Elapsed.TotalSeconds:F1} s ({(now - cpu).TotalSeconds:F1} s CPU, resident {resident >> 20} MiB)");
+            cpu = now;
+            clock.Restart();
+        }
 
         // Pass 1: reservoir sample + finiteness.
         var skipped = new bool[n];
@@ -95,6 +113,7 @@ public static class SpannBuilder
             sample.AsSpan(headSample[h] * d, d).CopyTo(headVectors.AsSpan(h * d, d));
         }
         sample = [];
+        ReleaseMemory();
         Phase($"heads: {headCount} by hierarchical balanced k-means");
 
         var graph = NavigationGraphBuilder.Build(headVectors, headCount, d, options.GraphDegree, options.GraphBuildCandidates, options.GraphAlpha, options.ThreadCount);
@@ -102,32 +121,56 @@ public static class SpannBuilder
 
         // Pass 2: candidates and closure/RNG assignment; keep the heads' own stored rows on the way.
         var assigner = new PostingAssigner(n, headCount, headVectors, d, options);
-        var headElement = source.ElementType == ElementType.Float16 ? ElementType.Float16 : ElementType.Float32;
+        var headElement = source.ElementType is ElementType.Float16 or ElementType.UInt8 ? source.ElementType : ElementType.Float32;
         var headRaw = new byte[(long)headCount * d * headElement.SizeInBytes()];
         var headOfRow = new Dictionary<int, int>(headCount);
         for (int h = 0; h < headCount; h++) headOfRow[headRows[h]] = h;
+        bool graphAssignment = headCount > options.ExactAssignmentMaxHeads;
+        // Rows go through in blocks of one reused buffer (float32, in clustering geometry), so pass 2 holds one
+        // block, never a decoded copy of a whole input chunk; the exact path wraps the heads once, not per chunk.
+        var headIndex = graphAssignment ? null : new ExactDenseIndex(NearestCentroids.Wrap(headVectors, headCount, d), Metric.L2);
+        const int BlockRows = 8192;
+        byte[]? blockBytes = null;
+        DenseVectors? block = null;
         foreach (var (first, chunk) in source.Chunks())
         {
-            var rows = new float[(long)chunk.Count * d];
-            for (int i = 0; i < chunk.Count; i++)
+            for (int b0 = 0; b0 < chunk.Count; b0 += BlockRows)
             {
-                if (skipped[first + i]) continue;
-                chunk.CopyRowTo(i, row);
-                Prepare(row, rows.AsSpan(i * d, d), metric);
-                if (headOfRow.TryGetValue((int)(first + i), out int h)) StoreHead(chunk, i, row, headElement, headRaw.AsSpan(h * d * headElement.SizeInBytes(), d * headElement.SizeInBytes()));
+                int count = Math.Min(BlockRows, chunk.Count - b0);
+                if (block is null || block.Count != count)
+                {
+                    blockBytes = new byte[(long)count * d * sizeof(float)];
+                    block = new DenseVectors(ElementType.Float32, count, d, blockBytes);
+                }
+                var rows = MemoryMarshal.Cast<byte, float>(blockBytes.AsSpan());
+                for (int i = 0; i < count; i++)
+                {
+                    var target = rows.Slice(i * d, d);
+                    long id = first + b0 + i;
+                    if (skipped[id]) { target.Clear(); continue; }
+                    chunk.CopyRowTo(b0 + i, row);
+                    Prepare(row, target, metric);
+                    if (headOfRow.TryGetValue((int)id, out int h)) StoreHead(chunk, b0 + i, row, headElement, headRaw.AsSpan(h * d * headElement.SizeInBytes(), d * headElement.SizeInBytes()));
+                }
+                var nearest = graphAssignment
+                    ? GraphNearest.Find(graph, headVectors, block, assigner.CandidateCount, options.AssignmentBeam, options.ThreadCount)
+                    : headIndex!.Search(block, Math.Min(assigner.CandidateCount, headCount), options.ThreadCount);
+                assigner.AssignChunk((int)(first + b0), nearest, skipped);
             }
-            var nearest = NearestCentroids.Find(rows, chunk.Count, headVectors, headCount, d, assigner.CandidateCount, options.ThreadCount);
-            assigner.AssignChunk((int)first, nearest, skipped);
         }
+        headIndex = null;
+        block = null;
+        blockBytes = null;
         var layout = new PostingLayout(options.Storage, metric, d);
         int cap = layout.Capacity(options.PostingPages);
         if (cap < 1) Guard.ThrowInvalid($"a posting of {options.PostingPages} pages cannot hold one {d}-dimensional {options.Storage.ToName()} vector; raise --posting-pages");
         var stats = assigner.EnforceCap(cap, graph, skipped);
         if (stats.VectorsInNoPosting != 0)
             throw new RetrievalException(ErrorKind.Internal, $"{stats.VectorsInNoPosting} vectors ended in no posting");
-        Phase($"pass 2: assigned, mean {stats.MeanReplicas:F2} replicas, postings {stats.MinPostingLength}..{stats.MaxPostingLength} (cap {cap})");
+        Phase($"pass 2: assigned ({(graphAssignment ? $"graph beam {options.AssignmentBeam}" : "exact scan of heads")}), mean {stats.MeanReplicas:F2} replicas, postings {stats.MinPostingLength}..{stats.MaxPostingLength} (cap {cap})");
 
         // Layout and pass 3.
+        ReleaseMemory();
         Directory.CreateDirectory(outputDirectory);
         var manifestPath = Path.Combine(outputDirectory, SpannFormat.ManifestFile);
         if (File.Exists(manifestPath)) File.Delete(manifestPath);
@@ -165,8 +208,15 @@ public static class SpannBuilder
         Phase("metadata: heads, graph, directory and manifest written");
         long bytes = new FileInfo(manifestPath).Length;
         foreach (var f in files) bytes += f.Bytes;
-        return new SpannBuildResult(manifest, bytes, phases);
+        return new SpannBuildResult(manifest, bytes, phases) { PhaseResources = resources };
     }
+
+    /// <summary>
+    /// Returns the garbage of the phase just ended (the sample, clustering and assignment buffers) to the OS before
+    /// the next phase allocates: without it the GC keeps those pages and the build's peak resident memory is the
+    /// sum of every phase's, not the largest.
+    /// </summary>
+    private static void ReleaseMemory() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
     /// <summary>The geometry clustering and assignment run in: squared L2, on unit vectors for cosine.</summary>
     internal static void Prepare(ReadOnlySpan<float> row, Span<float> destination, Metric metric)
@@ -177,7 +227,7 @@ public static class SpannBuilder
 
     private static void StoreHead(DenseVectors chunk, int i, float[] decoded, ElementType headElement, Span<byte> destination)
     {
-        if (headElement == ElementType.Float16 && chunk.ElementType == ElementType.Float16) chunk.RawRow(i).CopyTo(destination);
+        if (headElement == chunk.ElementType) chunk.RawRow(i).CopyTo(destination);
         else MemoryMarshal.AsBytes(decoded.AsSpan()).CopyTo(destination);
     }
 
@@ -249,6 +299,7 @@ public static class SpannBuilder
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         {
             stream.Write(new byte[SpannFormat.DataOffset]);
+            var windowBuffer = Array.Empty<byte>();
             int p0 = 0;
             while (p0 < heads)
             {
@@ -256,7 +307,11 @@ public static class SpannBuilder
                 long windowBytes = 0;
                 while (p1 < heads && (p1 == p0 || windowBytes + (long)directory.Pages[p1] * PostingLayout.PageBytes <= options.WriteBufferBytes))
                     windowBytes += (long)directory.Pages[p1++] * PostingLayout.PageBytes;
-                var window = new byte[windowBytes];
+                // One buffer for every window (cleared, not reallocated): a fresh 64 MiB array per window piles up
+                // in the large-object heap until a full GC and was most of pass 3's resident growth.
+                if (windowBuffer.Length < windowBytes) windowBuffer = new byte[windowBytes];
+                var window = windowBuffer.AsSpan(0, (int)windowBytes);
+                window.Clear();
                 long windowStart = directory.Offsets[p0];
                 foreach (var (first, chunk) in source.Chunks())
                 {
@@ -278,7 +333,7 @@ public static class SpannBuilder
                                 encoded = true;
                             }
                             int count = directory.Counts[h], slot = slots[v * r + j];
-                            var posting = window.AsSpan((int)(directory.Offsets[h] - windowStart), directory.Pages[h] * PostingLayout.PageBytes);
+                            var posting = window.Slice((int)(directory.Offsets[h] - windowStart), directory.Pages[h] * PostingLayout.PageBytes);
                             BinaryPrimitives.WriteInt32LittleEndian(posting[(slot * 4)..], v);
                             if (layout.HasFactor) BinaryPrimitives.WriteSingleLittleEndian(posting[(PostingLayout.FactorOffset(count) + slot * 4)..], factor);
                             if (layout.HasSquaredNorm) BinaryPrimitives.WriteSingleLittleEndian(posting[(PostingLayout.SquaredNormOffset(count) + slot * 4)..], norm);

@@ -4,7 +4,8 @@ namespace Retrieval.Index.Spann;
 public static class SpannFormat
 {
     public const string Name = "spann";
-    public const int CurrentVersion = 1;
+    /// <summary>2: heads may be stored as uint8 (uint8 inputs); version 1 directories (float32/float16 heads) still open.</summary>
+    public const int CurrentVersion = 2;
     public const int OldestReadableVersion = 1;
 
     public const string ManifestFile = "manifest.json";

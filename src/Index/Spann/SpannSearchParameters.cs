@@ -18,7 +18,8 @@ public sealed record SpannSearchParameters
 {
     public const int DefaultHeads = 64;
     public const double DefaultPruneEpsilon = 0.6;
-    public const int DefaultSearchBeamWidth = 96;
+    /// <summary>0: the beam follows M (<see cref="BeamFor"/>).</summary>
+    public const int DefaultSearchBeamWidth = 0;
     public const int DefaultRerankFactor = 4;
 
     /// <summary>Heads whose postings are searched (M, "internal result num").</summary>
@@ -31,7 +32,7 @@ public sealed record SpannSearchParameters
     /// </summary>
     public double PruneEpsilon { get; init; } = DefaultPruneEpsilon;
 
-    /// <summary>Beam of the navigation-graph search over heads (ef); at least <see cref="Heads"/> is used.</summary>
+    /// <summary>Beam of the navigation-graph search over heads (ef); at least <see cref="Heads"/> is used; 0 = tied to M.</summary>
     public int SearchBeamWidth { get; init; } = DefaultSearchBeamWidth;
 
     /// <summary>With quantized storage: k * this many candidates are re-scored exactly from the full-precision copy.</summary>
@@ -39,11 +40,19 @@ public sealed record SpannSearchParameters
 
     public PostingIoMode Io { get; init; } = PostingIoMode.Buffered;
 
+    /// <summary>
+    /// The beam a search for <paramref name="heads"/> heads uses: the explicit width, else M plus a small margin.
+    /// Replicas and eps2 pruning make the tail of the M heads forgiving: on fashion-mnist at M 16 a beam of 16,
+    /// 24 or 96 gave recall@10 0.9606, 0.9610, 0.9614 for 251, 296 and ~640 head evaluations per query.
+    /// </summary>
+    public int BeamFor(int heads) =>
+        SearchBeamWidth > 0 ? Math.Max(SearchBeamWidth, heads) : heads + Math.Max(4, heads / 4);
+
     public void Validate()
     {
         if (Heads < 1) Guard.ThrowInvalid($"heads (M) must be >= 1, got {Heads}");
         if (double.IsNaN(PruneEpsilon) || double.IsInfinity(PruneEpsilon)) Guard.ThrowInvalid($"prune epsilon (eps2) must be finite, got {PruneEpsilon}");
-        if (SearchBeamWidth < 1) Guard.ThrowInvalid($"search beam width must be >= 1, got {SearchBeamWidth}");
+        if (SearchBeamWidth < 0) Guard.ThrowInvalid($"search beam width must be >= 1 (or 0 = tied to M), got {SearchBeamWidth}");
         if (RerankFactor < 1) Guard.ThrowInvalid($"rerank factor must be >= 1, got {RerankFactor}");
     }
 }

@@ -97,17 +97,17 @@ public sealed class SpannSearcher : IDisposable
         return _readBuffer;
     }
 
-    internal ConcurrentReadBatch ReadBatch(int reads)
+    internal ConcurrentReadBatch ReadBatch(int reads, Action<IThreadPoolWorkItem> dispatch)
     {
         if (_readBatch is null || _readBatch.Capacity < reads)
         {
             _readBatch?.Dispose();
-            _readBatch = new ConcurrentReadBatch(Math.Max(reads, 64));
+            _readBatch = new ConcurrentReadBatch(Math.Max(reads, 64), dispatch);
         }
         return _readBatch;
     }
 
-    internal (AlignedBuffer Buffer, ConcurrentReadBatch Batch) Rerank(int reads, long bytes)
+    internal (AlignedBuffer Buffer, ConcurrentReadBatch Batch) Rerank(int reads, long bytes, Action<IThreadPoolWorkItem> dispatch)
     {
         if (_rerankBuffer is null || _rerankBuffer.Length < bytes)
         {
@@ -117,7 +117,7 @@ public sealed class SpannSearcher : IDisposable
         if (_rerankBatch is null || _rerankBatch.Capacity < reads)
         {
             _rerankBatch?.Dispose();
-            _rerankBatch = new ConcurrentReadBatch(reads);
+            _rerankBatch = new ConcurrentReadBatch(reads, dispatch);
         }
         return (_rerankBuffer, _rerankBatch);
     }

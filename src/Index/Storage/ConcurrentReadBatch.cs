@@ -15,11 +15,16 @@ public sealed class ConcurrentReadBatch : IDisposable
     private const int Pending = 0, Claimed = 1, Done = 2;
 
     private readonly Slot[] _slots;
+    private readonly Action<IThreadPoolWorkItem>? _dispatch;
     private DirectFileReader? _file;
     private int _count;
 
-    public ConcurrentReadBatch(int capacity)
+    /// <param name="capacity">Most reads per batch.</param>
+    /// <param name="dispatch">Runs a read's work item; null queues it to the .NET thread pool. An owner with its
+    /// own blocking-I/O threads passes them here, so pread never occupies (or forces the growth of) the shared pool.</param>
+    public ConcurrentReadBatch(int capacity, Action<IThreadPoolWorkItem>? dispatch = null)
     {
+        _dispatch = dispatch;
         _slots = new Slot[capacity];
         for (int i = 0; i < capacity; i++) _slots[i] = new Slot(this);
     }
@@ -48,7 +53,10 @@ public sealed class ConcurrentReadBatch : IDisposable
     /// <summary>Queues every read but the first to the pool; the caller will do the first itself.</summary>
     public void Issue()
     {
-        for (int i = 1; i < _count; i++) ThreadPool.UnsafeQueueUserWorkItem(_slots[i], preferLocal: false);
+        if (_dispatch is { } dispatch)
+            for (int i = 1; i < _count; i++) dispatch(_slots[i]);
+        else
+            for (int i = 1; i < _count; i++) ThreadPool.UnsafeQueueUserWorkItem(_slots[i], preferLocal: false);
     }
 
     /// <summary>Waits until read <paramref name="index"/> has landed (doing it on this thread if no worker started it).</summary>

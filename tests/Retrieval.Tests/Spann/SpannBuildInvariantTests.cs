@@ -78,12 +78,12 @@ public class SpannBuildInvariantTests
         var vectors = SpannTestData.TinyBase();
         using var index = SpannTestData.BuildAndOpen(vectors, new SpannBuildOptions { Metric = Metric.L2, HeadRatio = 0.1 }, out _);
         Assert.Equal(200, index.Heads.Count);
-        var row = new float[vectors.Dimension];
+        // uint8 input keeps uint8 heads (exact, a quarter of float32's bytes).
+        Assert.Equal(ElementType.UInt8, index.Heads.Element);
         for (int h = 0; h < index.Heads.Count; h++)
         {
-            vectors.CopyRowTo(index.Heads.RowIds[h], row);
-            var head = index.Heads.Float32!.AsSpan(h * vectors.Dimension, vectors.Dimension);
-            Assert.True(head.SequenceEqual(row), $"head {h} is not base row {index.Heads.RowIds[h]}");
+            var head = index.Heads.UInt8!.AsSpan(h * vectors.Dimension, vectors.Dimension);
+            Assert.True(head.SequenceEqual(vectors.RawRow(index.Heads.RowIds[h])), $"head {h} is not base row {index.Heads.RowIds[h]}");
         }
         // Balanced k-means: no posting more than a few times the mean (plain k-means on SIFT gives heavy tails).
         var stats = index.Manifest.Stats;

@@ -54,7 +54,7 @@ public class SpannFormatTests
     {
         var dir = BuildSmall();
         var manifest = Path.Combine(dir, SpannFormat.ManifestFile);
-        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"version\": 1", "\"version\": 99"));
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace($"\"version\": {SpannFormat.CurrentVersion}", "\"version\": 99"));
         var e = Assert.Throws<DataFormatException>(() => SpannIndex.Open(dir));
         Assert.Equal(ErrorKind.Incompatible, e.Kind);
         Assert.Contains("version 99", e.Message);

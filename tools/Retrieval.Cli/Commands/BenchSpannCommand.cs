@@ -24,13 +24,14 @@ public static class BenchSpannCommand
         dataset.Required = true;
         var indexDir = new Option<string?>("--index") { Description = "SPANN index directory to use; built there first if it holds none (default: a folder under the temp directory).", HelpName = "DIR" };
         var rebuild = new Option<bool>("--rebuild") { Description = "Build the SPANN index even if --index already holds one." };
-        var storage = new Option<string?>("--storage") { Description = "SPANN posting storage when building: f32, f16 or i8 (default: f16 for float16 data, else f32)." };
+        var storage = new Option<string?>("--storage") { Description = "SPANN posting storage when building: f32, f16 or i8 (default: f16 for float16 and uint8 data, exact for both and twice the rows per page of f32; else f32)." };
         var headRatio = new Option<double>("--head-ratio") { DefaultValueFactory = _ => SpannBuildOptions.DefaultHeadRatio, Description = "SPANN heads as a fraction of N when building." };
         var replicas = new Option<int>("--replicas") { DefaultValueFactory = _ => SpannBuildOptions.DefaultReplicaCount, Description = "SPANN replica cap R when building." };
         var eps1 = new Option<double>("--eps1") { DefaultValueFactory = _ => SpannBuildOptions.DefaultClosureEpsilon, Description = "SPANN closure epsilon when building." };
         var pages = new Option<int>("--posting-pages") { DefaultValueFactory = _ => SpannBuildOptions.DefaultPostingPages, Description = "SPANN posting cap in pages when building." };
         var queriesLimit = new Option<int>("--queries-limit") { DefaultValueFactory = _ => 1000, Description = "Queries timed per line (first N).", HelpName = "N" };
         var heads = new Option<string>("--heads") { DefaultValueFactory = _ => "4,8,16,32,48,64,96", Description = "SPANN M values swept (comma separated)." };
+        var beams = new Option<string>("--beam") { DefaultValueFactory = _ => "0", Description = "SPANN navigation beams swept at every M (comma separated; 0 = tied to M)." };
         var eps2 = new Option<double>("--eps2") { DefaultValueFactory = _ => SpannSearchParameters.DefaultPruneEpsilon, Description = "SPANN query-aware pruning epsilon." };
         var nprobe = new Option<string>("--nprobe") { DefaultValueFactory = _ => "4,8,16,32,64,128", Description = "IVF-Flat probes swept." };
         var ivfLists = new Option<int?>("--ivf-lists") { Description = "IVF-Flat list count (default 4 sqrt(N))." };
@@ -41,7 +42,7 @@ public static class BenchSpannCommand
             "SPANN benchmark: exact, IVF-Flat, USearch HNSW, SPANN in-memory and SPANN --direct-io (swept over M), one thread per query; " +
             "recall@k, latency, QPS, resident memory (process and index), bytes on disk, reads and bytes per query, build time and peak memory.")
         {
-            dataset, indexDir, rebuild, storage, headRatio, replicas, eps1, pages, queriesLimit, heads, eps2, nprobe, ivfLists, ef, skip, k,
+            dataset, indexDir, rebuild, storage, headRatio, replicas, eps1, pages, queriesLimit, heads, beams, eps2, nprobe, ivfLists, ef, skip, k,
         };
         host.Examples(command,
             "retrieval bench spann --dataset minilm-passages --index /tmp/spann-minilm",
@@ -65,7 +66,7 @@ public static class BenchSpannCommand
             {
                 var info = Retrieval.Index.Formats.DenseVectorFile.ReadHeader(manifest.Base.Path);
                 var store = parse.GetValue(storage) is { } s ? SpannStorageExtensions.ParseStorage(s)
-                    : info.ElementType == ElementType.Float16 ? SpannStorage.Float16 : SpannStorage.Float32;
+                    : info.ElementType is ElementType.Float16 or ElementType.UInt8 ? SpannStorage.Float16 : SpannStorage.Float32;
                 var options = new SpannBuildOptions
                 {
                     Metric = metric, Storage = store, HeadRatio = parse.GetValue(headRatio), ReplicaCount = parse.GetValue(replicas),
@@ -125,18 +126,21 @@ public static class BenchSpannCommand
 
             using var spann = SpannSearchIndex.Open(dir);
             var sweep = ParseList(parse.GetValue(heads)!, "--heads");
+            var beamSweep = ParseList(parse.GetValue(beams)!, "--beam", allowZero: true);
             // Direct first: its resident figure must not include the postings the in-memory mode loads.
             foreach (var mode in new[] { PostingIoMode.Direct, PostingIoMode.Memory })
             {
                 if (skipped.Contains(mode == PostingIoMode.Direct ? "direct" : "memory")) continue;
                 spann.Index.Prepare(mode);
                 foreach (int m in sweep)
+                foreach (int beam in beamSweep)
                 {
-                    var settings = new SpannSettings(spann.Defaults with { Heads = m, Io = mode, PruneEpsilon = parse.GetValue(eps2) });
+                    var settings = new SpannSettings(spann.Defaults with { Heads = m, Io = mode, PruneEpsilon = parse.GetValue(eps2), SearchBeamWidth = beam });
                     spann.Index.ResetProfile();
                     var report = run.Measure(spann, queries, settings);
                     var (headTime, postingTime, _) = spann.Index.Profile;
                     double share = headTime.TotalSeconds / Math.Max(1e-12, headTime.TotalSeconds + postingTime.TotalSeconds);
+                    double searches = Math.Max(1, spann.Index.Profile.Searches);
                     results.Add(report with
                     {
                         Details =
@@ -145,6 +149,9 @@ public static class BenchSpannCommand
                             new("peak_build_rss_bytes", spannPeak),
                             new("index_resident_bytes", spann.Index.ResidentBytes),
                             new("head_selection_share", share),
+                            new("head_selection_us", headTime.TotalMicroseconds / searches),
+                            new("posting_scan_us", postingTime.TotalMicroseconds / searches),
+                            new("head_evals_per_query", spann.Index.HeadEvaluations / searches),
                         ],
                     });
                 }
@@ -155,12 +162,12 @@ public static class BenchSpannCommand
         return command;
     }
 
-    private static int[] ParseList(string text, string option)
+    private static int[] ParseList(string text, string option, bool allowZero = false)
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var values = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], out values[i]) || values[i] < 1)
+            if (!int.TryParse(parts[i], out values[i]) || values[i] < (allowZero ? 0 : 1))
                 throw new UsageException($"{option} expects comma-separated positive integers, got '{text}'");
         return values;
     }

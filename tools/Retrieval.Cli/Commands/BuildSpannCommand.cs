@@ -29,10 +29,12 @@ public static class BuildSpannCommand
         var skipNonFinite = new Option<bool>("--skip-non-finite") { Description = "Leave out rows holding NaN or infinity (counted) instead of failing." };
         var sampleSize = new Option<int>("--sample") { Description = "Rows sampled for head selection.", DefaultValueFactory = _ => SpannBuildOptions.DefaultSampleSize };
         var maxRows = new Option<long?>("--max-rows") { Description = "Index only the first N rows of the input.", HelpName = "N" };
+        var assignBeam = new Option<int>("--assign-beam") { Description = "Graph beam when assigning vectors to heads (0 = 2 x head candidates).", DefaultValueFactory = _ => 0 };
+        var exactAssign = new Option<int>("--exact-assign-max-heads") { Description = "Assign by an exact scan of all heads up to this many heads, by graph search above.", DefaultValueFactory = _ => SpannBuildOptions.DefaultExactAssignmentMaxHeads };
         var threads = CommonOptions.Threads(0, "Build threads (0 = all cores).");
         var command = new Command("spann", "Build a SPANN index: balanced k-means heads in memory, page-aligned postings on disk.")
         {
-            input, output, metric, headRatio, replicas, pages, storage, eps1, skipNonFinite, sampleSize, maxRows, threads,
+            input, output, metric, headRatio, replicas, pages, storage, eps1, skipNonFinite, sampleSize, maxRows, assignBeam, exactAssign, threads,
         };
         host.Examples(command,
             "retrieval build spann --input datasets/fixtures/tiny-dense/base.u8bin --out /tmp/tiny-spann --metric l2",
@@ -54,6 +56,8 @@ public static class BuildSpannCommand
                 SkipNonFinite = parse.GetValue(skipNonFinite),
                 SampleSize = parse.GetValue(sampleSize),
                 Threads = parse.GetValue(threads),
+                AssignmentBeamWidth = parse.GetValue(assignBeam),
+                ExactAssignmentMaxHeads = parse.GetValue(exactAssign),
             };
             var result = SpannBuilder.Build(VectorSource.FromFile(path, maxRows: parse.GetValue(maxRows)), parse.GetRequiredValue(output), options, progress.Log);
             results.Add(SpannReports.Build(result, ProcessMemory.PeakResidentBytes()));

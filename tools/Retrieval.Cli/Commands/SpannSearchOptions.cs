@@ -11,7 +11,7 @@ public sealed class SpannSearchOptions
 {
     private readonly Option<int?> _heads = new("--heads") { Description = "SPANN: heads (postings) probed per query, M.", HelpName = "M" };
     private readonly Option<double?> _eps2 = new("--eps2") { Description = "SPANN: query-aware pruning; keep head j if its distance is within (1+eps2) of the nearest head's (negative: off).", HelpName = "X" };
-    private readonly Option<int?> _beam = new("--beam") { Description = "SPANN: navigation-graph beam width (ef) over heads.", HelpName = "EF" };
+    private readonly Option<int?> _beam = new("--beam") { Description = "SPANN: navigation-graph beam width (ef) over heads (default: M + max(4, M/4)).", HelpName = "EF" };
     private readonly Option<bool> _directIo = new("--direct-io") { Description = "SPANN: read postings with O_DIRECT (bypass the page cache: every read hits the device)." };
     private readonly Option<bool> _inMemory = new("--in-memory") { Description = "SPANN: load the posting file into memory first (no reads at query time)." };
 

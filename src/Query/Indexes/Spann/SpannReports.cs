@@ -32,7 +32,20 @@ public static class SpannReports
             new("vectors_moved_by_cap", s.VectorsMovedByCap),
             new("vectors_in_no_posting", s.VectorsInNoPosting),
         };
-        foreach (var (phase, seconds) in result.Phases) details.Add(new("phase_" + PhaseKey(phase), seconds));
+        double cpuTotal = 0;
+        for (int i = 0; i < result.Phases.Count; i++)
+        {
+            var (phase, seconds) = result.Phases[i];
+            string key = PhaseKey(phase);
+            details.Add(new("phase_" + key, seconds));
+            if (i < result.PhaseResources.Count)
+            {
+                details.Add(new("cpu_" + key, result.PhaseResources[i].CpuSeconds));
+                details.Add(new("rss_after_" + key + "_bytes", result.PhaseResources[i].ResidentBytes));
+                cpuTotal += result.PhaseResources[i].CpuSeconds;
+            }
+        }
+        if (result.PhaseResources.Count > 0) details.Add(new("build_cpu_seconds", cpuTotal));
         return new BuildReport { BuildSeconds = result.TotalSeconds, IndexBytesOnDisk = result.BytesOnDisk, PeakRssBytes = peakRssBytes, Details = details };
     }
 
