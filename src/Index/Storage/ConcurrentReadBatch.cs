@@ -42,12 +42,15 @@ public sealed class ConcurrentReadBatch : IDisposable
     public unsafe void Add(byte* destination, int length, long offset)
     {
         var slot = _slots[_count++];
+        // A work item queued by an earlier batch may still be in a worker's queue and run at any moment: it claims
+        // the slot as soon as State says Pending. So everything it reads, and the reset event, must be ready before
+        // State is published; resetting the event afterwards could erase its Set and leave WaitFor asleep forever.
         slot.Destination = destination;
         slot.Length = length;
         slot.Offset = offset;
         slot.Error = null;
-        slot.State = Pending;
         slot.Completed.Reset();
+        Volatile.Write(ref slot.State, Pending);
     }
 
     /// <summary>Queues every read but the first to the pool; the caller will do the first itself.</summary>
