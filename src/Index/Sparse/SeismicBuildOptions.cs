@@ -38,6 +38,7 @@ public sealed record SeismicBuildOptions
     public const double DefaultMaxFraction = 1.5;
     public const double DefaultCentroidFraction = 0.1;
     public const int DefaultMinClusterSize = 2;
+    public const double DefaultMaxBlockFactor = 1.5;
     public const double DefaultSummaryEnergy = 0.4;
     public const int DefaultDocumentComponents = 8;
     public const int DefaultCentroidComponents = 16;
@@ -68,6 +69,12 @@ public sealed record SeismicBuildOptions
 
     /// <summary>Cluster centroids per list as a fraction of its length (paper: centroid_fraction); sets the mean block size to about 1/fraction.</summary>
     public double CentroidFraction { get; init; } = DefaultCentroidFraction;
+
+    /// <summary>
+    /// Clusters larger than this multiple of the mean block size (1 / CentroidFraction) are cut, by the list term's
+    /// weight, into near-equal blocks no larger than it (a loose block's summary bounds many documents poorly).
+    /// </summary>
+    public double MaxBlockFactor { get; init; } = DefaultMaxBlockFactor;
 
     /// <summary>Clusters smaller than this are dissolved and their documents reassigned to the remaining centroids.</summary>
     public int MinClusterSize { get; init; } = DefaultMinClusterSize;
@@ -103,6 +110,7 @@ public sealed record SeismicBuildOptions
             if (!(MaxFraction >= 1) || double.IsInfinity(MaxFraction)) Problem($"MaxFraction must be a finite number >= 1, got {MaxFraction}");
         }
         if (!(CentroidFraction > 0 && CentroidFraction <= 1)) Problem($"CentroidFraction must be in (0, 1], got {CentroidFraction}");
+        if (!(MaxBlockFactor >= 1) || double.IsInfinity(MaxBlockFactor)) Problem($"MaxBlockFactor must be a finite number >= 1, got {MaxBlockFactor}");
         if (MinClusterSize < 1) Problem($"MinClusterSize must be >= 1, got {MinClusterSize}");
         if (!(SummaryEnergy > 0 && SummaryEnergy <= 1)) Problem($"SummaryEnergy (alpha) must be in (0, 1], got {SummaryEnergy}");
         if (!Enum.IsDefined(Values)) Problem($"Values {Values} is not a known storage");

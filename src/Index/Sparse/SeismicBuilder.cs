@@ -38,7 +38,7 @@ internal static class SeismicBuilder
                 int start = (int)pruned.Start[t], length = (int)(pruned.Start[t + 1] - start);
                 if (length == 0) continue;
                 var ordered = new int[length];
-                var boundaries = blocking.Partition(t, pruned.Docs.AsSpan(start, length), ordered);
+                var boundaries = blocking.Partition(t, pruned.Docs.AsSpan(start, length), pruned.Weights.AsSpan(start, length), ordered);
                 lists[t] = summarizer.Summarize(t, boundaries, ordered);
             }
         });

@@ -118,6 +118,7 @@ public static class SeismicIndexFormat
                 ["max_fraction"] = o.MaxFraction,
                 ["centroid_fraction"] = o.CentroidFraction,
                 ["min_cluster_size"] = o.MinClusterSize,
+                ["max_block_factor"] = o.MaxBlockFactor,
                 ["summary_energy"] = o.SummaryEnergy,
                 ["values"] = o.Values == ForwardValueStorage.Float16 ? "f16" : "f32",
                 ["document_components"] = o.DocumentComponents,
@@ -339,6 +340,7 @@ public static class SeismicIndexFormat
                 MaxFraction = p["max_fraction"]!.GetValue<double>(),
                 CentroidFraction = p["centroid_fraction"]!.GetValue<double>(),
                 MinClusterSize = p["min_cluster_size"]!.GetValue<int>(),
+                MaxBlockFactor = p["max_block_factor"]!.GetValue<double>(),
                 SummaryEnergy = p["summary_energy"]!.GetValue<double>(),
                 Values = p["values"]!.GetValue<string>() switch
                 {

@@ -32,6 +32,29 @@ public class SeismicInvariantTests
     }
 
     /// <summary>
+    /// No block exceeds MaxBlockFactor x the mean block size (1 / CentroidFraction), on a collection whose uncapped
+    /// clustering does make larger blocks (so the cap is what cut them).
+    /// </summary>
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(2.0)]
+    public void BlocksRespectTheSizeCap(double factor)
+    {
+        var options = SeismicBuildOptions.Default with { Pruning = PostingPruning.None, CentroidFraction = 0.05, MaxBlockFactor = factor };
+        var index = SeismicIndex.Build(Docs, options);
+        int cap = (int)Math.Ceiling(factor * 20);
+        var p = index.Postings;
+        int largest = 0;
+        for (int b = 0; b < p.BlockCount; b++) largest = Math.Max(largest, p.BlockDocs(b).Length);
+        Assert.True(largest <= cap, $"largest block {largest} above the cap {cap}");
+        var uncapped = SeismicIndex.Build(Docs, options with { MaxBlockFactor = 1e9 });
+        int uncappedLargest = 0;
+        for (int b = 0; b < uncapped.Postings.BlockCount; b++) uncappedLargest = Math.Max(uncappedLargest, uncapped.Postings.BlockDocs(b).Length);
+        Assert.True(uncappedLargest > cap, $"the test collection needs clusters above the cap (largest {uncappedLargest})");
+        Assert.True(p.BlockCount > uncapped.Postings.BlockCount);
+    }
+
+    /// <summary>
     /// With alpha = 1 the summary of a block is its coordinate-wise max: every term of every document is present and
     /// the dequantised value is within half a quantisation step of the true max (so it dominates the block up to that
     /// bounded error).
