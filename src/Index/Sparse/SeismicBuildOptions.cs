@@ -82,6 +82,12 @@ public sealed record SeismicBuildOptions
     /// <summary>Fraction of a block summary's L1 mass its pruned summary keeps (paper: alpha); 1 keeps every entry.</summary>
     public double SummaryEnergy { get; init; } = DefaultSummaryEnergy;
 
+    /// <summary>
+    /// At most this many entries per block summary after alpha pruning (0 = no cap), plus the list's own term when the cap cut it.
+    /// Flat weightings (BM25) spread a block's mass over many terms, so alpha alone keeps ~50 entries per block.
+    /// </summary>
+    public int SummaryMaxEntries { get; init; }
+
     /// <summary>Forward-index value precision.</summary>
     public ForwardValueStorage Values { get; init; } = ForwardValueStorage.Float16;
 
@@ -113,6 +119,7 @@ public sealed record SeismicBuildOptions
         if (!(MaxBlockFactor >= 1) || double.IsInfinity(MaxBlockFactor)) Problem($"MaxBlockFactor must be a finite number >= 1, got {MaxBlockFactor}");
         if (MinClusterSize < 1) Problem($"MinClusterSize must be >= 1, got {MinClusterSize}");
         if (!(SummaryEnergy > 0 && SummaryEnergy <= 1)) Problem($"SummaryEnergy (alpha) must be in (0, 1], got {SummaryEnergy}");
+        if (SummaryMaxEntries < 0) Problem($"SummaryMaxEntries must be >= 0 (0 = no cap), got {SummaryMaxEntries}");
         if (!Enum.IsDefined(Values)) Problem($"Values {Values} is not a known storage");
         if (DocumentComponents < 1) Problem($"DocumentComponents must be >= 1, got {DocumentComponents}");
         if (CentroidComponents < 1) Problem($"CentroidComponents must be >= 1, got {CentroidComponents}");

@@ -30,7 +30,7 @@ internal static class SeismicBuilder
         Parallel.For(0, Math.Max(1, threads), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, _ =>
         {
             var blocking = new ListBlocking(forward, options, maxLength);
-            var summarizer = new BlockSummarizer(forward, options.SummaryEnergy, maxLength);
+            var summarizer = new BlockSummarizer(forward, options.SummaryEnergy, options.SummaryMaxEntries, maxLength);
             while (true)
             {
                 int t = Interlocked.Increment(ref nextTerm) - 1;

@@ -120,6 +120,7 @@ public static class SeismicIndexFormat
                 ["min_cluster_size"] = o.MinClusterSize,
                 ["max_block_factor"] = o.MaxBlockFactor,
                 ["summary_energy"] = o.SummaryEnergy,
+                ["summary_max_entries"] = o.SummaryMaxEntries,
                 ["values"] = o.Values == ForwardValueStorage.Float16 ? "f16" : "f32",
                 ["document_components"] = o.DocumentComponents,
                 ["centroid_components"] = o.CentroidComponents,
@@ -342,6 +343,7 @@ public static class SeismicIndexFormat
                 MinClusterSize = p["min_cluster_size"]!.GetValue<int>(),
                 MaxBlockFactor = p["max_block_factor"]!.GetValue<double>(),
                 SummaryEnergy = p["summary_energy"]!.GetValue<double>(),
+                SummaryMaxEntries = p["summary_max_entries"]!.GetValue<int>(),
                 Values = p["values"]!.GetValue<string>() switch
                 {
                     "f16" => ForwardValueStorage.Float16,

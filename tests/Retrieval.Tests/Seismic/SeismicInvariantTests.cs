@@ -101,14 +101,18 @@ public class SeismicInvariantTests
     /// <summary>
     /// With alpha below 1 each summary keeps exactly the smallest heaviest-first prefix of the block's coordinate-wise
     /// max holding alpha of its L1 mass, plus the list's own term (every document of the block has it), computed here
-    /// independently from the documents' float32 weights.
+    /// independently from the documents' float32 weights; with a per-block cap the prefix stops at the cap.
     /// </summary>
     [Theory]
-    [InlineData(0.4)]
-    [InlineData(0.75)]
-    public void EnergyPruningKeepsTheSmallestHeaviestPrefix(double alpha)
+    [InlineData(0.4, 0)]
+    [InlineData(0.75, 0)]
+    [InlineData(0.75, 6)]
+    public void EnergyPruningKeepsTheSmallestHeaviestPrefix(double alpha, int cap)
     {
-        var index = SeismicIndex.Build(Docs, SeismicBuildOptions.Lossless with { Pruning = PostingPruning.FixedLambda, Lambda = 100, SummaryEnergy = alpha });
+        var index = SeismicIndex.Build(Docs, SeismicBuildOptions.Lossless with
+        {
+            Pruning = PostingPruning.FixedLambda, Lambda = 100, SummaryEnergy = alpha, SummaryMaxEntries = cap,
+        });
         var p = index.Postings;
         long fullEntries = 0;
         for (int t = 0; t < Docs.ColumnCount; t++)
@@ -131,10 +135,12 @@ public class SeismicInvariantTests
                 foreach (var (term, value) in ordered)
                 {
                     if (expected.Count > 0 && sum >= alpha * total) break;
+                    if (cap > 0 && expected.Count == cap) break;
                     expected.Add(term);
                     sum += value;
                 }
                 expected.Add(t);
+                Assert.True(cap == 0 || summary[local].Count <= cap + 1, $"term {t} block {local}: {summary[local].Count} entries above the cap {cap} + the list term");
                 Assert.True(expected.SetEquals(summary[local].Keys),
                     $"term {t} block {local}: kept [{string.Join(",", summary[local].Keys.Order())}], expected [{string.Join(",", expected.Order())}]");
             }
