@@ -19,7 +19,7 @@ public static class BenchSeismicCommand
         var maxQueries = new Option<int>("--max-queries") { Description = "Passage queries searched and timed (0 = all 10,000).", HelpName = "N", DefaultValueFactory = _ => SeismicBenchmarkOptions.DefaultQueryCount };
         var maxPassages = new Option<int>("--max-passages") { Description = "Passages indexed (0 = all 395,436).", HelpName = "N", DefaultValueFactory = _ => 0 };
         var queryCuts = new Option<string?>("--query-cuts") { Description = "Sweep: comma-separated query_cut values (default 3,5,8,12).", HelpName = "LIST" };
-        var heapFactors = new Option<string?>("--heap-factors") { Description = "Sweep: comma-separated heap_factor values (default 0.6,0.7,0.8,0.9,1).", HelpName = "LIST" };
+        var heapFactors = new Option<string?>("--heap-factors") { Description = "Sweep: comma-separated heap_factor values (default 0.6,0.65,0.7,0.75,0.8,0.9,1).", HelpName = "LIST" };
         var avgPostings = new Option<double?>("--avg-postings") { Description = "Passages build: global posting budget per vocabulary term (default 150).", HelpName = "AVG" };
         var maxFraction = new Option<double?>("--max-fraction") { Description = "Passages build: per-list cap as a multiple of --avg-postings (default 10).", HelpName = "F" };
         var summaryEnergy = new Option<double?>("--summary-energy") { Description = "Summary alpha for every set (default 0.4).", HelpName = "ALPHA" };
