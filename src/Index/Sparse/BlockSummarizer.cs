@@ -10,6 +10,7 @@ internal sealed class BlockSummarizer
 {
     private readonly ForwardIndex _forward;
     private readonly double _energy;
+    private readonly int _maxEntries;
     private readonly float[] _max;
     private readonly bool[] _present;
     private readonly List<int> _touched = new(1024);
@@ -18,8 +19,9 @@ internal sealed class BlockSummarizer
     private long[] _byWeight = new long[1024];
     private readonly List<long> _componentKeys = new(4096);
 
-    public BlockSummarizer(ForwardIndex forward, double summaryEnergy, int maxDocumentLength)
+    public BlockSummarizer(ForwardIndex forward, double summaryEnergy, int maxEntries, int maxDocumentLength)
     {
+        _maxEntries = maxEntries;
         _forward = forward;
         _energy = summaryEnergy;
         _max = new float[forward.VocabularySize];
@@ -106,6 +108,10 @@ internal sealed class BlockSummarizer
                 sum += _max[(int)(uint)byWeight[keep]];
                 keep++;
             }
+        }
+        if (_maxEntries > 0 && keep > _maxEntries) keep = _maxEntries;
+        if (keep < n)
+        {
             // Every document of the block holds the list's own term, and any query visiting this list has it: keeping
             // it (one entry beyond the alpha prefix when it fell outside) stops a block from scoring zero against
             // exactly the queries that reach it, which would otherwise skip it regardless of the heap factor.

@@ -29,6 +29,7 @@ internal sealed class ListBlocking
     private int[] _assignment = new int[64];
     private int[] _sizes = new int[64];
     private int[] _positions = new int[64];
+    private long[] _keys = new long[64];
 
     public ListBlocking(ForwardIndex forward, SeismicBuildOptions options, int maxDocumentLength)
     {
@@ -47,7 +48,7 @@ internal sealed class ListBlocking
     /// Writes the list's documents regrouped block by block into <paramref name="orderedDocs"/> (ascending ids inside a
     /// block) and returns the block boundaries (length blocks + 1, local offsets).
     /// </summary>
-    public int[] Partition(int term, ReadOnlySpan<int> listDocs, Span<int> orderedDocs)
+    public int[] Partition(int term, ReadOnlySpan<int> listDocs, ReadOnlySpan<float> listWeights, Span<int> orderedDocs)
     {
         int length = listDocs.Length;
         int centroids = (int)Math.Min(SeismicBuildOptions.MaxBlocksPerList,
@@ -84,38 +85,39 @@ internal sealed class ListBlocking
         }
         ResetCentroidIndex();
 
-        // Emit blocks: clusters in centroid order, then the unassigned documents in chunks of the mean cluster size.
-        var boundaries = new List<int>(centroids + 2) { 0 };
-        int written = 0;
-        int[] clusterStart = new int[centroids + 1];
+        // Emit blocks: clusters in centroid order, then the unassigned documents. A cluster larger than the block cap,
+        // and the unassigned rest, are cut by the list term's weight (heaviest first) into near-equal chunks: the list
+        // term dominates a block's summary score, so chunks graded by it give summaries that separate the blocks worth
+        // scoring from the rest, where an arbitrary cut gives every chunk the same loose bound.
+        int[] clusterStart = new int[centroids + 2];
         for (int c = 0; c < centroids; c++) clusterStart[c + 1] = clusterStart[c] + _sizes[c];
         int assigned = clusterStart[centroids];
+        clusterStart[centroids + 1] = length;
         var cursor = (int[])clusterStart.Clone();
-        int unassignedCursor = assigned;
+        var keys = _keys.AsSpan(0, length);
         for (int i = 0; i < length; i++)
         {
-            int c = assignment[i];
-            if (c >= 0) orderedDocs[cursor[c]++] = listDocs[i];
-            else orderedDocs[unassignedCursor++] = listDocs[i];
+            int c = assignment[i] >= 0 ? assignment[i] : centroids;
+            keys[cursor[c]++] = ((long)(int.MaxValue - BitConverter.SingleToInt32Bits(listWeights[i] + 0f)) << 32) | (uint)listDocs[i];
         }
-        for (int c = 0; c < centroids; c++)
+        var boundaries = new List<int>(centroids + 2) { 0 };
+        int meanBlock = Math.Max(_options.MinClusterSize, (int)Math.Ceiling(1.0 / _options.CentroidFraction));
+        int maxBlock = Math.Max(_options.MinClusterSize, (int)Math.Ceiling(_options.MaxBlockFactor * meanBlock));
+        for (int c = 0; c <= centroids; c++)
         {
-            if (_sizes[c] == 0) continue;
-            orderedDocs.Slice(clusterStart[c], _sizes[c]).Sort();
-            written += _sizes[c];
-            boundaries.Add(written);
-        }
-        int unassigned = length - assigned;
-        if (unassigned > 0)
-        {
-            int chunk = Math.Max(_options.MinClusterSize, (int)Math.Ceiling(1.0 / _options.CentroidFraction));
-            int maxChunks = SeismicBuildOptions.MaxBlocksPerList - (boundaries.Count - 1);
-            chunk = Math.Max(chunk, (unassigned + maxChunks - 1) / Math.Max(1, maxChunks));
-            orderedDocs.Slice(assigned, unassigned).Sort();
-            for (int s = assigned; s < length; s += chunk)
+            int from = clusterStart[c], size = clusterStart[c + 1] - from;
+            if (size == 0) continue;
+            int cap = c < centroids ? maxBlock : meanBlock;
+            int chunks = (size + cap - 1) / cap;
+            // Never exceed the per-list block limit (the 16-bit block index): later pieces grow instead.
+            chunks = Math.Max(1, Math.Min(chunks, SeismicBuildOptions.MaxBlocksPerList - (boundaries.Count - 1) - (centroids - c)));
+            if (chunks > 1) keys.Slice(from, size).Sort();
+            for (int j = 0; j < chunks; j++)
             {
-                written = Math.Min(length, s + chunk);
-                boundaries.Add(written);
+                int a = from + (int)((long)size * j / chunks), b = from + (int)((long)size * (j + 1) / chunks);
+                for (int i = a; i < b; i++) orderedDocs[i] = (int)(uint)keys[i];
+                orderedDocs[a..b].Sort();
+                boundaries.Add(b);
             }
         }
         return boundaries.ToArray();
@@ -241,6 +243,7 @@ internal sealed class ListBlocking
             int size = Math.Max(length, _assignment.Length * 2);
             _assignment = new int[size];
             _positions = new int[size];
+            _keys = new long[size];
         }
     }
 }

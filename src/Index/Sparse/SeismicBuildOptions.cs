@@ -38,6 +38,7 @@ public sealed record SeismicBuildOptions
     public const double DefaultMaxFraction = 1.5;
     public const double DefaultCentroidFraction = 0.1;
     public const int DefaultMinClusterSize = 2;
+    public const double DefaultMaxBlockFactor = 1.5;
     public const double DefaultSummaryEnergy = 0.4;
     public const int DefaultDocumentComponents = 8;
     public const int DefaultCentroidComponents = 16;
@@ -69,11 +70,23 @@ public sealed record SeismicBuildOptions
     /// <summary>Cluster centroids per list as a fraction of its length (paper: centroid_fraction); sets the mean block size to about 1/fraction.</summary>
     public double CentroidFraction { get; init; } = DefaultCentroidFraction;
 
+    /// <summary>
+    /// Clusters larger than this multiple of the mean block size (1 / CentroidFraction) are cut, by the list term's
+    /// weight, into near-equal blocks no larger than it (a loose block's summary bounds many documents poorly).
+    /// </summary>
+    public double MaxBlockFactor { get; init; } = DefaultMaxBlockFactor;
+
     /// <summary>Clusters smaller than this are dissolved and their documents reassigned to the remaining centroids.</summary>
     public int MinClusterSize { get; init; } = DefaultMinClusterSize;
 
     /// <summary>Fraction of a block summary's L1 mass its pruned summary keeps (paper: alpha); 1 keeps every entry.</summary>
     public double SummaryEnergy { get; init; } = DefaultSummaryEnergy;
+
+    /// <summary>
+    /// At most this many entries per block summary after alpha pruning (0 = no cap), plus the list's own term when the cap cut it.
+    /// Flat weightings (BM25) spread a block's mass over many terms, so alpha alone keeps ~50 entries per block.
+    /// </summary>
+    public int SummaryMaxEntries { get; init; }
 
     /// <summary>Forward-index value precision.</summary>
     public ForwardValueStorage Values { get; init; } = ForwardValueStorage.Float16;
@@ -103,8 +116,10 @@ public sealed record SeismicBuildOptions
             if (!(MaxFraction >= 1) || double.IsInfinity(MaxFraction)) Problem($"MaxFraction must be a finite number >= 1, got {MaxFraction}");
         }
         if (!(CentroidFraction > 0 && CentroidFraction <= 1)) Problem($"CentroidFraction must be in (0, 1], got {CentroidFraction}");
+        if (!(MaxBlockFactor >= 1) || double.IsInfinity(MaxBlockFactor)) Problem($"MaxBlockFactor must be a finite number >= 1, got {MaxBlockFactor}");
         if (MinClusterSize < 1) Problem($"MinClusterSize must be >= 1, got {MinClusterSize}");
         if (!(SummaryEnergy > 0 && SummaryEnergy <= 1)) Problem($"SummaryEnergy (alpha) must be in (0, 1], got {SummaryEnergy}");
+        if (SummaryMaxEntries < 0) Problem($"SummaryMaxEntries must be >= 0 (0 = no cap), got {SummaryMaxEntries}");
         if (!Enum.IsDefined(Values)) Problem($"Values {Values} is not a known storage");
         if (DocumentComponents < 1) Problem($"DocumentComponents must be >= 1, got {DocumentComponents}");
         if (CentroidComponents < 1) Problem($"CentroidComponents must be >= 1, got {CentroidComponents}");

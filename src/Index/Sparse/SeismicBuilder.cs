@@ -30,7 +30,7 @@ internal static class SeismicBuilder
         Parallel.For(0, Math.Max(1, threads), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, _ =>
         {
             var blocking = new ListBlocking(forward, options, maxLength);
-            var summarizer = new BlockSummarizer(forward, options.SummaryEnergy, maxLength);
+            var summarizer = new BlockSummarizer(forward, options.SummaryEnergy, options.SummaryMaxEntries, maxLength);
             while (true)
             {
                 int t = Interlocked.Increment(ref nextTerm) - 1;
@@ -38,7 +38,7 @@ internal static class SeismicBuilder
                 int start = (int)pruned.Start[t], length = (int)(pruned.Start[t + 1] - start);
                 if (length == 0) continue;
                 var ordered = new int[length];
-                var boundaries = blocking.Partition(t, pruned.Docs.AsSpan(start, length), ordered);
+                var boundaries = blocking.Partition(t, pruned.Docs.AsSpan(start, length), pruned.Weights.AsSpan(start, length), ordered);
                 lists[t] = summarizer.Summarize(t, boundaries, ordered);
             }
         });

@@ -198,7 +198,7 @@ public sealed class SeismicIndex
                 long s0 = timed ? Stopwatch.GetTimestamp() : 0;
                 stats.BlocksScored++;
                 var only = docIds.AsSpan(blockDocStart[firstBlock], blockDocStart[firstBlock + 1] - blockDocStart[firstBlock]);
-                stats.DocumentsScored += Forward.ScoreUnvisited(only, dense, scratch.Visited, heap, scratch.ValueBuffer);
+                stats.DocumentsScored += Forward.ScoreUnvisited(only, default, dense, scratch.Visited, heap, scratch.ValueBuffer);
                 if (timed) documentTicks += Stopwatch.GetTimestamp() - s0;
                 continue;
             }
@@ -224,24 +224,27 @@ public sealed class SeismicIndex
                         break;
                     }
                     stats.BlocksScored++;
-                    int global = firstBlock + b;
-                    var blockDocs = docIds.AsSpan(blockDocStart[global], blockDocStart[global + 1] - blockDocStart[global]);
-                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, heap, scratch.ValueBuffer);
+                    // Blocks come in descending summary score, so the next one is the only candidate to prefetch.
+                    var next = i + 1 < blockCount ? DocsOf(firstBlock + (int)(uint)byScore[i + 1]) : default;
+                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer);
                 }
             }
             else
             {
-                for (int b = 0; b < blockCount; b++)
+                // The next block that passes the heap test as it stands now is prefetched while this one is scored
+                // (the test is repeated when its turn comes: the heap may have risen).
+                int b = NextAdmissible(blockScores, 0, blockCount, heap, heapFactor);
+                stats.BlocksSkipped += b;
+                while (b < blockCount)
                 {
-                    if (heap.IsFull && blockScores[b] < heapFactor * heap.Threshold)
-                    {
-                        stats.BlocksSkipped++;
-                        continue;
-                    }
+                    int after = NextAdmissible(blockScores, b + 1, blockCount, heap, heapFactor);
                     stats.BlocksScored++;
-                    int global = firstBlock + b;
-                    var blockDocs = docIds.AsSpan(blockDocStart[global], blockDocStart[global + 1] - blockDocStart[global]);
-                    stats.DocumentsScored += Forward.ScoreUnvisited(blockDocs, dense, scratch.Visited, heap, scratch.ValueBuffer);
+                    var next = after < blockCount ? DocsOf(firstBlock + after) : default;
+                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer);
+                    if (after < blockCount && heap.IsFull && blockScores[after] < heapFactor * heap.Threshold)
+                        after = NextAdmissible(blockScores, after + 1, blockCount, heap, heapFactor);
+                    stats.BlocksSkipped += after - b - 1;
+                    b = after;
                 }
             }
             if (timed)
@@ -261,5 +264,21 @@ public sealed class SeismicIndex
         ids[found..].Fill(SearchResults.MissingId);
         scores[found..].Fill(float.NaN);
         return found;
+    }
+
+    private ReadOnlySpan<int> DocsOf(int globalBlock)
+    {
+        int[] blockDocStart = Postings.BlockDocStart;
+        int start = blockDocStart[globalBlock];
+        return Postings.DocIds.AsSpan(start, blockDocStart[globalBlock + 1] - start);
+    }
+
+    /// <summary>The first block at or after <paramref name="from"/> whose summary passes the heap test (blockCount when none).</summary>
+    private static int NextAdmissible(float[] blockScores, int from, int blockCount, TopKHeap heap, float heapFactor)
+    {
+        if (!heap.IsFull) return from;
+        float bar = heapFactor * heap.Threshold;
+        while (from < blockCount && blockScores[from] < bar) from++;
+        return from;
     }
 }

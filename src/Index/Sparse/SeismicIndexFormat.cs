@@ -118,7 +118,9 @@ public static class SeismicIndexFormat
                 ["max_fraction"] = o.MaxFraction,
                 ["centroid_fraction"] = o.CentroidFraction,
                 ["min_cluster_size"] = o.MinClusterSize,
+                ["max_block_factor"] = o.MaxBlockFactor,
                 ["summary_energy"] = o.SummaryEnergy,
+                ["summary_max_entries"] = o.SummaryMaxEntries,
                 ["values"] = o.Values == ForwardValueStorage.Float16 ? "f16" : "f32",
                 ["document_components"] = o.DocumentComponents,
                 ["centroid_components"] = o.CentroidComponents,
@@ -339,7 +341,9 @@ public static class SeismicIndexFormat
                 MaxFraction = p["max_fraction"]!.GetValue<double>(),
                 CentroidFraction = p["centroid_fraction"]!.GetValue<double>(),
                 MinClusterSize = p["min_cluster_size"]!.GetValue<int>(),
+                MaxBlockFactor = p["max_block_factor"]!.GetValue<double>(),
                 SummaryEnergy = p["summary_energy"]!.GetValue<double>(),
+                SummaryMaxEntries = p["summary_max_entries"]!.GetValue<int>(),
                 Values = p["values"]!.GetValue<string>() switch
                 {
                     "f16" => ForwardValueStorage.Float16,

@@ -32,6 +32,29 @@ public class SeismicInvariantTests
     }
 
     /// <summary>
+    /// No block exceeds MaxBlockFactor x the mean block size (1 / CentroidFraction), on a collection whose uncapped
+    /// clustering does make larger blocks (so the cap is what cut them).
+    /// </summary>
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(2.0)]
+    public void BlocksRespectTheSizeCap(double factor)
+    {
+        var options = SeismicBuildOptions.Default with { Pruning = PostingPruning.None, CentroidFraction = 0.05, MaxBlockFactor = factor };
+        var index = SeismicIndex.Build(Docs, options);
+        int cap = (int)Math.Ceiling(factor * 20);
+        var p = index.Postings;
+        int largest = 0;
+        for (int b = 0; b < p.BlockCount; b++) largest = Math.Max(largest, p.BlockDocs(b).Length);
+        Assert.True(largest <= cap, $"largest block {largest} above the cap {cap}");
+        var uncapped = SeismicIndex.Build(Docs, options with { MaxBlockFactor = 1e9 });
+        int uncappedLargest = 0;
+        for (int b = 0; b < uncapped.Postings.BlockCount; b++) uncappedLargest = Math.Max(uncappedLargest, uncapped.Postings.BlockDocs(b).Length);
+        Assert.True(uncappedLargest > cap, $"the test collection needs clusters above the cap (largest {uncappedLargest})");
+        Assert.True(p.BlockCount > uncapped.Postings.BlockCount);
+    }
+
+    /// <summary>
     /// With alpha = 1 the summary of a block is its coordinate-wise max: every term of every document is present and
     /// the dequantised value is within half a quantisation step of the true max (so it dominates the block up to that
     /// bounded error).
@@ -78,14 +101,18 @@ public class SeismicInvariantTests
     /// <summary>
     /// With alpha below 1 each summary keeps exactly the smallest heaviest-first prefix of the block's coordinate-wise
     /// max holding alpha of its L1 mass, plus the list's own term (every document of the block has it), computed here
-    /// independently from the documents' float32 weights.
+    /// independently from the documents' float32 weights; with a per-block cap the prefix stops at the cap.
     /// </summary>
     [Theory]
-    [InlineData(0.4)]
-    [InlineData(0.75)]
-    public void EnergyPruningKeepsTheSmallestHeaviestPrefix(double alpha)
+    [InlineData(0.4, 0)]
+    [InlineData(0.75, 0)]
+    [InlineData(0.75, 6)]
+    public void EnergyPruningKeepsTheSmallestHeaviestPrefix(double alpha, int cap)
     {
-        var index = SeismicIndex.Build(Docs, SeismicBuildOptions.Lossless with { Pruning = PostingPruning.FixedLambda, Lambda = 100, SummaryEnergy = alpha });
+        var index = SeismicIndex.Build(Docs, SeismicBuildOptions.Lossless with
+        {
+            Pruning = PostingPruning.FixedLambda, Lambda = 100, SummaryEnergy = alpha, SummaryMaxEntries = cap,
+        });
         var p = index.Postings;
         long fullEntries = 0;
         for (int t = 0; t < Docs.ColumnCount; t++)
@@ -108,10 +135,12 @@ public class SeismicInvariantTests
                 foreach (var (term, value) in ordered)
                 {
                     if (expected.Count > 0 && sum >= alpha * total) break;
+                    if (cap > 0 && expected.Count == cap) break;
                     expected.Add(term);
                     sum += value;
                 }
                 expected.Add(t);
+                Assert.True(cap == 0 || summary[local].Count <= cap + 1, $"term {t} block {local}: {summary[local].Count} entries above the cap {cap} + the list term");
                 Assert.True(expected.SetEquals(summary[local].Keys),
                     $"term {t} block {local}: kept [{string.Join(",", summary[local].Keys.Order())}], expected [{string.Join(",", expected.Order())}]");
             }

@@ -19,10 +19,13 @@ public static class BenchSeismicCommand
         var maxQueries = new Option<int>("--max-queries") { Description = "Passage queries searched and timed (0 = all 10,000).", HelpName = "N", DefaultValueFactory = _ => SeismicBenchmarkOptions.DefaultQueryCount };
         var maxPassages = new Option<int>("--max-passages") { Description = "Passages indexed (0 = all 395,436).", HelpName = "N", DefaultValueFactory = _ => 0 };
         var queryCuts = new Option<string?>("--query-cuts") { Description = "Sweep: comma-separated query_cut values (default 3,5,8,12).", HelpName = "LIST" };
-        var heapFactors = new Option<string?>("--heap-factors") { Description = "Sweep: comma-separated heap_factor values (default 0.6,0.7,0.8,0.9,1).", HelpName = "LIST" };
+        var heapFactors = new Option<string?>("--heap-factors") { Description = "Sweep: comma-separated heap_factor values (default 0.6,0.65,0.7,0.75,0.8,0.9,1).", HelpName = "LIST" };
         var avgPostings = new Option<double?>("--avg-postings") { Description = "Passages build: global posting budget per vocabulary term (default 150).", HelpName = "AVG" };
         var maxFraction = new Option<double?>("--max-fraction") { Description = "Passages build: per-list cap as a multiple of --avg-postings (default 10).", HelpName = "F" };
         var summaryEnergy = new Option<double?>("--summary-energy") { Description = "Summary alpha for every set (default 0.4).", HelpName = "ALPHA" };
+        var centroidFraction = new Option<double?>("--centroid-fraction") { Description = "Passages build: centroids per list as a fraction of its length (default 0.1).", HelpName = "F" };
+        var maxBlockFactor = new Option<double?>("--max-block-factor") { Description = "Passages build: clusters above this multiple of the mean block size are cut by the list term's weight (default 1.5).", HelpName = "F" };
+        var summaryMaxEntries = new Option<int?>("--summary-max-entries") { Description = "Passages build: at most N entries per block summary (default 0 = no cap).", HelpName = "N" };
         var noLucene = new Option<bool>("--no-lucene") { Description = "Skip the Lucene.Net peer (its build takes minutes on the passages)." };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Index the score-preserving sqrt(idf) split of the BM25 text vectors." };
         var bestFirst = new Option<bool>("--blocks-best-first") { Description = "Visit each list's blocks by descending summary score instead of list order." };
@@ -35,7 +38,7 @@ public static class BenchSeismicCommand
             "index, lists, summaries, disk), build seconds and peak build memory; SciFact adds nDCG@10; seismic-toy checks that " +
             "a lossless build searched exhaustively equals exact search.")
         {
-            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, summaryEnergy, noLucene, idfSplit, bestFirst, workDir, k, threads,
+            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, noLucene, idfSplit, bestFirst, workDir, k, threads,
         };
         host.Examples(command,
             "retrieval bench seismic",
@@ -49,6 +52,9 @@ public static class BenchSeismicCommand
             var passagesBuild = defaults.PassagesBuild;
             if (parse.GetValue(avgPostings) is double avg) passagesBuild = passagesBuild with { AvgPostings = avg };
             if (parse.GetValue(maxFraction) is double mf) passagesBuild = passagesBuild with { MaxFraction = mf };
+            if (parse.GetValue(centroidFraction) is double cf) passagesBuild = passagesBuild with { CentroidFraction = cf };
+            if (parse.GetValue(maxBlockFactor) is double mbf) passagesBuild = passagesBuild with { MaxBlockFactor = mbf };
+            if (parse.GetValue(summaryMaxEntries) is int sme) passagesBuild = passagesBuild with { SummaryMaxEntries = sme };
             var sciFactBuild = defaults.SciFactBuild;
             if (parse.GetValue(summaryEnergy) is double alpha)
             {

@@ -30,13 +30,15 @@ public static class BuildSeismicCommand
         var maxFraction = new Option<double?>("--max-fraction") { Description = $"Global budget: per-list cap as a multiple of --avg-postings (default {SeismicBuildOptions.DefaultMaxFraction.ToString(CultureInfo.InvariantCulture)}).", HelpName = "F" };
         var noPruning = new Option<bool>("--no-pruning") { Description = "Keep every posting." };
         var centroidFraction = new Option<double?>("--centroid-fraction") { Description = "Centroids per list as a fraction of its length (default 0.1).", HelpName = "F" };
+        var maxBlockFactor = new Option<double?>("--max-block-factor") { Description = "Clusters above this multiple of the mean block size (1 / centroid fraction) are cut by the list term's weight (default 1.5).", HelpName = "F" };
+        var summaryMaxEntries = new Option<int?>("--summary-max-entries") { Description = "At most N entries per block summary after alpha pruning (default 0 = no cap).", HelpName = "N" };
         var summaryEnergy = new Option<double?>("--summary-energy") { Description = "Alpha: fraction of each block summary's L1 mass kept (default 0.4).", HelpName = "ALPHA" };
         var values = new Option<string>("--values") { Description = "Forward-index weights: f16 (default) or f32.", DefaultValueFactory = _ => "f16" };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Text input: index the score-preserving sqrt(idf) split of the BM25 weights." };
         var threads = CommonOptions.Threads(0, "Build threads.");
         var command = new Command("seismic", "Build a Seismic learned-sparse index (pruned, blocked inverted lists with quantized summaries and a forward index).")
         {
-            input, output, format, lambda, avgPostings, maxFraction, noPruning, centroidFraction, summaryEnergy, values, idfSplit, threads,
+            input, output, format, lambda, avgPostings, maxFraction, noPruning, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, values, idfSplit, threads,
         };
         host.Examples(command,
             "retrieval build seismic --input ../shared/datasets/seismic-toy/documents.jsonl --out /tmp/seismic-toy",
@@ -66,6 +68,8 @@ public static class BuildSeismicCommand
             if (parse.GetValue(avgPostings) is double avg) options = options with { Pruning = PostingPruning.GlobalBudget, AvgPostings = avg };
             if (parse.GetValue(maxFraction) is double mf) options = options with { MaxFraction = mf };
             if (parse.GetValue(centroidFraction) is double cf) options = options with { CentroidFraction = cf };
+            if (parse.GetValue(maxBlockFactor) is double mbf) options = options with { MaxBlockFactor = mbf };
+            if (parse.GetValue(summaryMaxEntries) is int sme) options = options with { SummaryMaxEntries = sme };
             if (parse.GetValue(summaryEnergy) is double alpha) options = options with { SummaryEnergy = alpha };
             options.Validate();
 

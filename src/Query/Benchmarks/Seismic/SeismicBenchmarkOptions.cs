@@ -32,7 +32,7 @@ public sealed record SeismicBenchmarkOptions
     public SeismicBuildOptions SciFactBuild { get; init; } = SeismicBuildOptions.Default;
 
     public IReadOnlyList<int> QueryCuts { get; init; } = [3, 5, 8, 12];
-    public IReadOnlyList<float> HeapFactors { get; init; } = [0.6f, 0.7f, 0.8f, 0.9f, 1.0f];
+    public IReadOnlyList<float> HeapFactors { get; init; } = [0.6f, 0.65f, 0.7f, 0.75f, 0.8f, 0.9f, 1.0f];
 
     public bool IncludeLucene { get; init; } = true;
 
