@@ -170,10 +170,28 @@ public static class SeismicBenchmark
             luceneLatency = one.Latency;
         }
 
+        // Each forward row order is built and swept in this run, so their latencies compare against the same exact run.
+        foreach (var rowOrder in options.RowOrders)
+        {
+            string suffix = options.RowOrders.Count > 1 ? " rows=" + RowOrderName(rowOrder) : "";
+            RunSeismic(dataset, docs, queries, seismicInput, k, build with { RowOrder = rowOrder }, suffix, options, ndcg, exactOne.Latency,
+                luceneLatency, truth, Recall, rows, profiles, notes, work, log);
+        }
+    }
+
+    private static string RowOrderName(ForwardRowOrder order) => order == ForwardRowOrder.Input ? "input" : "block-locality";
+
+    private static void RunSeismic(string dataset, SparseMatrix docs, SparseMatrix queries,
+        (SparseMatrix Docs, SparseMatrix Queries) seismicInput, int k, SeismicBuildOptions build, string configSuffix,
+        SeismicBenchmarkOptions options, Func<SearchResults, double>? ndcg, LatencyStats exactLatency, LatencyStats? luceneLatency,
+        SearchResults truth, Func<SearchResults, SearchResults, double> recallOf, List<SeismicBenchmarkRow> rows,
+        List<SeismicProfile> profiles, List<string> notes, string work, IProgress<string>? log)
+    {
+        var clock = Stopwatch.StartNew();
         PeakMemory.Reset();
         var built = SeismicIndex.Build(seismicInput.Docs, build);
         long seismicPeak = PeakMemory.ReadBytes();
-        var dir = Path.Combine(work, "seismic-" + dataset);
+        var dir = Path.Combine(work, "seismic-" + dataset + configSuffix.Replace(' ', '-').Replace('=', '-'));
         built.Save(dir);
         long disk = SeismicIndexFormat.DirectorySize(dir);
         var stats = built.BuildStats!;
@@ -181,9 +199,9 @@ public static class SeismicBenchmark
         // Search the index as opened from disk (the path a server takes), measuring what opening it holds: the managed
         // heap growth across Open is the index's resident arrays; the process peak RSS during Open shows any transient.
         var (index, residentBytes, openSeconds, openPeak) = OpenMeasured(dir);
-        notes.Add($"{dataset}: seismic index opened from disk in {openSeconds:F2} s; resident (managed heap growth) " +
+        notes.Add($"{dataset}{configSuffix}: seismic index opened from disk in {openSeconds:F2} s; resident (managed heap growth) " +
             $"{residentBytes / 1048576.0:F1} MiB vs {disk / 1048576.0:F1} MiB on disk; process peak RSS during open {openPeak / 1048576.0:F0} MiB");
-        log?.Report($"{dataset}: seismic built in {stats.BuildSeconds:F1} s: {stats.PostingCount} postings kept of {docs.NonZeroCount}, " +
+        log?.Report($"{dataset}{configSuffix}: seismic built in {stats.BuildSeconds:F1} s: {stats.PostingCount} postings kept of {docs.NonZeroCount}, " +
             $"{stats.BlockCount} blocks, {stats.SummaryEntryCount} summary entries");
         string buildConfig = build.Pruning switch
         {
@@ -203,8 +221,8 @@ public static class SeismicBenchmark
                 clock.Restart();
                 index.Search(seismicInput.Queries, k, p, options.Threads);
                 double batchQps = queries.RowCount / clock.Elapsed.TotalSeconds;
-                double recall = Recall(one.Results, truth);
-                string config = $"qc={cut} hf={heap.ToString(CultureInfo.InvariantCulture)}";
+                double recall = recallOf(one.Results, truth);
+                string config = $"qc={cut} hf={heap.ToString(CultureInfo.InvariantCulture)}{configSuffix}";
                 rows.Add(new SeismicBenchmarkRow(dataset, "seismic", config, recall, ndcg?.Invoke(one.Results), one.Latency.MeanUs,
                     one.Latency.P50Us, one.Latency.P99Us, one.Qps, batchQps, (double)work1.DocumentsScored / Math.Max(1, work1.Queries),
                     index.Forward.SizeInBytes, index.Postings.SizeInBytes, index.Summaries.SizeInBytes, disk, stats.BuildSeconds, seismicPeak,
@@ -220,20 +238,20 @@ public static class SeismicBenchmark
         {
             // The targets as ratios within this run: one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
             var chosenRow = rows.Last(r => r.Dataset == dataset && r.Method == "seismic"
-                && r.Config == $"qc={chosen.Params.QueryCut} hf={chosen.Params.HeapFactor.ToString(CultureInfo.InvariantCulture)}");
+                && r.Config == $"qc={chosen.Params.QueryCut} hf={chosen.Params.HeapFactor.ToString(CultureInfo.InvariantCulture)}{configSuffix}");
             string vsLucene = luceneLatency is { } l
                 ? $"; vs Lucene {l.MeanUs / chosenRow.MeanUs:F1}x by mean, {l.P50Us / chosenRow.P50Us:F1}x by p50"
                 : "";
             notes.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{dataset}: fastest config with recall@{k} >= 0.95 (else the best recall): {chosenRow.Config}, recall {chosenRow.RecallAtK:F4}; " +
-                $"vs exact {exactOne.Latency.MeanUs / chosenRow.MeanUs:F1}x by mean (one-thread QPS), {exactOne.Latency.P50Us / chosenRow.P50Us:F1}x by p50{vsLucene}"));
+                $"vs exact {exactLatency.MeanUs / chosenRow.MeanUs:F1}x by mean (one-thread QPS), {exactLatency.P50Us / chosenRow.P50Us:F1}x by p50{vsLucene}"));
             var p = chosen.Params with { CollectTimings = true };
             var s = new SeismicQueryStats();
             var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref s),
                 () => s = new SeismicQueryStats());
             double perQuery = one.Latency.MeanUs / 1e6;
             double queriesDone = Math.Max(1, s.Queries);
-            profiles.Add(new SeismicProfile(dataset, $"qc={p.QueryCut} hf={p.HeapFactor.ToString(CultureInfo.InvariantCulture)}",
+            profiles.Add(new SeismicProfile(dataset, $"qc={p.QueryCut} hf={p.HeapFactor.ToString(CultureInfo.InvariantCulture)}{configSuffix}",
                 s.SummarySeconds / queriesDone, s.DocumentSeconds / queriesDone,
                 Math.Max(0, perQuery - (s.SummarySeconds + s.DocumentSeconds) / queriesDone),
                 s.SummaryEntriesRead / queriesDone, s.BlocksScored / queriesDone, s.BlocksSkipped / queriesDone, s.DocumentsScored / queriesDone));
