@@ -10,8 +10,10 @@ namespace Retrieval.Index.Sparse;
 /// <summary>
 /// Every document's full sparse vector, stored contiguously for exact re-scoring: row offsets, term ids (16-bit
 /// when the vocabulary has at most 65,536 terms, else 32-bit) and weights (float16 by default, or float32). Each row
-/// is one run of bytes, its term ids followed by its weights, so scoring a document (a random access: a block's
-/// documents are scattered over the index) touches one contiguous region of 4 bytes per entry, not two arrays.
+/// is one run of bytes, its term ids followed by its weights, so scoring a document touches one contiguous region of
+/// 4 bytes per entry, not two arrays. Rows are indexed by row number, which <see cref="SeismicIndex.RowDocuments"/>
+/// maps to input document ids; with <see cref="ForwardRowOrder.BlockLocality"/> a block's documents are mostly
+/// adjacent rows, otherwise each is a random access.
 /// The four layouts are one generic class over (term, value) element types so the scoring loop is compiled once per
 /// layout with no per-entry branches.
 /// </summary>
@@ -185,8 +187,8 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
         int scored = 0;
         for (int i = 0; i < docs.Length; i++)
         {
-            // Forward rows of a block's documents are scattered over the whole index, so each row is a cache (and often
-            // TLB) miss; prefetching the offsets eight documents ahead and the rows four ahead (running on into the next
+            // Forward rows of a block's documents not stored next to each other (see ForwardRowOrder) are each a cache
+            // (and often TLB) miss; prefetching the offsets eight documents ahead and the rows four ahead (running on into the next
             // block) overlaps those misses. Blocks average 10-20 documents, so without the look into the next block a
             // third of the documents started cold.
             if (Sse.IsSupported)
