@@ -10,8 +10,10 @@ namespace Retrieval.Index.Sparse;
 /// <summary>
 /// Every document's full sparse vector, stored contiguously for exact re-scoring: row offsets, term ids (16-bit
 /// when the vocabulary has at most 65,536 terms, else 32-bit) and weights (float16 by default, or float32). Each row
-/// is one run of bytes, its term ids followed by its weights, so scoring a document (a random access: a block's
-/// documents are scattered over the index) touches one contiguous region of 4 bytes per entry, not two arrays.
+/// is one run of bytes, its term ids followed by its weights, so scoring a document touches one contiguous region of
+/// 4 bytes per entry, not two arrays. Rows are indexed by row number, which <see cref="SeismicIndex.RowDocuments"/>
+/// maps to input document ids; with <see cref="ForwardRowOrder.BlockLocality"/> a block's documents are mostly
+/// adjacent rows, otherwise each is a random access.
 /// The four layouts are one generic class over (term, value) element types so the scoring loop is compiled once per
 /// layout with no per-entry branches.
 /// </summary>
@@ -47,10 +49,11 @@ public abstract class ForwardIndex
     /// Scores every document of <paramref name="docs"/> not yet in <paramref name="visited"/> against the dense
     /// query, marks it and offers it to the heap; returns how many documents were scored. One virtual call per block.
     /// <paramref name="nextDocs"/> are the documents likely scored next (the next block that passes the heap test):
-    /// they are only prefetched, so the memory pipeline does not drain at every block boundary.
+    /// they are only prefetched, so the memory pipeline does not drain at every block boundary. <paramref name="docs"/>
+    /// are rows; the heap receives <paramref name="rowDocuments"/>[row], the input document id (so ties break on it).
     /// </summary>
     internal abstract int ScoreUnvisited(ReadOnlySpan<int> docs, ReadOnlySpan<int> nextDocs, float[] denseQuery,
-        VisitedDocuments visited, TopKHeap heap, float[] valueScratch);
+        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments);
 
     /// <summary>The rows as stored (format version 2): per document its term ids, then its weights, back to back.</summary>
     internal abstract byte[] RowBytes { get; }
@@ -78,6 +81,24 @@ public abstract class ForwardIndex
             (true, ForwardValueStorage.Float16) => new ForwardIndex<int, Half>(offsets, vocabularySize, rows),
             _ => new ForwardIndex<int, float>(offsets, vocabularySize, rows),
         };
+
+    /// <summary>
+    /// The same rows stored in another order: row r of the result is row <paramref name="rowSources"/>[r] of this one
+    /// (byte-identical, so scores do not change).
+    /// </summary>
+    internal ForwardIndex Reorder(int[] rowSources)
+    {
+        if (rowSources.Length != DocumentCount)
+            throw new ArgumentException($"{rowSources.Length} row sources for {DocumentCount} rows");
+        long stride = EntryBytes(WideTermIds, ValueStorage);
+        var source = RowBytes;
+        var offsets = new long[rowSources.Length + 1];
+        for (int r = 0; r < rowSources.Length; r++) offsets[r + 1] = offsets[r] + LengthOf(rowSources[r]);
+        var rows = new byte[source.LongLength];
+        for (int r = 0; r < rowSources.Length; r++)
+            Array.Copy(source, Offsets[rowSources[r]] * stride, rows, offsets[r] * stride, (offsets[r + 1] - offsets[r]) * stride);
+        return FromRows(offsets, VocabularySize, WideTermIds, ValueStorage, rows);
+    }
 
     private static byte[] Interleave<TTerm, TValue>(long[] offsets, TTerm[] terms, TValue[] values)
         where TTerm : unmanaged
@@ -159,22 +180,30 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
     }
 
     internal override unsafe int ScoreUnvisited(ReadOnlySpan<int> docs, ReadOnlySpan<int> nextDocs, float[] denseQuery,
-        VisitedDocuments visited, TopKHeap heap, float[] valueScratch)
+        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments)
     {
         ref float query = ref MemoryMarshal.GetArrayDataReference(denseQuery);
         long[] offsets = Offsets;
         int scored = 0;
         for (int i = 0; i < docs.Length; i++)
         {
-            // Forward rows of a block's documents are scattered over the whole index, so each row is a cache (and often
-            // TLB) miss; prefetching the offsets eight documents ahead and the rows four ahead (running on into the next
+            // Forward rows of a block's documents not stored next to each other (see ForwardRowOrder) are each a cache
+            // (and often TLB) miss; prefetching the offsets eight documents ahead and the rows four ahead (running on into the next
             // block) overlaps those misses. Blocks average 10-20 documents, so without the look into the next block a
             // third of the documents started cold.
             if (Sse.IsSupported)
             {
                 int o = i + PrefetchOffsetsAhead, r = i + PrefetchRowsAhead;
-                if (o < docs.Length) Sse.Prefetch0(Unsafe.AsPointer(ref offsets[docs[o]]));
-                else if (o - docs.Length < nextDocs.Length) Sse.Prefetch0(Unsafe.AsPointer(ref offsets[nextDocs[o - docs.Length]]));
+                if (o < docs.Length)
+                {
+                    Sse.Prefetch0(Unsafe.AsPointer(ref offsets[docs[o]]));
+                    Sse.Prefetch0(Unsafe.AsPointer(ref rowDocuments[docs[o]]));
+                }
+                else if (o - docs.Length < nextDocs.Length)
+                {
+                    Sse.Prefetch0(Unsafe.AsPointer(ref offsets[nextDocs[o - docs.Length]]));
+                    Sse.Prefetch0(Unsafe.AsPointer(ref rowDocuments[nextDocs[o - docs.Length]]));
+                }
                 if (r < docs.Length) PrefetchRow(offsets[docs[r]]);
                 else if (r - docs.Length < nextDocs.Length) PrefetchRow(offsets[nextDocs[r - docs.Length]]);
             }
@@ -200,7 +229,7 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
                     valueScratch.AsSpan(0, length));
                 score = DotCore(ref Unsafe.As<byte, TTerm>(ref row), length, ref query, ref MemoryMarshal.GetArrayDataReference(valueScratch));
             }
-            heap.Push(doc, score);
+            heap.Push(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(rowDocuments), doc), score);
             scored++;
         }
         return scored;

@@ -2,8 +2,9 @@ namespace Retrieval.Index.Sparse;
 
 /// <summary>
 /// The pruned, blocked inverted lists: term t owns blocks [TermBlockStart[t], TermBlockStart[t+1]); block b holds the
-/// documents DocIds[BlockDocStart[b] .. BlockDocStart[b+1]) (ascending ids inside a block, so a block's forward rows
-/// are read in address order). Every kept posting of a term sits in exactly one of its blocks. Three flat arrays,
+/// documents DocIds[BlockDocStart[b] .. BlockDocStart[b+1]), named by forward-index row (see
+/// <see cref="SeismicIndex.RowDocuments"/>; ascending inside a block, so a block's forward rows are read in address
+/// order). Every kept posting of a term sits in exactly one of its blocks. Three flat arrays,
 /// no per-list objects.
 /// </summary>
 public sealed class PostingLists

@@ -91,6 +91,9 @@ public sealed record SeismicBuildOptions
     /// <summary>Forward-index value precision.</summary>
     public ForwardValueStorage Values { get; init; } = ForwardValueStorage.Float16;
 
+    /// <summary>Forward-index row order: <see cref="ForwardRowOrder.BlockLocality"/> stores blocks' documents together.</summary>
+    public ForwardRowOrder RowOrder { get; init; } = ForwardRowOrder.BlockLocality;
+
     /// <summary>Heaviest components of a document compared with centroids when clustering a list.</summary>
     public int DocumentComponents { get; init; } = DefaultDocumentComponents;
 
@@ -121,6 +124,7 @@ public sealed record SeismicBuildOptions
         if (!(SummaryEnergy > 0 && SummaryEnergy <= 1)) Problem($"SummaryEnergy (alpha) must be in (0, 1], got {SummaryEnergy}");
         if (SummaryMaxEntries < 0) Problem($"SummaryMaxEntries must be >= 0 (0 = no cap), got {SummaryMaxEntries}");
         if (!Enum.IsDefined(Values)) Problem($"Values {Values} is not a known storage");
+        if (!Enum.IsDefined(RowOrder)) Problem($"RowOrder {RowOrder} is not a known row order");
         if (DocumentComponents < 1) Problem($"DocumentComponents must be >= 1, got {DocumentComponents}");
         if (CentroidComponents < 1) Problem($"CentroidComponents must be >= 1, got {CentroidComponents}");
         if (Threads < 0) Problem($"Threads must be >= 0 (0 = all cores), got {Threads}");

@@ -44,9 +44,16 @@ internal static class SeismicBuilder
         });
 
         var (postings, summaries) = Stitch(lists, vocabulary);
+        // Blocking and summaries ran on input ids; the rows are renumbered last (summaries name terms, not documents).
+        var rowDocuments = RowOrdering.RowDocuments(options.RowOrder, forward.DocumentCount, pruned, postings);
+        if (!RowOrdering.IsIdentity(rowDocuments))
+        {
+            forward = forward.Reorder(rowDocuments);
+            postings = RowOrdering.ToRows(postings, rowDocuments);
+        }
         var stats = new SeismicBuildStats(clock.Elapsed.TotalSeconds, emptyDocuments, postings.PostingCount,
             postings.BlockCount, summaries.EntryCount);
-        return new SeismicIndex(options, forward, postings, summaries, documentIds, stats);
+        return new SeismicIndex(options, forward, postings, summaries, rowDocuments, documentIds, stats);
     }
 
     private static (PostingLists, QuantizedSummaries) Stitch(BlockSummarizer.ListBuild?[] lists, int vocabulary)

@@ -32,8 +32,11 @@ public sealed class SeismicIndex
     private readonly int _maxDocumentLength;
 
     internal SeismicIndex(SeismicBuildOptions options, ForwardIndex forward, PostingLists postings, QuantizedSummaries summaries,
-        string[]? documentIds, SeismicBuildStats? buildStats)
+        int[] rowDocuments, string[]? documentIds, SeismicBuildStats? buildStats)
     {
+        if (rowDocuments.Length != forward.DocumentCount)
+            throw new ArgumentException($"{rowDocuments.Length} row documents for {forward.DocumentCount} forward rows");
+        RowDocuments = rowDocuments;
         Options = options;
         Forward = forward;
         Postings = postings;
@@ -55,8 +58,15 @@ public sealed class SeismicIndex
     public void Save(string directory) => SeismicIndexFormat.Write(this, directory);
 
     public SeismicBuildOptions Options { get; }
+    /// <summary>Document vectors by row: row r holds input document <see cref="RowDocuments"/>[r].</summary>
     public ForwardIndex Forward { get; }
+    /// <summary>Blocked lists; their ids are forward rows (map with <see cref="RowDocuments"/>), not input document ids.</summary>
     public PostingLists Postings { get; }
+    /// <summary>
+    /// Forward row -> input document id (a permutation; identity with <see cref="ForwardRowOrder.Input"/>). Search
+    /// results are always input document ids.
+    /// </summary>
+    public int[] RowDocuments { get; }
     public QuantizedSummaries Summaries { get; }
     /// <summary>External document ids (row i of the input is DocumentIds[i]), or null when built without them.</summary>
     public string[]? DocumentIds { get; }
@@ -198,7 +208,7 @@ public sealed class SeismicIndex
                 long s0 = timed ? Stopwatch.GetTimestamp() : 0;
                 stats.BlocksScored++;
                 var only = docIds.AsSpan(blockDocStart[firstBlock], blockDocStart[firstBlock + 1] - blockDocStart[firstBlock]);
-                stats.DocumentsScored += Forward.ScoreUnvisited(only, default, dense, scratch.Visited, heap, scratch.ValueBuffer);
+                stats.DocumentsScored += Forward.ScoreUnvisited(only, default, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments);
                 if (timed) documentTicks += Stopwatch.GetTimestamp() - s0;
                 continue;
             }
@@ -226,7 +236,7 @@ public sealed class SeismicIndex
                     stats.BlocksScored++;
                     // Blocks come in descending summary score, so the next one is the only candidate to prefetch.
                     var next = i + 1 < blockCount ? DocsOf(firstBlock + (int)(uint)byScore[i + 1]) : default;
-                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments);
                 }
             }
             else
@@ -240,7 +250,7 @@ public sealed class SeismicIndex
                     int after = NextAdmissible(blockScores, b + 1, blockCount, heap, heapFactor);
                     stats.BlocksScored++;
                     var next = after < blockCount ? DocsOf(firstBlock + after) : default;
-                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments);
                     if (after < blockCount && heap.IsFull && blockScores[after] < heapFactor * heap.Threshold)
                         after = NextAdmissible(blockScores, after + 1, blockCount, heap, heapFactor);
                     stats.BlocksSkipped += after - b - 1;

@@ -9,7 +9,8 @@ namespace Retrieval.Index.Sparse;
 
 /// <summary>
 /// The Seismic index directory: manifest.json (format name and version, build parameters, counts, and each binary
-/// file's size and CRC-32C) beside forward.bin (the forward index), postings.bin (blocked lists), summaries.bin
+/// file's size and CRC-32C) beside forward.bin (the forward index by row, and each row's input document id),
+/// postings.bin (blocked lists of rows) (blocked lists), summaries.bin
 /// (quantized summaries) and, when the index has external ids, doc-ids.bin. Binary files use
 /// <see cref="ChecksummedBinaryFile"/> framing. Files are written to temporary names and renamed; the manifest goes
 /// last, so a reader sees either the previous complete index or the new one. Opening checks the manifest against
@@ -20,12 +21,15 @@ public static class SeismicIndexFormat
     public const string FormatName = "seismic";
     /// <summary>The format this code writes; files from <see cref="OldestReadableVersion"/> up to this one open.</summary>
     /// <remarks>
-    /// Version 2 (this code) stores summaries with narrow widths (u16 component ids and list-relative entry offsets,
-    /// u8 block ids where they fit) and no summary for single-block lists. Version 1 indexes must be rebuilt: they
-    /// are rejected with a format-version error.
+    /// Version 2 stores summaries with narrow widths (u16 component ids and list-relative entry offsets, u8 block ids
+    /// where they fit) and no summary for single-block lists. Version 3 (this code) adds the row order: forward rows
+    /// may be stored in another order than the input (<see cref="ForwardRowOrder"/>), postings name rows, and
+    /// forward.bin carries a third section mapping each row to its input document id. Version 1 and 2 indexes must
+    /// be rebuilt: they are rejected with a format-version error (a version 2 index would be read correctly as input
+    /// order, but an older reader must not misread a version 3 one, so the version moves).
     /// </remarks>
-    public const uint CurrentVersion = 2;
-    public const uint OldestReadableVersion = 2;
+    public const uint CurrentVersion = 3;
+    public const uint OldestReadableVersion = 3;
     public const string ManifestFile = "manifest.json";
     public const string ForwardFile = "forward.bin";
     public const string PostingsFile = "postings.bin";
@@ -56,10 +60,11 @@ public static class SeismicIndexFormat
         void Record(string name, ChecksummedBinaryFile.Writer w) =>
             files.Add(new JsonObject { ["name"] = name, ["bytes"] = w.Length, ["crc32c"] = w.Checksum.ToString("x8", CultureInfo.InvariantCulture) });
 
-        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, ForwardFile), ForwardMagic, CurrentVersion, 2))
+        using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, ForwardFile), ForwardMagic, CurrentVersion, ForwardSections))
         {
             w.Section(index.Forward.Offsets);
             w.Section(index.Forward.RowBytes);
+            w.Section(index.RowDocuments);
             w.Commit();
             Record(ForwardFile, w);
         }
@@ -122,6 +127,7 @@ public static class SeismicIndexFormat
                 ["summary_energy"] = o.SummaryEnergy,
                 ["summary_max_entries"] = o.SummaryMaxEntries,
                 ["values"] = o.Values == ForwardValueStorage.Float16 ? "f16" : "f32",
+                ["row_order"] = RowOrderName(o.RowOrder),
                 ["document_components"] = o.DocumentComponents,
                 ["centroid_components"] = o.CentroidComponents,
                 ["seed"] = o.Seed,
@@ -155,10 +161,20 @@ public static class SeismicIndexFormat
             throw new RetrievalException(ErrorKind.NotFound, $"{manifestPath}: no manifest.json, so {directory} is not an index directory");
         var m = ReadManifest(manifestPath);
 
-        var fwd = OpenFile(directory, ForwardFile, ForwardMagic, m, 2);
+        var fwd = OpenFile(directory, ForwardFile, ForwardMagic, m, ForwardSections);
         var offsets = fwd.Section<long>("document offsets");
         var rows = fwd.Section<byte>("rows (term ids then weights, per document)");
+        var rowDocuments = fwd.Section<int>("row documents");
         fwd.ExpectEnd();
+        if (rowDocuments.Length != m.Documents) throw fwd.Invalid($"{rowDocuments.Length} row documents for {m.Documents} rows");
+        var documentSeen = new bool[m.Documents];
+        for (int r = 0; r < rowDocuments.Length; r++)
+        {
+            int d = rowDocuments[r];
+            if ((uint)d >= (uint)m.Documents || documentSeen[d])
+                throw fwd.Invalid($"row {r} maps to document {d}: outside [0, {m.Documents}) or already mapped (row documents must be a permutation)");
+            documentSeen[d] = true;
+        }
         CheckOffsets(fwd, offsets, m.Documents + 1, m.NonZeros);
         long expectedRowBytes = m.NonZeros * ForwardIndex.EntryBytes(m.WideTerms, m.Options.Values);
         if (rows.LongLength != expectedRowBytes)
@@ -242,10 +258,13 @@ public static class SeismicIndexFormat
         return new SeismicIndex(m.Options, forward,
             new PostingLists(termBlockStart, blockDocStart, docIds),
             summaries,
-            ids, buildStats: null);
+            rowDocuments, ids, buildStats: null);
     }
 
     private const int SummarySections = 8;
+    private const int ForwardSections = 3;
+
+    private static string RowOrderName(ForwardRowOrder order) => order == ForwardRowOrder.Input ? "input" : "block-locality";
 
     private static void SectionOf(ChecksummedBinaryFile.Writer w, Array data)
     {
@@ -288,9 +307,9 @@ public static class SeismicIndexFormat
             {
                 int term = terms[e];
                 if (term >= m.Vocabulary || term <= previous)
-                    throw file.Invalid($"document {d}: term id {term} out of range [0, {m.Vocabulary}) or not increasing after {previous}");
+                    throw file.Invalid($"row {d}: term id {term} out of range [0, {m.Vocabulary}) or not increasing after {previous}");
                 float w = weights[e];
-                if (!(w >= 0) || float.IsInfinity(w)) throw file.Invalid($"document {d}: term {term} has weight {w}, expected finite and >= 0");
+                if (!(w >= 0) || float.IsInfinity(w)) throw file.Invalid($"row {d}: term {term} has weight {w}, expected finite and >= 0");
                 previous = term;
             }
         }
@@ -330,7 +349,7 @@ public static class SeismicIndexFormat
                 throw new DataFormatException(path, $"format is '{format}', expected '{FormatName}'", kind: ErrorKind.Incompatible);
             uint version = root!["format_version"]!.GetValue<uint>();
             if (version < OldestReadableVersion || version > CurrentVersion)
-                throw new DataFormatException(path, $"format_version {version} is not readable here (supported {OldestReadableVersion}..{CurrentVersion})",
+                throw new DataFormatException(path, $"format_version {version} is not readable here (supported {OldestReadableVersion}..{CurrentVersion}); rebuild the index",
                     kind: ErrorKind.Incompatible);
             var p = root["parameters"]!;
             var options = new SeismicBuildOptions
@@ -349,6 +368,12 @@ public static class SeismicIndexFormat
                     "f16" => ForwardValueStorage.Float16,
                     "f32" => ForwardValueStorage.Float32,
                     var other => throw new DataFormatException(path, $"values '{other}' is not f16 or f32"),
+                },
+                RowOrder = p["row_order"]!.GetValue<string>() switch
+                {
+                    "input" => ForwardRowOrder.Input,
+                    "block-locality" => ForwardRowOrder.BlockLocality,
+                    var other => throw new DataFormatException(path, $"row_order '{other}' is not input or block-locality"),
                 },
                 DocumentComponents = p["document_components"]!.GetValue<int>(),
                 CentroidComponents = p["centroid_components"]!.GetValue<int>(),

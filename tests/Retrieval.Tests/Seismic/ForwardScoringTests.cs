@@ -41,9 +41,9 @@ public class ForwardScoringTests
         for (int t = 0; t < vocabulary; t++) dense[t] = rng.NextDouble() < 0.5 ? 0f : (float)rng.NextDouble() * 5;
         var all = Enumerable.Range(0, docs).ToArray();
         var heap = new TopKHeap(docs);
-        int scored = forward.ScoreUnvisited(all.AsSpan(0, 30), all.AsSpan(30), dense, new VisitedDocuments(docs), heap, new float[64]);
+        int scored = forward.ScoreUnvisited(all.AsSpan(0, 30), all.AsSpan(30), dense, new VisitedDocuments(docs), heap, new float[64], all);
         Assert.Equal(30, scored);
-        scored = forward.ScoreUnvisited(all.AsSpan(30), default, dense, new VisitedDocuments(docs), heap, new float[64]);
+        scored = forward.ScoreUnvisited(all.AsSpan(30), default, dense, new VisitedDocuments(docs), heap, new float[64], all);
         Assert.Equal(30, scored);
         var ids = new int[docs];
         var scores = new float[docs];
@@ -66,7 +66,22 @@ public class ForwardScoringTests
         var visited = new VisitedDocuments(2);
         var heap = new TopKHeap(2);
         var dense = new float[] { 0, 1, 1, 0 };
-        Assert.Equal(2, forward.ScoreUnvisited([0, 1], [1], dense, visited, heap, new float[4]));
-        Assert.Equal(0, forward.ScoreUnvisited([1, 0], default, dense, visited, heap, new float[4]));
+        Assert.Equal(2, forward.ScoreUnvisited([0, 1], [1], dense, visited, heap, new float[4], [0, 1]));
+        Assert.Equal(0, forward.ScoreUnvisited([1, 0], default, dense, visited, heap, new float[4], [0, 1]));
+    }
+
+    /// <summary>Rows are scored, but the heap holds the documents they map to (visits stay per row).</summary>
+    [Fact]
+    public void HeapReceivesTheRowsDocumentIds()
+    {
+        var forward = ForwardIndex.Create([0, 1, 2, 3], 4, new ushort[] { 1, 2, 3 }, new[] { (Half)1f, (Half)2f, (Half)3f });
+        var heap = new TopKHeap(3);
+        var dense = new float[] { 0, 1, 1, 1 };
+        Assert.Equal(3, forward.ScoreUnvisited([0, 1, 2], default, dense, new VisitedDocuments(3), heap, new float[4], [7, 5, 6]));
+        var ids = new int[3];
+        var scores = new float[3];
+        Assert.Equal(3, heap.DrainSorted(ids, scores));
+        Assert.Equal([6, 5, 7], ids);
+        Assert.Equal([3f, 2f, 1f], scores);
     }
 }

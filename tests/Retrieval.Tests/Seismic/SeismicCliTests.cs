@@ -46,9 +46,11 @@ public class SeismicCliTests
         Retrieval.Index.Formats.SparseCsrFile.Write(docs, SeismicTestData.Collection(51, rows: 300, vocabulary: 200, maxNnz: 20));
         Retrieval.Index.Formats.SparseCsrFile.Write(queries, SeismicTestData.Collection(52, rows: 10, vocabulary: 200, maxNnz: 6));
         var dir = Path.Combine(work, "idx");
-        var build = CliRunner.Run("--json", "build", "seismic", "--input", docs, "--out", dir, "--no-pruning", "--values", "f32", "--summary-energy", "1");
+        var build = CliRunner.Run("--json", "build", "seismic", "--input", docs, "--out", dir, "--no-pruning", "--values", "f32", "--summary-energy", "1",
+            "--row-order", "input");
         Assert.True(build.ExitCode == 0, build.ToString());
         Assert.Contains("\"input_format\":\"csr\"", build.Stdout);
+        Assert.Contains("\"row_order\": \"input\"", File.ReadAllText(Path.Combine(dir, "manifest.json")));
         var search = CliRunner.Run("--json", "search", "--index", dir, "--base", docs, "--queries", queries, "--k", "5",
             "--query-cut", "1000", "--heap-factor", "0", "--exact-baseline");
         Assert.True(search.ExitCode == 0, search.ToString());
@@ -91,6 +93,10 @@ public class SeismicCliTests
 
         var both = CliRunner.Run("build", "seismic", "--input", odd, "--out", Path.Combine(work, "x"), "--lambda", "5", "--avg-postings", "3");
         Assert.Equal(2, both.ExitCode);
+
+        var badOrder = CliRunner.Run("build", "seismic", "--input", odd, "--out", Path.Combine(work, "x"), "--format", "text", "--row-order", "random");
+        Assert.Equal(2, badOrder.ExitCode);
+        Assert.Contains("--row-order must be block-locality or input", badOrder.Stderr);
 
         var badAlpha = CliRunner.Run("build", "seismic", "--input", odd, "--out", Path.Combine(work, "x"), "--format", "text", "--summary-energy", "2");
         Assert.Equal(1, badAlpha.ExitCode);

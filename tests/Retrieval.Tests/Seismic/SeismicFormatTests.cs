@@ -72,10 +72,11 @@ public class SeismicFormatTests
         else
             (rows[at], rows[at + 1], rows[at + 2], rows[at + 3]) = (rows[at + 2], rows[at + 3], rows[at], rows[at + 1]);
         var path = Path.Combine(dir, SeismicIndexFormat.ForwardFile);
-        using (var w = new ChecksummedBinaryFile.Writer(path, "SSMCFWD1", SeismicIndexFormat.CurrentVersion, 2))
+        using (var w = new ChecksummedBinaryFile.Writer(path, "SSMCFWD1", SeismicIndexFormat.CurrentVersion, 3))
         {
             w.Section(index.Forward.Offsets);
             w.Section(rows);
+            w.Section(index.RowDocuments);
             w.Commit();
             var manifestPath = Path.Combine(dir, SeismicIndexFormat.ManifestFile);
             var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
@@ -86,8 +87,39 @@ public class SeismicFormatTests
         }
         var e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
         Assert.Contains(SeismicIndexFormat.ForwardFile, e.Message);
-        Assert.Contains($"document {doc}", e.Message);
+        Assert.Contains($"row {doc}", e.Message);
         Assert.Contains(negativeWeight ? "expected finite and >= 0" : "not increasing", e.Message);
+    }
+
+    /// <summary>A well-checksummed forward file whose row -> document map is not a permutation is rejected on open.</summary>
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(400)]
+    [InlineData(0)]
+    public void RowDocumentsThatAreNotAPermutationAreRejected(int bad)
+    {
+        var dir = SavedIndex();
+        var index = SeismicIndex.Open(dir);
+        var rowDocuments = (int[])index.RowDocuments.Clone();
+        int row = Array.IndexOf(rowDocuments, bad == 0 ? 1 : 0);
+        rowDocuments[row] = bad == 0 ? rowDocuments[row == 0 ? 1 : 0] : bad; // out of range, or a duplicate
+        var path = Path.Combine(dir, SeismicIndexFormat.ForwardFile);
+        using (var w = new ChecksummedBinaryFile.Writer(path, "SSMCFWD1", SeismicIndexFormat.CurrentVersion, 3))
+        {
+            w.Section(index.Forward.Offsets);
+            w.Section(index.Forward.RowBytes);
+            w.Section(rowDocuments);
+            w.Commit();
+            var manifestPath = Path.Combine(dir, SeismicIndexFormat.ManifestFile);
+            var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
+            var entry = manifest["files"]!.AsArray().First(f => f!["name"]!.GetValue<string>() == SeismicIndexFormat.ForwardFile)!;
+            entry["bytes"] = w.Length;
+            entry["crc32c"] = w.Checksum.ToString("x8");
+            File.WriteAllText(manifestPath, manifest.ToJsonString());
+        }
+        var e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));
+        Assert.Contains(SeismicIndexFormat.ForwardFile, e.Message);
+        Assert.Contains("permutation", e.Message);
     }
 
     [Theory]

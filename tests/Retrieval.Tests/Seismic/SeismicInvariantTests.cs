@@ -21,8 +21,8 @@ public class SeismicInvariantTests
             {
                 var block = p.BlockDocs(b).ToArray();
                 Assert.NotEmpty(block);
-                Assert.True(block.SequenceEqual(block.Order()), $"term {t} block {b} is not sorted by doc id");
-                seen.AddRange(block);
+                Assert.True(block.SequenceEqual(block.Order()), $"term {t} block {b} is not sorted by row");
+                seen.AddRange(block.Select(row => index.RowDocuments[row]));
             }
             seen.Sort();
             Assert.Equal(expected[t], seen);
@@ -80,8 +80,9 @@ public class SeismicInvariantTests
             {
                 int global = p.TermBlockStart[t] + local;
                 var trueMax = new Dictionary<int, float>();
-                foreach (int d in p.BlockDocs(global))
+                foreach (int r in p.BlockDocs(global))
                 {
+                    int d = index.RowDocuments[r];
                     var row = Docs.Row(d);
                     for (int i = 0; i < row.NonZeroCount; i++)
                         trueMax[row.Indices[i]] = Math.Max(trueMax.GetValueOrDefault(row.Indices[i]), row.Values[i]);
@@ -122,8 +123,9 @@ public class SeismicInvariantTests
             for (int local = 0; local < p.BlockCountOf(t); local++)
             {
                 var trueMax = new Dictionary<int, float>();
-                foreach (int d in p.BlockDocs(p.TermBlockStart[t] + local))
+                foreach (int r in p.BlockDocs(p.TermBlockStart[t] + local))
                 {
+                    int d = index.RowDocuments[r];
                     var row = Docs.Row(d);
                     for (int i = 0; i < row.NonZeroCount; i++)
                         trueMax[row.Indices[i]] = Math.Max(trueMax.GetValueOrDefault(row.Indices[i]), row.Values[i]);
@@ -213,7 +215,7 @@ public class SeismicInvariantTests
         var kept = new HashSet<int>();
         var p = index.Postings;
         for (int b = p.TermBlockStart[term]; b < p.TermBlockStart[term + 1]; b++)
-            foreach (int d in p.BlockDocs(b)) Assert.True(kept.Add(d), $"term {term}: doc {d} in two blocks");
+            foreach (int row in p.BlockDocs(b)) Assert.True(kept.Add(index.RowDocuments[row]), $"term {term}: row {row} in two blocks");
         return kept;
     }
 

@@ -26,6 +26,7 @@ public static class BenchSeismicCommand
         var centroidFraction = new Option<double?>("--centroid-fraction") { Description = "Passages build: centroids per list as a fraction of its length (default 0.1).", HelpName = "F" };
         var maxBlockFactor = new Option<double?>("--max-block-factor") { Description = "Passages build: clusters above this multiple of the mean block size are cut by the list term's weight (default 1.5).", HelpName = "F" };
         var summaryMaxEntries = new Option<int?>("--summary-max-entries") { Description = "Passages build: at most N entries per block summary (default 0 = no cap).", HelpName = "N" };
+        var rowOrders = new Option<string>("--row-orders") { Description = "Forward row orders to build and sweep, comma-separated: block-locality (default), input.", HelpName = "LIST", DefaultValueFactory = _ => "block-locality" };
         var noLucene = new Option<bool>("--no-lucene") { Description = "Skip the Lucene.Net peer (its build takes minutes on the passages)." };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Index the score-preserving sqrt(idf) split of the BM25 text vectors." };
         var bestFirst = new Option<bool>("--blocks-best-first") { Description = "Visit each list's blocks by descending summary score instead of list order." };
@@ -38,7 +39,7 @@ public static class BenchSeismicCommand
             "index, lists, summaries, disk), build seconds and peak build memory; SciFact adds nDCG@10; seismic-toy checks that " +
             "a lossless build searched exhaustively equals exact search.")
         {
-            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, noLucene, idfSplit, bestFirst, workDir, k, threads,
+            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, rowOrders, noLucene, idfSplit, bestFirst, workDir, k, threads,
         };
         host.Examples(command,
             "retrieval bench seismic",
@@ -71,6 +72,12 @@ public static class BenchSeismicCommand
                 PassagesBuild = passagesBuild,
                 SciFactBuild = sciFactBuild,
                 IncludeLucene = !parse.GetValue(noLucene),
+                RowOrders = Split(parse.GetValue(rowOrders)!, s => s switch
+                {
+                    "input" => ForwardRowOrder.Input,
+                    "block-locality" => ForwardRowOrder.BlockLocality,
+                    _ => throw new FormatException($"--row-orders: '{s}' is not input or block-locality"),
+                }),
                 IdfSplit = parse.GetValue(idfSplit),
                 BlocksBestFirst = parse.GetValue(bestFirst),
                 WorkDirectory = parse.GetValue(workDir),

@@ -34,11 +34,12 @@ public static class BuildSeismicCommand
         var summaryMaxEntries = new Option<int?>("--summary-max-entries") { Description = "At most N entries per block summary after alpha pruning (default 0 = no cap).", HelpName = "N" };
         var summaryEnergy = new Option<double?>("--summary-energy") { Description = "Alpha: fraction of each block summary's L1 mass kept (default 0.4).", HelpName = "ALPHA" };
         var values = new Option<string>("--values") { Description = "Forward-index weights: f16 (default) or f32.", DefaultValueFactory = _ => "f16" };
+        var rowOrder = new Option<string>("--row-order") { Description = "Forward rows: block-locality (default; blocks' documents stored together) or input (input order).", DefaultValueFactory = _ => "block-locality" };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Text input: index the score-preserving sqrt(idf) split of the BM25 weights." };
         var threads = CommonOptions.Threads(0, "Build threads.");
         var command = new Command("seismic", "Build a Seismic learned-sparse index (pruned, blocked inverted lists with quantized summaries and a forward index).")
         {
-            input, output, format, lambda, avgPostings, maxFraction, noPruning, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, values, idfSplit, threads,
+            input, output, format, lambda, avgPostings, maxFraction, noPruning, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, values, rowOrder, idfSplit, threads,
         };
         host.Examples(command,
             "retrieval build seismic --input ../shared/datasets/seismic-toy/documents.jsonl --out /tmp/seismic-toy",
@@ -50,6 +51,7 @@ public static class BuildSeismicCommand
             if (pruning > 1) result.AddError("give at most one of --lambda, --avg-postings and --no-pruning");
             if (result.GetResult(maxFraction) is not null && result.GetResult(lambda) is not null) result.AddError("--max-fraction applies to --avg-postings, not --lambda");
             if (result.GetResult(values) is not null && result.GetValue(values) is not ("f16" or "f32")) result.AddError($"--values must be f16 or f32, got '{result.GetValue(values)}'");
+            if (result.GetResult(rowOrder) is not null && result.GetValue(rowOrder) is not ("block-locality" or "input")) result.AddError($"--row-order must be block-locality or input, got '{result.GetValue(rowOrder)}'");
         });
         command.SetAction(parse =>
         {
@@ -61,6 +63,7 @@ public static class BuildSeismicCommand
             var options = SeismicBuildOptions.Default with
             {
                 Values = parse.GetValue(values) == "f32" ? ForwardValueStorage.Float32 : ForwardValueStorage.Float16,
+                RowOrder = parse.GetValue(rowOrder) == "input" ? ForwardRowOrder.Input : ForwardRowOrder.BlockLocality,
                 Threads = parse.GetValue(threads),
             };
             if (parse.GetValue(noPruning)) options = options with { Pruning = PostingPruning.None };

@@ -36,6 +36,9 @@ public sealed record SeismicBenchmarkOptions
 
     public bool IncludeLucene { get; init; } = true;
 
+    /// <summary>Forward row orders to build and sweep on every set (each a separate build, same exact/Lucene run).</summary>
+    public IReadOnlyList<ForwardRowOrder> RowOrders { get; init; } = [ForwardRowOrder.BlockLocality];
+
     /// <summary>
     /// Build Seismic over the score-preserving sqrt(idf) split of the BM25 vectors (<see cref="Sparse.IdfSplitWeighting"/>)
     /// instead of the encoder's raw weights; exact search and Lucene always use the raw vectors (same scores).
@@ -55,6 +58,8 @@ public sealed record SeismicBenchmarkOptions
         if (MaxPassages < 0) Guard.ThrowInvalid($"MaxPassages must be >= 0 (0 = all), got {MaxPassages}");
         if (MaxQueries < 0) Guard.ThrowInvalid($"MaxQueries must be >= 0 (0 = all), got {MaxQueries}");
         if (Threads < 0) Guard.ThrowInvalid($"Threads must be >= 0 (0 = all cores), got {Threads}");
+        if (RowOrders.Count == 0) Guard.ThrowInvalid("at least one forward row order is needed");
+        foreach (var order in RowOrders) if (!Enum.IsDefined(order)) Guard.ThrowInvalid($"unknown row order {order}");
         if (QueryCuts.Count == 0 || HeapFactors.Count == 0) Guard.ThrowInvalid("the sweep needs at least one query cut and one heap factor");
         foreach (var d in Datasets)
             if (d is not ("passages" or "scifact" or "toy")) Guard.ThrowInvalid($"unknown benchmark set '{d}': expected passages, scifact or toy");
