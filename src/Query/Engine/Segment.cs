@@ -222,34 +222,7 @@ internal sealed class Segment : IDisposable
     {
         if (LiveCount == 0) return 0;
         if (Volatile.Read(ref _denseIndex) is { } denseIndex)
-        {
-            bool negate = !metric.HigherIsBetter();
-            int enough = Math.Min(_count, k + DeadCount);
-            int wanted = FirstAsk(k, enough);
-            while (true)
-            {
-                var ids = ArrayPool<int>.Shared.Rent(wanted);
-                var scores = ArrayPool<float>.Shared.Rent(wanted);
-                try
-                {
-                    int found = denseIndex.Search(query, wanted, ids, scores);
-                    int w = 0;
-                    for (int i = 0; i < found && w < k; i++)
-                    {
-                        if (_dead[ids[i]]) continue;
-                        rows[w] = ids[i];
-                        goodness[w++] = negate ? -scores[i] : scores[i];
-                    }
-                    if (w >= k || found < wanted || wanted >= enough) return w;
-                }
-                finally
-                {
-                    ArrayPool<int>.Shared.Return(ids);
-                    ArrayPool<float>.Shared.Return(scores);
-                }
-                wanted = (int)Math.Min(enough, 4L * wanted);
-            }
-        }
+            return LiveTop(new DenseAsk(denseIndex, query), k, !metric.HigherIsBetter(), rows, goodness);
         var heap = Heap(k);
         for (int r = 0; r < _count; r++)
         {
@@ -271,33 +244,7 @@ internal sealed class Segment : IDisposable
     {
         if (LiveCount == 0 || query.Count == 0) return 0;
         if (Volatile.Read(ref _sparseIndex) is { } sparseIndex)
-        {
-            int enough = Math.Min(_count, k + DeadCount);
-            int wanted = FirstAsk(k, enough);
-            while (true)
-            {
-                var ids = ArrayPool<int>.Shared.Rent(wanted);
-                var scores = ArrayPool<float>.Shared.Rent(wanted);
-                try
-                {
-                    int found = sparseIndex.Search(query, wanted, ids, scores);
-                    int w = 0;
-                    for (int i = 0; i < found && w < k; i++)
-                    {
-                        if (_dead[ids[i]]) continue;
-                        rows[w] = ids[i];
-                        goodness[w++] = scores[i];
-                    }
-                    if (w >= k || found < wanted || wanted >= enough) return w;
-                }
-                finally
-                {
-                    ArrayPool<int>.Shared.Return(ids);
-                    ArrayPool<float>.Shared.Return(scores);
-                }
-                wanted = (int)Math.Min(enough, 4L * wanted);
-            }
-        }
+            return LiveTop(new SparseAsk(sparseIndex, query), k, negate: false, rows, goodness);
         var heap = Heap(k);
         for (int r = 0; r < _count; r++)
         {
@@ -317,6 +264,56 @@ internal sealed class Segment : IDisposable
     /// that is modest, else 2k+16 and grow 4x while dead rows crowd out the top (a big attached segment with many
     /// deletes must not turn every search into a top-100,000).
     /// </summary>
+    private interface IIndexAsk
+    {
+        int Search(int wanted, Span<int> ids, Span<float> scores);
+    }
+
+    private readonly ref struct DenseAsk(IDenseSegmentIndex index, ReadOnlySpan<float> query) : IIndexAsk
+    {
+        private readonly ReadOnlySpan<float> _query = query;
+        public int Search(int wanted, Span<int> ids, Span<float> scores) => index.Search(_query, wanted, ids, scores);
+    }
+
+    private readonly struct SparseAsk(ISparseSegmentIndex index, SparseTerms query) : IIndexAsk
+    {
+        public int Search(int wanted, Span<int> ids, Span<float> scores) => index.Search(query, wanted, ids, scores);
+    }
+
+    /// <summary>
+    /// The best k live rows from a segment index that knows nothing of tombstones: asks for a little more than k,
+    /// then four times as many until k live rows survive, never more than k + the dead rows.
+    /// </summary>
+    private int LiveTop<TAsk>(TAsk ask, int k, bool negate, Span<int> rows, Span<float> goodness)
+        where TAsk : IIndexAsk, allows ref struct
+    {
+        int enough = Math.Min(_count, k + DeadCount);
+        int wanted = FirstAsk(k, enough);
+        while (true)
+        {
+            var ids = ArrayPool<int>.Shared.Rent(wanted);
+            var scores = ArrayPool<float>.Shared.Rent(wanted);
+            try
+            {
+                int found = ask.Search(wanted, ids, scores);
+                int w = 0;
+                for (int i = 0; i < found && w < k; i++)
+                {
+                    if (_dead[ids[i]]) continue;
+                    rows[w] = ids[i];
+                    goodness[w++] = negate ? -scores[i] : scores[i];
+                }
+                if (w >= k || found < wanted || wanted >= enough) return w;
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(ids);
+                ArrayPool<float>.Shared.Return(scores);
+            }
+            wanted = (int)Math.Min(enough, 4L * wanted);
+        }
+    }
+
     private static int FirstAsk(int k, int enough) => Math.Min(enough, Math.Max(k, Math.Min(enough, 2 * k + 16)));
 
     private static bool SharesTerm(int[] a, int[] b)
