@@ -11,7 +11,7 @@ namespace Retrieval.Index.Attention;
 /// Searches may run concurrently with each other (one <see cref="BeamSearchScratch"/> each) but not with
 /// appends or folds; the owner serialises those.
 /// </summary>
-public sealed class AttentionHeadIndex
+public sealed unsafe class AttentionHeadIndex
 {
     private readonly KeyGraph _graph;
     private QueryGuidedInserter? _inserter;
@@ -37,7 +37,7 @@ public sealed class AttentionHeadIndex
         if (trainingQueries.Length != (long)trainingCount * d)
             Guard.ThrowInvalid($"training queries hold {trainingQueries.Length} floats, expected {trainingCount} x {d} = {(long)trainingCount * d} (dimension mismatch with the keys?)");
         FiniteCheck.ThrowIfNotFinite(trainingQueries, d, "training queries");
-        var graph = RoarGraphBuilder.Build(store.KeyArray, store.Count, d, trainingQueries, trainingCount, options, out var stats);
+        var graph = RoarGraphBuilder.Build(store, trainingQueries, trainingCount, options, out var stats);
         return new AttentionHeadIndex(store, graph, options, stats);
     }
 
@@ -50,10 +50,10 @@ public sealed class AttentionHeadIndex
     {
         options = (options ?? AttentionIndexOptions.Default).Validate();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var graph = new KeyGraph(1, options.Connectivity);
+        var graph = new KeyGraph(store, options.Connectivity, 1);
         graph.SetEntryPoints([0]);
         graph.Grow(store.Count);
-        GraphInsertion.InsertRange(store.KeyArray, store.Dimension, graph, 1, store.Count, options.BuildBeamWidth, new BeamSearchScratch());
+        GraphInsertion.InsertRange(store.Rows, graph, 1, store.Count, options.BuildBeamWidth, new BeamSearchScratch());
         var stats = new GraphBuildStats(0, 0, 0, 0, 0, clock.Elapsed.TotalSeconds, 0, graph.EntryPoints.Length - 1);
         return new AttentionHeadIndex(store, graph, options, stats);
     }
@@ -107,15 +107,14 @@ public sealed class AttentionHeadIndex
         int sinkEnd = parameters.SinkTokens;
         int windowStart = total - parameters.WindowTokens;
         int ef = Math.Max(parameters.SearchBeamWidth, parameters.K);
-        float[] keys = Store.KeyArray;
-        int d = Dimension;
-        GraphSearch.Run(_graph, keys, d, query, ef, sinkEnd, windowStart, scratch);
+        var keys = Store.Rows;
+        GraphSearch.Run(_graph, keys, query, ef, sinkEnd, windowStart, scratch);
         int scored = scratch.LastKeysScored;
-        // The exact append buffer: few keys, scanned in full and merged into the beam.
+        // The exact append buffer: few keys, scanned in full and merged into the beam as results only.
         for (int position = _graph.NodeCount; position < total; position++)
         {
             if (GraphSearch.IsStatic(position, sinkEnd, windowStart)) continue;
-            scratch.PushResult(position, GraphSearch.Score(keys, d, query, position));
+            scratch.Insert(position, GraphSearch.Score(keys, query, position), expanded: true);
             scored++;
         }
         scratch.LastKeysScored = scored;
@@ -144,6 +143,12 @@ public sealed class AttentionHeadIndex
         return PartialAttention.OverRetrieved(Store, ids[..found], scores[..found], parameters.ScaleFor(Dimension), output);
     }
 
+    /// <summary>
+    /// Gives this head's graph slot in the shared node block back for reuse (the owner is dropping or replacing
+    /// this index; it must not be searched afterwards).
+    /// </summary>
+    public void ReleaseGraph() => _graph.Release();
+
     private QueryGuidedInserter Inserter => _inserter ??=
         new QueryGuidedInserter(Dimension, _graph.Connectivity, Options.RecentQueries, Options.RecentQueryListLength);
 
@@ -158,7 +163,7 @@ public sealed class AttentionHeadIndex
     {
         Guard.SameDimension(Dimension, query.Length, "query");
         FiniteCheck.ThrowIfNotFinite(query, Dimension, "query");
-        Inserter.Observe(_graph, Store.KeyArray, query, Options.BuildBeamWidth, scratch);
+        Inserter.Observe(_graph, Store.Rows, query, Options.BuildBeamWidth, scratch);
     }
 
     /// <summary>
@@ -171,7 +176,7 @@ public sealed class AttentionHeadIndex
         for (int u = _graph.NodeCount; u < total; u++)
         {
             _graph.Grow(u + 1);
-            Inserter.Insert(_graph, Store.KeyArray, u, Math.Max(Options.BuildBeamWidth, 32), Options.AppendFoldBatch, scratch);
+            Inserter.Insert(_graph, Store.Rows, u, Math.Max(Options.BuildBeamWidth, 32), Options.AppendFoldBatch, scratch);
         }
     }
 
@@ -186,6 +191,6 @@ public sealed class AttentionHeadIndex
         int first = _graph.NodeCount, total = Store.Count;
         if (first == total) return;
         _graph.Grow(total);
-        GraphInsertion.InsertRange(Store.KeyArray, Dimension, _graph, first, total, Options.BuildBeamWidth, scratch);
+        GraphInsertion.InsertRange(Store.Rows, _graph, first, total, Options.BuildBeamWidth, scratch);
     }
 }

@@ -4,9 +4,17 @@ namespace Retrieval.Index.Attention;
 
 /// <summary>
 /// Reusable per-thread state of one graph search: an epoch-stamped visited array (never cleared, hnswlib's
-/// habit), the candidate max-heap and the bounded result min-heap. Arrays only grow, so after warm-up a search
-/// allocates nothing. Not thread-safe: one scratch per concurrently running search.
+/// habit) and the beam — one array of the best entries found so far, sorted best first, each flagged once
+/// expanded (the NSG/DiskANN "retset"). One sorted array replaces hnswlib's candidate max-heap plus result
+/// min-heap: an insertion is a binary search and a short memmove, the next expansion is a cursor scan, and a
+/// candidate that falls out of the beam is simply dropped (it could never be expanded anyway). Arrays only grow,
+/// so after warm-up a search allocates nothing. Not thread-safe: one scratch per concurrently running search.
 /// </summary>
+/// <remarks>
+/// Static positions (the caller's sink and window, see <see cref="AttentionSearchParameters"/>) are kept in the
+/// beam as stepping stones but do not count toward its width and never reach the results.
+/// kv-minilm L0H11, ef 200: 4% less CPU per search than the two heaps.
+/// </remarks>
 public sealed class BeamSearchScratch
 {
     // 16-bit stamps: half the cache footprint of int stamps (240 KB for 120K keys, well inside L2 next to the key
@@ -14,21 +22,26 @@ public sealed class BeamSearchScratch
     private ushort[] _visited = [];
     private ushort _epoch;
 
-    private int[] _candidateIds = new int[256];
-    private float[] _candidateScores = new float[256];
-    private int _candidateCount;
-
-    private int[] _resultIds = new int[256];
-    private float[] _resultScores = new float[256];
-    private int _resultCount;
-    private int _resultLimit;
+    private const int ExpandedBit = int.MinValue;
+    private int[] _ids = new int[512];
+    private float[] _scores = new float[512];
+    private int _count;
+    private int _nonStatic;
+    private int _width;
+    private int _cursor;
+    private int _sinkEnd;
+    private int _windowStart;
 
     internal float[] Accumulator = new float[64];
 
     /// <summary>Keys whose score was computed by the last search (graph nodes plus the exact append buffer).</summary>
     public int LastKeysScored { get; internal set; }
 
-    internal void BeginSearch(int nodeCount, int resultLimit)
+    /// <summary>
+    /// Starts a search over <paramref name="nodeCount"/> graph nodes keeping the best <paramref name="width"/>
+    /// non-static entries; positions in [0, sinkEnd) and [windowStart, ...) are static.
+    /// </summary>
+    internal void BeginSearch(int nodeCount, int width, int sinkEnd, int windowStart)
     {
         if (_visited.Length < nodeCount)
         {
@@ -40,14 +53,17 @@ public sealed class BeamSearchScratch
             Array.Clear(_visited);
             _epoch = 1;
         }
-        if (_resultIds.Length < resultLimit)
+        if (_ids.Length < 2 * width + 64)
         {
-            _resultIds = new int[resultLimit];
-            _resultScores = new float[resultLimit];
+            _ids = new int[2 * width + 64];
+            _scores = new float[2 * width + 64];
         }
-        _resultLimit = resultLimit;
-        _resultCount = 0;
-        _candidateCount = 0;
+        _width = width;
+        _count = 0;
+        _nonStatic = 0;
+        _cursor = 0;
+        _sinkEnd = sinkEnd;
+        _windowStart = windowStart;
     }
 
     internal float[] AccumulatorFor(int dimension)
@@ -60,144 +76,101 @@ public sealed class BeamSearchScratch
 
     internal ushort Epoch => _epoch;
 
-    /// <summary>Id of the best candidate (CandidateCount must be positive).</summary>
-    internal int TopCandidate => _candidateIds[0];
-
-    /// <summary>Marks a node visited; returns false if it already was in this search.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool Visit(int node)
-    {
-        ref ushort stamp = ref _visited[node];
-        if (stamp == _epoch) return false;
-        stamp = _epoch;
-        return true;
-    }
+    internal bool IsStatic(int position) => position < _sinkEnd || position >= _windowStart;
 
-    // ---- candidates: max-heap by score (best first) ----
-
-    internal int CandidateCount => _candidateCount;
-
-    internal void PushCandidate(int id, float score)
-    {
-        if (_candidateCount == _candidateIds.Length)
-        {
-            Array.Resize(ref _candidateIds, _candidateCount * 2);
-            Array.Resize(ref _candidateScores, _candidateCount * 2);
-        }
-        int pos = _candidateCount++;
-        while (pos > 0)
-        {
-            int parent = (pos - 1) >> 1;
-            if (_candidateScores[parent] >= score) break;
-            _candidateIds[pos] = _candidateIds[parent];
-            _candidateScores[pos] = _candidateScores[parent];
-            pos = parent;
-        }
-        _candidateIds[pos] = id;
-        _candidateScores[pos] = score;
-    }
-
-    internal int PopCandidate(out float score)
-    {
-        int top = _candidateIds[0];
-        score = _candidateScores[0];
-        int n = --_candidateCount;
-        if (n > 0)
-        {
-            int id = _candidateIds[n];
-            float s = _candidateScores[n];
-            int pos = 0;
-            while (true)
-            {
-                int child = 2 * pos + 1;
-                if (child >= n) break;
-                if (child + 1 < n && _candidateScores[child + 1] > _candidateScores[child]) child++;
-                if (_candidateScores[child] <= s) break;
-                _candidateIds[pos] = _candidateIds[child];
-                _candidateScores[pos] = _candidateScores[child];
-                pos = child;
-            }
-            _candidateIds[pos] = id;
-            _candidateScores[pos] = s;
-        }
-        return top;
-    }
-
-    // ---- results: bounded min-heap, worst at the root; ties keep the lower id ----
-
-    internal int ResultCount => _resultCount;
-    internal bool ResultsFull => _resultCount == _resultLimit;
-
-    /// <summary>The score a candidate must beat to enter the results, or -inf while they are not full.</summary>
-    internal float ResultThreshold
+    /// <summary>The score an entry must beat to join a full beam, or -inf while it is not full.</summary>
+    internal float Threshold
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => _resultCount == _resultLimit ? _resultScores[0] : float.NegativeInfinity;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool IsBetter(float s1, int id1, float s2, int id2) => s1 > s2 || (s1 == s2 && id1 < id2);
-
-    internal void PushResult(int id, float score)
-    {
-        if (_resultCount < _resultLimit)
-        {
-            int pos = _resultCount++;
-            while (pos > 0)
-            {
-                int parent = (pos - 1) >> 1;
-                if (!IsBetter(_resultScores[parent], _resultIds[parent], score, id)) break;
-                _resultIds[pos] = _resultIds[parent];
-                _resultScores[pos] = _resultScores[parent];
-                pos = parent;
-            }
-            _resultIds[pos] = id;
-            _resultScores[pos] = score;
-            return;
-        }
-        if (!IsBetter(score, id, _resultScores[0], _resultIds[0])) return;
-        SiftDownResult(0, id, score);
-    }
-
-    private void SiftDownResult(int pos, int id, float score)
-    {
-        int n = _resultCount;
-        while (true)
-        {
-            int child = 2 * pos + 1;
-            if (child >= n) break;
-            int right = child + 1;
-            if (right < n && IsBetter(_resultScores[child], _resultIds[child], _resultScores[right], _resultIds[right])) child = right;
-            if (!IsBetter(score, id, _resultScores[child], _resultIds[child])) break;
-            _resultIds[pos] = _resultIds[child];
-            _resultScores[pos] = _resultScores[child];
-            pos = child;
-        }
-        _resultIds[pos] = id;
-        _resultScores[pos] = score;
+        get => _nonStatic == _width ? _scores[_count - 1] : float.NegativeInfinity;
     }
 
     /// <summary>
-    /// Writes the best <c>min(k, ResultCount)</c> results best first (the rest of the heap is dropped) and pads
-    /// the remainder of the spans with id -1 / NaN; returns how many real results were written.
+    /// Inserts (position, score) in order (ties: lower position first) unless the beam is full of better entries;
+    /// <paramref name="expanded"/> entries are results only (e.g. the exact append buffer). Returns whether it entered.
+    /// </summary>
+    internal bool Insert(int position, float score, bool expanded = false)
+    {
+        int count = _count;
+        if (_nonStatic == _width)
+        {
+            float worst = _scores[count - 1];
+            if (score < worst || (score == worst && position > (_ids[count - 1] & ~ExpandedBit))) return false;
+        }
+        if (count == _ids.Length)
+        {
+            Array.Resize(ref _ids, count * 2);
+            Array.Resize(ref _scores, count * 2);
+        }
+        int lo = 0, hi = count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >> 1;
+            float s = _scores[mid];
+            if (s > score || (s == score && (_ids[mid] & ~ExpandedBit) < position)) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < count)
+        {
+            _ids.AsSpan(lo, count - lo).CopyTo(_ids.AsSpan(lo + 1));
+            _scores.AsSpan(lo, count - lo).CopyTo(_scores.AsSpan(lo + 1));
+        }
+        _ids[lo] = expanded ? position | ExpandedBit : position;
+        _scores[lo] = score;
+        count++;
+        if (!expanded && lo < _cursor) _cursor = lo;
+        if (!IsStatic(position) && ++_nonStatic > _width)
+        {
+            // Drop the tail through the worst non-static entry, then any statics left behind it: they score
+            // below the new threshold, so the search would never expand them.
+            while (IsStatic(_ids[--count] & ~ExpandedBit)) { }
+            _nonStatic--;
+            while (count > 0 && IsStatic(_ids[count - 1] & ~ExpandedBit)) count--;
+        }
+        _count = count;
+        return true;
+    }
+
+    /// <summary>The best entry not yet expanded (now marked expanded), or -1 when there is none.</summary>
+    internal int NextToExpand()
+    {
+        int i = _cursor;
+        while (i < _count && _ids[i] < 0) i++;
+        if (i >= _count)
+        {
+            _cursor = i;
+            return -1;
+        }
+        int id = _ids[i];
+        _ids[i] = id | ExpandedBit;
+        _cursor = i + 1;
+        return id;
+    }
+
+    /// <summary>The entry <see cref="NextToExpand"/> would return now (not marked), or -1: a prefetch hint.</summary>
+    internal int PeekNext()
+    {
+        for (int i = _cursor; i < _count; i++)
+            if (_ids[i] >= 0) return _ids[i];
+        return -1;
+    }
+
+    /// <summary>
+    /// Writes the best <c>min(k, non-static entries)</c> results best first and pads the rest of the spans with
+    /// id -1 / NaN; returns how many real results were written.
     /// </summary>
     internal int DrainTop(int k, Span<int> ids, Span<float> scores)
     {
-        while (_resultCount > k) PopWorst(out _, out _);
-        int written = _resultCount;
-        for (int i = written - 1; i >= 0; i--)
+        int written = 0;
+        for (int i = 0; i < _count && written < k; i++)
         {
-            PopWorst(out ids[i], out scores[i]);
+            int id = _ids[i] & ~ExpandedBit;
+            if (IsStatic(id)) continue;
+            ids[written] = id;
+            scores[written++] = _scores[i];
         }
         for (int i = written; i < k; i++) { ids[i] = -1; scores[i] = float.NaN; }
         return written;
-    }
-
-    private void PopWorst(out int id, out float score)
-    {
-        id = _resultIds[0];
-        score = _resultScores[0];
-        int n = --_resultCount;
-        if (n > 0) SiftDownResult(0, _resultIds[n], _resultScores[n]);
     }
 }

@@ -4,13 +4,16 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Index.Attention;
 
 /// <summary>
-/// The keys and values of one KV head of one sequence, float32, row-major, position = row. Shared by every
-/// query head of a GQA group (one copy per KV head). Grows by appending rows; a single writer appends while
-/// readers are kept out by the owner (the embedded cache holds a per-sequence lock).
+/// The keys and values of one KV head of one sequence, float32, position = row. Shared by every query head of a
+/// GQA group: one copy of K and V per KV head. Keys live in a <see cref="NodeBlock"/> whose record per position
+/// also holds the adjacency list of every query-head graph built over this KV head, so a graph search finds a
+/// key and its neighbour list in neighbouring cache lines. Values are a plain row-major array (read only for the
+/// few retrieved keys). Grows by appending rows; a single writer appends while readers are kept out by the owner
+/// (the embedded cache holds a per-sequence lock).
 /// </summary>
 public sealed class KeyValueStore
 {
-    private float[] _keys;
+    private readonly NodeBlock _block;
     private float[] _values;
 
     /// <summary>Copies <paramref name="tokenCount"/> rows of keys and values (each tokenCount x dimension).</summary>
@@ -25,8 +28,9 @@ public sealed class KeyValueStore
         FiniteCheck.ThrowIfNotFinite(keys, dimension, "keys");
         FiniteCheck.ThrowIfNotFinite(values, dimension, "values");
         Dimension = dimension;
+        _block = new NodeBlock(dimension, tokenCount);
+        _block.AppendKeys(keys, 0, tokenCount);
         Count = tokenCount;
-        _keys = keys.ToArray();
         _values = values.ToArray();
     }
 
@@ -35,26 +39,35 @@ public sealed class KeyValueStore
     /// <summary>Number of positions (rows) held, prefill plus appended.</summary>
     public int Count { get; private set; }
 
-    public long MemoryBytes => ((long)_keys.Length + _values.Length) * sizeof(float);
+    /// <summary>Bytes of the keys (their part of the node block, at capacity) and values; graphs count their own slots.</summary>
+    public long MemoryBytes => _block.KeyBytes + (long)_values.Length * sizeof(float);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ReadOnlySpan<float> Key(int position) => new(_keys, position * Dimension, Dimension);
+    public ReadOnlySpan<float> Key(int position) => _block.Key(position);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<float> Value(int position) => new(_values, position * Dimension, Dimension);
 
-    /// <summary>All keys [0, Count) row-major.</summary>
-    public ReadOnlySpan<float> Keys => new(_keys, 0, Count * Dimension);
+    /// <summary>Copies all keys [0, Count) row-major into <paramref name="destination"/> (Count x Dimension floats).</summary>
+    public void CopyKeysTo(Span<float> destination)
+    {
+        if (destination.Length < (long)Count * Dimension)
+            Guard.ThrowInvalid($"destination holds {destination.Length} floats, need {Count} x {Dimension}");
+        for (int p = 0; p < Count; p++) Key(p).CopyTo(destination.Slice(p * Dimension, Dimension));
+    }
 
-    internal float[] KeyArray => _keys;
+    internal NodeBlock Block => _block;
+
+    /// <summary>Raw key rows for kernels; valid until the next append or graph attach (the block may move).</summary>
+    internal KeyRows Rows => _block.Rows;
 
     /// <summary>Bytes the store would hold after appending <paramref name="rows"/> rows (capacity grows by doubling).</summary>
     public long MemoryBytesAfterAppend(int rows)
     {
-        long needed = ((long)Count + rows) * Dimension;
-        if (needed <= _keys.Length) return MemoryBytes;
-        long capacity = Math.Min(Array.MaxLength, Math.Max(needed, (long)_keys.Length * 2));
-        return 2 * capacity * sizeof(float);
+        long needed = (long)Count + rows;
+        if (needed <= _block.Capacity) return MemoryBytes;
+        long capacity = Math.Max(needed, (long)_block.Capacity * 2);
+        return capacity * (_block.KeyStrideBytes + (long)Dimension * sizeof(float));
     }
 
     /// <summary>Appends rows (keys and values each rows x dimension); returns the position of the first new row.</summary>
@@ -68,16 +81,16 @@ public sealed class KeyValueStore
         FiniteCheck.ThrowIfNotFinite(values, Dimension, "appended values");
         int rows = keys.Length / Dimension;
         int first = Count;
-        long needed = ((long)first + rows) * Dimension;
-        if (needed > Array.MaxLength) throw new RetrievalException(ErrorKind.ResourceExhausted, $"a KV head cannot hold more than {Array.MaxLength / Dimension} positions");
-        if (needed > _keys.Length)
+        long needed = (long)first + rows;
+        if (needed * Dimension > Array.MaxLength || !_block.CanHold(needed))
+            throw new RetrievalException(ErrorKind.ResourceExhausted, $"a KV head cannot hold more than {Math.Min(Array.MaxLength / Dimension, _block.MaxRows)} positions");
+        _block.AppendKeys(keys, first, rows);
+        if (needed * Dimension > _values.Length)
         {
             // Doubling keeps appends amortised O(1) per decode step.
-            long capacity = Math.Min(Array.MaxLength, Math.Max(needed, (long)_keys.Length * 2));
-            Array.Resize(ref _keys, (int)capacity);
+            long capacity = Math.Min(Array.MaxLength, Math.Max(needed * Dimension, (long)_values.Length * 2));
             Array.Resize(ref _values, (int)capacity);
         }
-        keys.CopyTo(_keys.AsSpan(first * Dimension));
         values.CopyTo(_values.AsSpan(first * Dimension));
         Count = first + rows;
         return first;

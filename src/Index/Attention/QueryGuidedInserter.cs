@@ -12,7 +12,7 @@ namespace Retrieval.Index.Attention;
 /// key, a connectivity repair runs every <see cref="AttentionIndexOptions.AppendFoldBatch"/> insertions.
 /// Not thread-safe: the owner serialises it with searches (the KV cache's write lock).
 /// </summary>
-internal sealed class QueryGuidedInserter
+internal sealed unsafe class QueryGuidedInserter
 {
     private readonly int _listLength;
     private readonly int _capacity;
@@ -48,24 +48,24 @@ internal sealed class QueryGuidedInserter
     public int RememberedQueries => _count;
 
     /// <summary>Remembers a decode query with its current top keys (found with a beam search on the graph).</summary>
-    public void Observe(KeyGraph graph, float[] keys, ReadOnlySpan<float> query, int beamWidth, BeamSearchScratch scratch)
+    public void Observe(KeyGraph graph, KeyRows keys, ReadOnlySpan<float> query, int beamWidth, BeamSearchScratch scratch)
     {
         int slot = _next;
         _next = (_next + 1) % _capacity;
         if (_count < _capacity) _count++;
         query.CopyTo(_queries.AsSpan(slot * _dimension, _dimension));
-        GraphSearch.Run(graph, keys, _dimension, query, Math.Max(beamWidth, _listLength), 0, int.MaxValue, scratch);
+        GraphSearch.Run(graph, keys, query, Math.Max(beamWidth, _listLength), 0, int.MaxValue, scratch);
         var ids = _lists.AsSpan(slot * _listLength, _listLength);
         var scores = _listScores.AsSpan(slot * _listLength, _listLength);
         scratch.DrainTop(_listLength, ids, scores);
     }
 
     /// <summary>Links key <paramref name="u"/> (already in the store, graph grown to include it) into the graph.</summary>
-    public void Insert(KeyGraph graph, float[] keys, int u, int beamWidth, int repairEvery, BeamSearchScratch scratch)
+    public void Insert(KeyGraph graph, KeyRows keys, int u, int beamWidth, int repairEvery, BeamSearchScratch scratch)
     {
         int m = graph.Connectivity;
         int d = _dimension;
-        var key = keys.AsSpan(u * d, d);
+        var key = new ReadOnlySpan<float>(keys.Row(u), d);
         int ef = Math.Max(beamWidth, m);
         EnsureCandidates(ef + _count * _listLength);
         var stamp = StampFor(graph.NodeCount);
@@ -73,7 +73,7 @@ internal sealed class QueryGuidedInserter
         stamp[u] = epoch;
 
         // (a) neighbours by the key itself.
-        GraphSearch.Run(graph, keys, d, key, ef, 0, u, scratch);
+        GraphSearch.Run(graph, keys, key, ef, 0, u, scratch);
         int n = scratch.DrainTop(ef, _candidates.AsSpan(0, ef), _work.AsSpan(0, ef));
         for (int i = 0; i < n; i++) stamp[_candidates[i]] = epoch;
 
@@ -85,7 +85,7 @@ internal sealed class QueryGuidedInserter
             var query = _queries.AsSpan(r * d, d);
             var list = _lists.AsSpan(r * _listLength, _listLength);
             var listScores = _listScores.AsSpan(r * _listLength, _listLength);
-            float s = GraphSearch.Score(keys, d, query, u);
+            float s = GraphSearch.Score(keys, query, u);
             int worst = _listLength - 1;
             if (list[worst] >= 0 && !(s > listScores[worst])) continue;
             foreach (int c in list)
@@ -109,7 +109,7 @@ internal sealed class QueryGuidedInserter
 
         if (n > 0)
         {
-            int kept = RngPruning.Prune(keys, d, u, _candidates.AsSpan(0, n), _work.AsSpan(0, n), m, _selected, fill: true);
+            int kept = RngPruning.Prune(keys, u, _candidates.AsSpan(0, n), _work.AsSpan(0, n), m, _selected, fill: true);
             graph.SetNeighbors(u, _selected.AsSpan(0, kept));
             bool linkedIn = false;
             for (int i = 0; i < pivotCount; i++)
@@ -143,18 +143,18 @@ internal sealed class QueryGuidedInserter
         if (++_sinceRepair >= repairEvery)
         {
             _sinceRepair = 0;
-            RoarGraphBuilder.Connect(keys, graph.NodeCount, d, graph, beamWidth, 1, out _);
+            RoarGraphBuilder.Connect(keys, graph.NodeCount, graph, beamWidth, 1, out _);
         }
     }
 
-    private bool RepruneWith(float[] keys, KeyGraph graph, int c, int u)
+    private bool RepruneWith(KeyRows keys, KeyGraph graph, int c, int u)
     {
         var current = graph.Neighbors(c);
         current.CopyTo(_merged);
         _merged[current.Length] = u;
         int n = current.Length + 1;
         EnsureCandidates(n);
-        int kept = RngPruning.Prune(keys, _dimension, c, _merged.AsSpan(0, n), _work.AsSpan(0, n), graph.Connectivity, _repruned, fill: true);
+        int kept = RngPruning.Prune(keys, c, _merged.AsSpan(0, n), _work.AsSpan(0, n), graph.Connectivity, _repruned, fill: true);
         var list = _repruned.AsSpan(0, kept);
         graph.SetNeighbors(c, list);
         return list.Contains(u);

@@ -14,24 +14,22 @@ internal static unsafe class RngPruning
     /// <paramref name="presorted"/> the caller's order is kept (e.g. by co-occurrence), else candidates are sorted
     /// by descending node·c. Writes the kept ones to <paramref name="selected"/> and returns how many.
     /// </summary>
-    public static int Prune(float[] keys, int dimension, int node, Span<int> candidates, Span<float> work, int m,
+    public static int Prune(KeyRows keys, int node, Span<int> candidates, Span<float> work, int m,
         Span<int> selected, bool fill, bool presorted = false)
     {
         int n = candidates.Length;
-        fixed (float* keyBase = keys)
+        int dimension = keys.Dimension;
+        float* nodeKey = keys.Row(node);
+        for (int i = 0; i < n; i++)
         {
-            float* nodeKey = keyBase + (long)node * dimension;
-            for (int i = 0; i < n; i++)
-            {
-                // Negated so the ascending sort puts the highest p·c first.
-                work[i] = -KeyDot.Dot(nodeKey, keyBase + (long)candidates[i] * dimension, dimension);
-            }
-            if (!presorted) work.Sort(candidates);
-            return Select(keyBase, dimension, candidates, work, m, selected, fill);
+            // Negated so the ascending sort puts the highest p·c first.
+            work[i] = -KeyDot.Dot(nodeKey, keys.Row(candidates[i]), dimension);
         }
+        if (!presorted) work.Sort(candidates);
+        return Select(keys, candidates, work, m, selected, fill);
     }
 
-    private static int Select(float* keyBase, int dimension, Span<int> candidates, Span<float> work, int m,
+    private static int Select(KeyRows keys, Span<int> candidates, Span<float> work, int m,
         Span<int> selected, bool fill)
     {
         int n = candidates.Length;
@@ -41,11 +39,11 @@ internal static unsafe class RngPruning
         {
             int c = candidates[i];
             float nodeScore = -work[i];
-            float* cKey = keyBase + (long)c * dimension;
+            float* cKey = keys.Row(c);
             bool occluded = false;
             for (int j = 0; j < kept; j++)
             {
-                if (KeyDot.Dot(keyBase + (long)selected[j] * dimension, cKey, dimension) > nodeScore)
+                if (KeyDot.Dot(keys.Row(selected[j]), cKey, keys.Dimension) > nodeScore)
                 {
                     occluded = true;
                     break;

@@ -22,7 +22,7 @@ public sealed record GraphBuildStats(
 /// k_train keys; candidates are pruned RNG-style to M; reverse edges are added and overflowing lists
 /// re-pruned; finally a connectivity pass links every key not reachable from the entry point.
 /// </summary>
-public static class RoarGraphBuilder
+public static unsafe class RoarGraphBuilder
 {
     /// <summary>Candidates remembered per unreachable key during a connectivity round.</summary>
     private const int ConnectivityCandidates = 16;
@@ -30,37 +30,58 @@ public static class RoarGraphBuilder
     /// <summary>Unreachable keys searched per parallel step of the connectivity pass.</summary>
     private const int ConnectivityChunk = 512;
 
-    public static KeyGraph Build(float[] keys, int keyCount, int dimension, ReadOnlySpan<float> trainingQueries,
+    /// <summary>
+    /// Builds a graph over every key of <paramref name="store"/> into a new slot of its node block (the caller
+    /// releases the slot with <see cref="KeyGraph.Release"/> if it drops the graph).
+    /// </summary>
+    public static KeyGraph Build(KeyValueStore store, ReadOnlySpan<float> trainingQueries,
         int trainingCount, AttentionIndexOptions options, out GraphBuildStats stats)
     {
         options.Validate();
         int threads = options.EffectiveThreads;
         var clock = Stopwatch.StartNew();
+        int keyCount = store.Count, dimension = store.Dimension;
+        int m = options.Connectivity;
+        // Attach first: the slot re-lays the block out, after which raw key rows stay put for the whole build.
+        var graph = new KeyGraph(store, m, keyCount);
+        try
+        {
+            stats = BuildInto(graph, store.Rows, keyCount, dimension, trainingQueries, trainingCount, options, threads, clock);
+            return graph;
+        }
+        catch
+        {
+            graph.Release();
+            throw;
+        }
+    }
+
+    private static GraphBuildStats BuildInto(KeyGraph graph, KeyRows keys, int keyCount, int dimension,
+        ReadOnlySpan<float> trainingQueries, int trainingCount, AttentionIndexOptions options, int threads, Stopwatch clock)
+    {
 
         float[] sample = SampleQueries(trainingQueries, trainingCount, dimension, options.TrainingSampleRate, out int sampleCount);
         int kTrain = Math.Min(options.TrainingNeighbors, keyCount);
-        int[] knn = TrainingNeighbors.Compute(keys.AsSpan(0, keyCount * dimension), keyCount, sample, sampleCount, dimension, kTrain, threads);
+        int[] knn = TrainingNeighbors.Compute(keys, keyCount, sample, sampleCount, kTrain, threads);
         double tKnn = clock.Elapsed.TotalSeconds;
 
         clock.Restart();
         int m = options.Connectivity;
         var projected = new KeyGraph(keyCount, m);
-        int pivots = Project(keys, keyCount, dimension, knn, sampleCount, kTrain, m, options, threads, projected, out int entry);
+        int pivots = Project(keys, keyCount, knn, sampleCount, kTrain, m, options, threads, projected, out int entry);
         int[] entries = ChooseEntryPoints(knn, sampleCount, kTrain, entry, options.EntryPoints);
         double tProject = clock.Elapsed.TotalSeconds;
 
         clock.Restart();
-        var graph = new KeyGraph(keyCount, m);
-        AddReverseEdges(keys, keyCount, dimension, projected, graph, options.FillPrunedSlots, threads);
+        AddReverseEdges(keys, keyCount, projected, graph, options.FillPrunedSlots, threads);
         graph.SetEntryPoints(entries);
         double tReverse = clock.Elapsed.TotalSeconds;
 
         clock.Restart();
-        int linked = Connect(keys, keyCount, dimension, graph, options.BuildBeamWidth, threads, out int extraEntries);
+        int linked = Connect(keys, keyCount, graph, options.BuildBeamWidth, threads, out int extraEntries);
         double tConnect = clock.Elapsed.TotalSeconds;
 
-        stats = new GraphBuildStats(sampleCount, pivots, tKnn, tProject, tReverse, tConnect, linked, extraEntries);
-        return graph;
+        return new GraphBuildStats(sampleCount, pivots, tKnn, tProject, tReverse, tConnect, linked, extraEntries);
     }
 
     /// <summary>A uniform-stride sample of the training queries (positions spread over the whole prefill).</summary>
@@ -115,7 +136,7 @@ public static class RoarGraphBuilder
         }
     }
 
-    private static int Project(float[] keys, int keyCount, int dimension, int[] knn, int queryCount, int kTrain, int m,
+    private static int Project(KeyRows keys, int keyCount, int[] knn, int queryCount, int kTrain, int m,
         AttentionIndexOptions options, int threads, KeyGraph graph, out int entry)
     {
         int r = options.PivotsPerQuery == 0 ? kTrain : Math.Min(options.PivotsPerQuery, kTrain);
@@ -163,7 +184,7 @@ public static class RoarGraphBuilder
                     buffers.Candidates[n++] = c;
                 }
             }
-            int kept = RngPruning.Prune(keys, dimension, p, buffers.Candidates.AsSpan(0, n), buffers.Scores.AsSpan(0, n), m,
+            int kept = RngPruning.Prune(keys, p, buffers.Candidates.AsSpan(0, n), buffers.Scores.AsSpan(0, n), m,
                 buffers.Selected, fillSlots);
             graph.SetNeighbors(p, buffers.Selected.AsSpan(0, kept));
             return buffers;
@@ -171,7 +192,7 @@ public static class RoarGraphBuilder
         return pivots;
     }
 
-    private static void AddReverseEdges(float[] keys, int keyCount, int dimension, KeyGraph projected, KeyGraph graph,
+    private static void AddReverseEdges(KeyRows keys, int keyCount, KeyGraph projected, KeyGraph graph,
         bool fill, int threads)
     {
         var offsets = new int[keyCount + 1];
@@ -214,7 +235,7 @@ public static class RoarGraphBuilder
                 graph.SetNeighbors(c, buffers.Candidates.AsSpan(0, n));
                 return buffers;
             }
-            int kept = RngPruning.Prune(keys, dimension, c, buffers.Candidates.AsSpan(0, n), buffers.Scores.AsSpan(0, n), m,
+            int kept = RngPruning.Prune(keys, c, buffers.Candidates.AsSpan(0, n), buffers.Scores.AsSpan(0, n), m,
                 buffers.Selected, fill);
             graph.SetNeighbors(c, buffers.Selected.AsSpan(0, kept));
             return buffers;
@@ -229,7 +250,7 @@ public static class RoarGraphBuilder
     /// very likely stays reachable); whatever a swap does disconnect is caught by the next round. Keys still
     /// unreachable after a few rounds become extra entry points.
     /// </summary>
-    internal static int Connect(float[] keys, int keyCount, int dimension, KeyGraph graph, int beamWidth, int threads,
+    internal static int Connect(KeyRows keys, int keyCount, KeyGraph graph, int beamWidth, int threads,
         out int extraEntryPoints)
     {
         var reached = new bool[keyCount];
@@ -264,7 +285,7 @@ public static class RoarGraphBuilder
                 Parallel.For(0, n, parallel, () => new BeamSearchScratch(), (i, _, scratch) =>
                 {
                     int key = chunk[i];
-                    GraphSearch.Run(graph, keys, dimension, keys.AsSpan(key * dimension, dimension), ef, 0, int.MaxValue, scratch);
+                    GraphSearch.Run(graph, keys, new ReadOnlySpan<float>(keys.Row(key), keys.Dimension), ef, 0, int.MaxValue, scratch);
                     Span<float> scores = stackalloc float[ConnectivityCandidates];
                     scratch.DrainTop(ConnectivityCandidates, candidates.AsSpan(i * ConnectivityCandidates, ConnectivityCandidates), scores);
                     return scratch;

@@ -23,11 +23,19 @@ public static class TrainingNeighbors
     /// Returns a queryCount x k row-major table of key positions, best first (ties to the lower position);
     /// k must be &lt;= keyCount.
     /// </summary>
-    public static int[] Compute(ReadOnlySpan<float> keys, int keyCount, ReadOnlySpan<float> queries, int queryCount,
+    public static unsafe int[] Compute(ReadOnlySpan<float> keys, int keyCount, ReadOnlySpan<float> queries, int queryCount,
         int dimension, int k, int threads)
     {
+        if (keys.Length < (long)keyCount * dimension) throw new ArgumentException($"keys hold {keys.Length} floats, need {keyCount} x {dimension}", nameof(keys));
+        fixed (float* p = keys)
+            return Compute(new KeyRows((byte*)p, dimension * sizeof(float), dimension), keyCount, queries, queryCount, k, threads);
+    }
+
+    internal static int[] Compute(KeyRows keys, int keyCount, ReadOnlySpan<float> queries, int queryCount, int k, int threads)
+    {
+        int dimension = keys.Dimension;
         if (k > keyCount) throw new ArgumentOutOfRangeException(nameof(k), k, $"k must be <= key count {keyCount}");
-        float[] transposed = Transpose(keys, keyCount, dimension);
+        float[] transposed = Transpose(keys, keyCount);
         float[] queryArray = queries[..(queryCount * dimension)].ToArray();
         var result = new int[queryCount * k];
         int chunks = (queryCount + QueriesPerChunk - 1) / QueriesPerChunk;
@@ -41,14 +49,15 @@ public static class TrainingNeighbors
         return result;
     }
 
-    private static float[] Transpose(ReadOnlySpan<float> keys, int keyCount, int dimension)
+    private static unsafe float[] Transpose(KeyRows keys, int keyCount)
     {
+        int dimension = keys.Dimension;
         int blocks = (keyCount + KeysPerBlock - 1) / KeysPerBlock;
         var t = new float[(long)blocks * dimension * KeysPerBlock];
         for (int i = 0; i < keyCount; i++)
         {
             int block = i / KeysPerBlock, lane = i % KeysPerBlock;
-            var row = keys.Slice(i * dimension, dimension);
+            var row = new ReadOnlySpan<float>(keys.Row(i), dimension);
             int baseOffset = block * dimension * KeysPerBlock + lane;
             for (int j = 0; j < dimension; j++) t[baseOffset + j * KeysPerBlock] = row[j];
         }

@@ -64,7 +64,13 @@ internal sealed class KvSequence
         return _heads[head.Layer * Shape.QueryHeadCount + head.Head];
     }
 
-    public void SetHead(KvHeadRef head, AttentionHeadIndex index) => _heads[head.Layer * Shape.QueryHeadCount + head.Head] = index;
+    /// <summary>Installs a head's index; a replaced one gives its graph slot in the KV head's node block back.</summary>
+    public void SetHead(KvHeadRef head, AttentionHeadIndex index)
+    {
+        ref var slot = ref _heads[head.Layer * Shape.QueryHeadCount + head.Head];
+        if (slot is not null && !ReferenceEquals(slot, index)) slot.ReleaseGraph();
+        slot = index;
+    }
 
     /// <summary>The built query-head indexes that read the given KV head.</summary>
     public IEnumerable<AttentionHeadIndex> HeadsOf(int layer, int kvHead)

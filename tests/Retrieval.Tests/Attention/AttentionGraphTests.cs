@@ -186,7 +186,9 @@ public class AttentionGraphTests
         for (int q = 50; q < 100; q++)
         {
             index.Search(head.TestQuery(q), p10, ids10, scores10, scratch);
-            var exact = SyntheticHead.ExactTopK(store.Keys.ToArray(), store.Count, head.Dimension, head.TestQuery(q), 10);
+            var allKeys = new float[store.Count * head.Dimension];
+            store.CopyKeysTo(allKeys);
+            var exact = SyntheticHead.ExactTopK(allKeys, store.Count, head.Dimension, head.TestQuery(q), 10);
             recall += ids10.Intersect(exact).Count() / 10.0;
         }
         Assert.True(recall / 50 >= 0.9, $"recall@10 after query-guided appends {recall / 50:F3}");
