@@ -46,6 +46,29 @@ internal static unsafe class KeyDot
         return sum;
     }
 
+    /// <summary>
+    /// Four dot products of one query with four keys: the horizontal sums of the four accumulators share three
+    /// horizontal adds instead of a separate reduction each (the reduction costs as much as the FMAs at d = 32).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Dot4(float* q, float* k0, float* k1, float* k2, float* k3, int dimension)
+    {
+        var a0 = Vector256<float>.Zero;
+        var a1 = Vector256<float>.Zero;
+        var a2 = Vector256<float>.Zero;
+        var a3 = Vector256<float>.Zero;
+        for (int j = 0; j < dimension; j += 8)
+        {
+            var x = Vector256.Load(q + j);
+            a0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k0 + j), a0);
+            a1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k1 + j), a1);
+            a2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k2 + j), a2);
+            a3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k3 + j), a3);
+        }
+        var t = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
+        return t.GetLower() + t.GetUpper();
+    }
+
     /// <summary>Asks for every cache line of a row of <paramref name="bytes"/> bytes (no-op without SSE).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Prefetch(void* row, int bytes)
