@@ -7,17 +7,17 @@ namespace Retrieval.Index.Attention;
 /// <summary>
 /// Exact top-k keys by inner product for a batch of training (prefill) queries: the bipartite query->key graph
 /// that the RoarGraph projection starts from. Keys are transposed once into blocks of 8 (for each dimension the
-/// 8 keys' coordinates side by side) so that 4 queries x 8 keys are scored per step with broadcast FMAs and no
-/// horizontal sums; key blocks are walked in L2-sized chunks under a chunk of queries so each key chunk is read
+/// 8 keys' coordinates side by side) so that 6 queries x 16 keys are scored per step with broadcast FMAs and no
+/// horizontal sums; key blocks are walked in half-L2-sized chunks under a chunk of queries so each key chunk is read
 /// from memory once per query chunk, not once per query. Kept apart from ExactDenseIndex.Search because this shape
-/// (many queries, k_train = 64, d = 32) runs 1.5x faster here (0.62 s vs 0.96 s CPU for 2,000 x 120,000, one thread).
+/// (many queries, k_train = 64, d = 32) runs 3x faster here (0.30 s vs 0.96 s CPU for 2,000 x 120,000, one thread;
+/// the earlier 4 x 16 tile whose accumulators the JIT spilled took 0.61 s).
 /// </summary>
 public static class TrainingNeighbors
 {
     private const int KeysPerBlock = 8;
-    private const int QueriesPerTile = 4;
-    private const int QueriesPerChunk = 128;
-    private const int BlocksPerKeyChunk = 512; // 4096 keys: 512 KB at d = 32
+    private const int QueriesPerChunk = 132; // 22 tiles of 6
+    private const int BlocksPerKeyChunk = 256; // 2048 keys: 256 KB at d = 32, half of L2
 
     /// <summary>
     /// Returns a queryCount x k row-major table of key positions, best first (ties to the lower position);
@@ -53,6 +53,7 @@ public static class TrainingNeighbors
     {
         int dimension = keys.Dimension;
         int blocks = (keyCount + KeysPerBlock - 1) / KeysPerBlock;
+        blocks += blocks & 1; // an even count: the wide tile walks blocks in pairs (padding keys are never offered)
         var t = new float[(long)blocks * dimension * KeysPerBlock];
         for (int i = 0; i < keyCount; i++)
         {
@@ -70,14 +71,14 @@ public static class TrainingNeighbors
         var heaps = new TopKHeap[queryCount];
         for (int i = 0; i < queryCount; i++) heaps[i] = new TopKHeap(k);
         int blocks = (keyCount + KeysPerBlock - 1) / KeysPerBlock;
-        for (int chunkStart = 0; chunkStart < blocks; chunkStart += BlocksPerKeyChunk)
+        blocks += blocks & 1;
+        unsafe
         {
-            int chunkEnd = Math.Min(blocks, chunkStart + BlocksPerKeyChunk);
-            for (int tile = 0; tile < queryCount; tile += QueriesPerTile)
+            fixed (float* t = transposed)
+            fixed (float* q = &queries[firstQuery * dimension])
             {
-                int tileCount = Math.Min(QueriesPerTile, queryCount - tile);
-                ScoreTile(transposed, keyCount, queries, firstQuery + tile, tileCount, dimension, chunkStart, chunkEnd,
-                    heaps.AsSpan(tile, tileCount));
+                for (int chunkStart = 0; chunkStart < blocks; chunkStart += BlocksPerKeyChunk)
+                    ScoreWideChunk(t, keyCount, q, queryCount, dimension, chunkStart, Math.Min(blocks, chunkStart + BlocksPerKeyChunk), heaps);
             }
         }
         Span<float> scratch = new float[k];
@@ -87,80 +88,91 @@ public static class TrainingNeighbors
         }
     }
 
-    private static void ScoreTile(float[] transposed, int keyCount, float[] queries, int firstQuery, int tileCount,
-        int dimension, int blockStart, int blockEnd, Span<TopKHeap> heaps)
+    private const int WideTile = 6;
+
+    /// <summary>
+    /// The 6 x 16 register tile (12 accumulators, AVX2's 16 registers): per coordinate 2 key loads and 6 query
+    /// broadcasts feed 12 FMAs, half again as many per key byte read from L2 as a 4 x 16 tile. A tile's 16 scores
+    /// per query are compared with that query's heap threshold (kept in a register-friendly local, refreshed only
+    /// after a push) in one max + compare, so most key blocks cost no branch per lane.
+    /// </summary>
+    private static unsafe void ScoreWideChunk(float* transposed, int keyCount, float* queries, int queryCount,
+        int dimension, int blockStart, int blockEnd, TopKHeap[] heaps)
     {
-        // Missing queries of a short tile reuse the first query; their scores are simply not pushed.
-        ref float q0 = ref queries[firstQuery * dimension];
-        ref float q1 = ref queries[(firstQuery + Math.Min(1, tileCount - 1)) * dimension];
-        ref float q2 = ref queries[(firstQuery + Math.Min(2, tileCount - 1)) * dimension];
-        ref float q3 = ref queries[(firstQuery + Math.Min(3, tileCount - 1)) * dimension];
-        Span<float> lanes = stackalloc float[KeysPerBlock];
-        int block = blockStart;
-        // Two key blocks per step: 2 key loads + 4 broadcasts feed 8 FMAs.
-        for (; block + 1 < blockEnd; block += 2)
+        float* thresholds = stackalloc float[WideTile];
+        float* sums = stackalloc float[2 * KeysPerBlock * WideTile];
+        for (int tile = 0; tile < queryCount; tile += WideTile)
         {
-            ref float kb = ref transposed[block * dimension * KeysPerBlock];
-            ref float kc = ref Unsafe.Add(ref kb, dimension * KeysPerBlock);
-            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-            for (int j = 0; j < dimension; j++)
+            int tileCount = Math.Min(WideTile, queryCount - tile);
+            float* q0 = queries + tile * dimension;
+            // Missing queries of a short tile repeat the tile's first query; their scores are not offered.
+            float* q1 = q0 + (tileCount > 1 ? dimension : 0);
+            float* q2 = q0 + (tileCount > 2 ? 2 * dimension : 0);
+            float* q3 = q0 + (tileCount > 3 ? 3 * dimension : 0);
+            float* q4 = q0 + (tileCount > 4 ? 4 * dimension : 0);
+            float* q5 = q0 + (tileCount > 5 ? 5 * dimension : 0);
+            for (int t = 0; t < WideTile; t++)
+                thresholds[t] = t < tileCount ? heaps[tile + t].Threshold : float.PositiveInfinity;
+            for (int block = blockStart; block < blockEnd; block += 2)
             {
-                var kv = Vector256.LoadUnsafe(ref kb, (nuint)(j * KeysPerBlock));
-                var kw = Vector256.LoadUnsafe(ref kc, (nuint)(j * KeysPerBlock));
-                var x0 = Vector256.Create(Unsafe.Add(ref q0, j));
-                var x1 = Vector256.Create(Unsafe.Add(ref q1, j));
-                var x2 = Vector256.Create(Unsafe.Add(ref q2, j));
-                var x3 = Vector256.Create(Unsafe.Add(ref q3, j));
-                a0 = Vector256.FusedMultiplyAdd(x0, kv, a0);
-                a1 = Vector256.FusedMultiplyAdd(x1, kv, a1);
-                a2 = Vector256.FusedMultiplyAdd(x2, kv, a2);
-                a3 = Vector256.FusedMultiplyAdd(x3, kv, a3);
-                b0 = Vector256.FusedMultiplyAdd(x0, kw, b0);
-                b1 = Vector256.FusedMultiplyAdd(x1, kw, b1);
-                b2 = Vector256.FusedMultiplyAdd(x2, kw, b2);
-                b3 = Vector256.FusedMultiplyAdd(x3, kw, b3);
+                float* kb = transposed + (nint)block * dimension * KeysPerBlock;
+                float* kc = kb + dimension * KeysPerBlock;
+                Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+                Vector256<float> b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+                for (int j = 0; j < dimension; j++)
+                {
+                    var kv = Vector256.Load(kb + j * KeysPerBlock);
+                    var kw = Vector256.Load(kc + j * KeysPerBlock);
+                    var x = Vector256.Create(q0[j]);
+                    a0 = Vector256.FusedMultiplyAdd(x, kv, a0);
+                    b0 = Vector256.FusedMultiplyAdd(x, kw, b0);
+                    x = Vector256.Create(q1[j]);
+                    a1 = Vector256.FusedMultiplyAdd(x, kv, a1);
+                    b1 = Vector256.FusedMultiplyAdd(x, kw, b1);
+                    x = Vector256.Create(q2[j]);
+                    a2 = Vector256.FusedMultiplyAdd(x, kv, a2);
+                    b2 = Vector256.FusedMultiplyAdd(x, kw, b2);
+                    x = Vector256.Create(q3[j]);
+                    a3 = Vector256.FusedMultiplyAdd(x, kv, a3);
+                    b3 = Vector256.FusedMultiplyAdd(x, kw, b3);
+                    x = Vector256.Create(q4[j]);
+                    a4 = Vector256.FusedMultiplyAdd(x, kv, a4);
+                    b4 = Vector256.FusedMultiplyAdd(x, kw, b4);
+                    x = Vector256.Create(q5[j]);
+                    a5 = Vector256.FusedMultiplyAdd(x, kv, a5);
+                    b5 = Vector256.FusedMultiplyAdd(x, kw, b5);
+                }
+                // Park the accumulators before offering: live across the heap's calls they would be spilled at
+                // every FMA inside the loop (no callee-saved vector registers on SysV), halving the kernel's speed.
+                a0.Store(sums); b0.Store(sums + 8); a1.Store(sums + 16); b1.Store(sums + 24);
+                a2.Store(sums + 32); b2.Store(sums + 40); a3.Store(sums + 48); b3.Store(sums + 56);
+                a4.Store(sums + 64); b4.Store(sums + 72); a5.Store(sums + 80); b5.Store(sums + 88);
+                int baseKey = block * KeysPerBlock;
+                for (int t = 0; t < tileCount; t++)
+                    OfferPair(heaps[tile + t], thresholds + t, sums + 16 * t, baseKey, keyCount);
             }
-            OfferTile(heaps, tileCount, a0, a1, a2, a3, block * KeysPerBlock, keyCount, lanes);
-            OfferTile(heaps, tileCount, b0, b1, b2, b3, (block + 1) * KeysPerBlock, keyCount, lanes);
-        }
-        for (; block < blockEnd; block++)
-        {
-            ref float kb = ref transposed[block * dimension * KeysPerBlock];
-            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-            for (int j = 0; j < dimension; j++)
-            {
-                var kv = Vector256.LoadUnsafe(ref kb, (nuint)(j * KeysPerBlock));
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q0, j)), kv, a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q1, j)), kv, a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q2, j)), kv, a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q3, j)), kv, a3);
-            }
-            OfferTile(heaps, tileCount, a0, a1, a2, a3, block * KeysPerBlock, keyCount, lanes);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OfferTile(Span<TopKHeap> heaps, int tileCount, Vector256<float> a0, Vector256<float> a1,
-        Vector256<float> a2, Vector256<float> a3, int baseKey, int keyCount, Span<float> lanes)
+    private static unsafe void OfferPair(TopKHeap heap, float* threshold, float* lanes, int baseKey, int keyCount)
     {
-        int valid = Math.Min(KeysPerBlock, keyCount - baseKey);
-        Offer(heaps[0], a0, baseKey, valid, lanes);
-        if (tileCount > 1) Offer(heaps[1], a1, baseKey, valid, lanes);
-        if (tileCount > 2) Offer(heaps[2], a2, baseKey, valid, lanes);
-        if (tileCount > 3) Offer(heaps[3], a3, baseKey, valid, lanes);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Offer(TopKHeap heap, Vector256<float> scores, int baseKey, int valid, Span<float> lanes)
-    {
-        uint mask = Vector256.GreaterThanOrEqual(scores, Vector256.Create(heap.Threshold)).ExtractMostSignificantBits();
-        if (mask == 0) return;
-        scores.CopyTo(lanes);
+        var limit = Vector256.Create(*threshold);
+        var a = Vector256.Load(lanes);
+        var b = Vector256.Load(lanes + KeysPerBlock);
+        if (!Vector256.GreaterThanOrEqualAny(Vector256.Max(a, b), limit)) return;
+        uint mask = Vector256.GreaterThanOrEqual(a, limit).ExtractMostSignificantBits()
+            | (Vector256.GreaterThanOrEqual(b, limit).ExtractMostSignificantBits() << KeysPerBlock);
         while (mask != 0)
         {
             int lane = System.Numerics.BitOperations.TrailingZeroCount(mask);
             mask &= mask - 1;
-            if (lane < valid) heap.Push(baseKey + lane, lanes[lane]);
+            int key = baseKey + lane;
+            if (key < keyCount && lanes[lane] >= *threshold)
+            {
+                heap.Push(key, lanes[lane]);
+                *threshold = heap.Threshold;
+            }
         }
     }
 }
