@@ -264,6 +264,8 @@ public static unsafe class RoarGraphBuilder
         var search = new HostSearch(keyCount);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
         var chunk = new int[ConnectivityChunk];
+        // Search scratches (each with a visited array over all keys) are reused across chunks, not allocated per chunk.
+        var scratches = new System.Collections.Concurrent.ConcurrentBag<BeamSearchScratch>();
         var candidates = new int[ConnectivityChunk * ConnectivityCandidates];
         for (int round = 0; round < 4; round++)
         {
@@ -282,14 +284,14 @@ public static unsafe class RoarGraphBuilder
                 for (; next < keyCount && n < chunkSize; next++)
                     if (!reached[next]) chunk[n++] = next;
                 if (n == 0) break;
-                Parallel.For(0, n, parallel, () => new BeamSearchScratch(), (i, _, scratch) =>
+                Parallel.For(0, n, parallel, () => scratches.TryTake(out var reused) ? reused : new BeamSearchScratch(), (i, _, scratch) =>
                 {
                     int key = chunk[i];
                     GraphSearch.Run(graph, keys, new ReadOnlySpan<float>(keys.Row(key), keys.Dimension), ef, 0, int.MaxValue, scratch);
                     Span<float> scores = stackalloc float[ConnectivityCandidates];
                     scratch.DrainTop(ConnectivityCandidates, candidates.AsSpan(i * ConnectivityCandidates, ConnectivityCandidates), scores);
                     return scratch;
-                }, _ => { });
+                }, scratches.Add);
                 int linkedHere = 0;
                 for (int i = 0; i < n; i++)
                 {
@@ -324,9 +326,23 @@ public static unsafe class RoarGraphBuilder
         public readonly int[] Queue = new int[Budget + 1024 * 4];
         public int Epoch;
 
+        private int[]? _delegates;
+
         public void EnsureCapacity(int keyCount)
         {
             if (Stamp.Length < keyCount) Array.Resize(ref Stamp, Math.Max(keyCount, Stamp.Length + Stamp.Length / 2));
+        }
+
+        /// <summary>Per host: the node with a free slot that last took a key for it (-1: none yet).</summary>
+        public int[] DelegatesFor(int keyCount)
+        {
+            if (_delegates is null || _delegates.Length < keyCount)
+            {
+                int old = _delegates?.Length ?? 0;
+                Array.Resize(ref _delegates, Math.Max(keyCount, old + old / 2));
+                _delegates.AsSpan(old).Fill(-1);
+            }
+            return _delegates;
         }
     }
 
@@ -341,6 +357,24 @@ public static unsafe class RoarGraphBuilder
         foreach (int c in hosts)
         {
             if (c >= 0 && c != key && (reached is null || reached[c]) && graph.Degree(c) < m && graph.TryAddEdge(c, key)) return true;
+        }
+        // The best host is full (hubs are): try the node that last took a key for it. Without this memory every
+        // cold key near a hub searched breadth first for a free slot again (kv-minilm: 68K searches of ~63 nodes
+        // each, half the connectivity pass).
+        int best = -1;
+        foreach (int c in hosts)
+        {
+            if (c >= 0 && c != key && (reached is null || reached[c])) { best = c; break; }
+        }
+        int[]? delegates = reached is null || best < 0 ? null : search.DelegatesFor(graph.NodeCount);
+        if (delegates is not null)
+        {
+            int d = delegates[best];
+            if (d >= 0 && d != key && reached![d] && graph.TryAddEdge(d, key))
+            {
+                if (graph.Degree(d) == m) delegates[best] = key;
+                return true;
+            }
         }
         int epoch = ++search.Epoch;
         int head = 0, tail = 0;
@@ -357,7 +391,11 @@ public static unsafe class RoarGraphBuilder
             {
                 if (search.Stamp[n] == epoch || (reached is not null && !reached[n]) || n == key) continue;
                 search.Stamp[n] = epoch;
-                if (graph.Degree(n) < m && graph.TryAddEdge(n, key)) return true;
+                if (graph.Degree(n) < m && graph.TryAddEdge(n, key))
+                {
+                    if (delegates is not null) delegates[best] = graph.Degree(n) < m ? n : key;
+                    return true;
+                }
                 if (tail < search.Queue.Length) search.Queue[tail++] = n;
             }
         }
