@@ -23,6 +23,12 @@ public sealed record AttentionIndexOptions
     public int TrainingNeighbors { get; init; } = DefaultTrainingNeighbors;
 
     /// <summary>M: the out-degree bound of every key in the graph.</summary>
+    /// <remarks>
+    /// kv-minilm L0H11 at recall@100 ~0.953 (thread CPU per search, one loaded run): M 32 at ef 220 110-119 us
+    /// (2.29% of keys), M 40 at ef 180 103-110 us (2.33%), M 48 at ef 160 98-100 us (2.44%), but M 48 builds ~1.5x
+    /// slower and both take 3 cache lines of adjacency per key instead of 2; M 24 needs ef 300 (148 us), M 16 does
+    /// not reach 0.93 by ef 300. 32 stays the default for memory and build time.
+    /// </remarks>
     public int Connectivity { get; init; } = DefaultConnectivity;
 
     /// <summary>
@@ -39,8 +45,8 @@ public sealed record AttentionIndexOptions
     /// <summary>
     /// Entry points every search starts from: the key most often ranked first by the training queries, plus the
     /// best keys of training queries spread evenly over the prefill. One is best on kv-minilm L0H11 (recall@100 at
-    /// ef 200: 0.950 with 1, 0.944 with 8, 0.918 with 32): several starts split the beam over regions.
-    /// </summary>
+    /// ef 200: 0.950 with 1, 0.944 with 8, 0.918 with 32): several starts split the beam over regions. Starting
+    /// instead from whichever of 16 or 32 such hubs scores the query highest is worse still (0.906-0.917).</summary>
     public int EntryPoints { get; init; } = DefaultEntryPoints;
 
     /// <summary>Fill the slots the RNG rule leaves free with the best occluded candidates (RoarGraph's fill pass).</summary>
