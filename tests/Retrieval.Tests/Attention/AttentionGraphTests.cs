@@ -43,6 +43,32 @@ public class AttentionGraphTests
     }
 
     [Fact]
+    public void BuildsOnOneAndTwoThreadsAreIdenticalWhenPivotCandidateListsOutgrowTheirBuffers()
+    {
+        // Every training query's 64 keys are pivots; hubs gather candidates from up to 64 queries (thousands), so
+        // the per-thread candidate buffers grow mid-gathering. A regrowth that dropped the gathered candidates made
+        // builds differ with the parallel partitioning and gave hubs repeated neighbours.
+        var head = new SyntheticHead(1500, 3000, 16, 41);
+        var options = SmallOptions with { TrainingNeighbors = 64, Connectivity = 16, TrainingSampleRate = 1 };
+        var lists = new int[2][][];
+        for (int build = 0; build < 2; build++)
+        {
+            var store = new KeyValueStore(head.Dimension, head.Keys, head.Values, head.KeyCount);
+            var index = AttentionHeadIndex.Build(store, head.TrainingQueries, head.QueryCount, options with { Threads = 1 + build });
+            AssertInvariants(index.Graph, head.KeyCount, options.Connectivity);
+            lists[build] = Enumerable.Range(0, head.KeyCount).Select(i => index.Graph.Neighbors(i).ToArray()).ToArray();
+        }
+        for (int i = 0; i < head.KeyCount; i++) Assert.Equal(lists[0][i], lists[1][i]);
+
+        // The growth itself keeps what was gathered (the regression: a fresh array turned it into key 0, repeated).
+        var buffers = new RoarGraphBuilder.PruneBuffers(10);
+        for (int i = 0; i < 200; i++) buffers.Candidates[i] = i + 1;
+        buffers.Ensure(200 + 64 * 4);
+        Assert.True(buffers.Candidates.Length >= 456);
+        for (int i = 0; i < 200; i++) Assert.Equal(i + 1, buffers.Candidates[i]);
+    }
+
+    [Fact]
     public void TinyCachesBuildAndSearch()
     {
         // One key, two keys: the degenerate sizes a short prompt produces.
