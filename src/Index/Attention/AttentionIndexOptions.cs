@@ -9,7 +9,7 @@ namespace Retrieval.Index.Attention;
 public sealed record AttentionIndexOptions
 {
     public const int DefaultTrainingNeighbors = 64;
-    public const int DefaultConnectivity = 32;
+    public const int DefaultConnectivity = 48;
     public const int DefaultBuildBeamWidth = 16;
     public const double DefaultTrainingSampleRate = 0.1;
     public const int DefaultAppendFoldBatch = 512;
@@ -24,10 +24,10 @@ public sealed record AttentionIndexOptions
 
     /// <summary>M: the out-degree bound of every key in the graph.</summary>
     /// <remarks>
-    /// kv-minilm L0H11 at recall@100 ~0.953 (thread CPU per search, one loaded run): M 32 at ef 220 110-119 us
-    /// (2.29% of keys), M 40 at ef 180 103-110 us (2.33%), M 48 at ef 160 98-100 us (2.44%), but M 48 builds ~1.5x
-    /// slower and both take 3 cache lines of adjacency per key instead of 2; M 24 needs ef 300 (148 us), M 16 does
-    /// not reach 0.93 by ef 300. 32 stays the default for memory and build time.
+    /// kv-minilm L0H11 at recall@100 0.953 (bench kv, back to back on a loaded machine): M 48 at ef 160 101-103 us
+    /// mean (96-98 us thread CPU, 2.44% of keys scored), M 40 at ef 180 124-140 us (2.33%), M 32 at ef 220 122-137 us
+    /// (2.30%); M 48 builds ~6% slower than M 32 (connectivity) and its lists take 3 cache lines instead of 2 (M 40
+    /// is padded to the same 3 lines). M 24 needs ef 300 for 0.953 (148 us CPU); M 16 does not reach 0.93 by ef 300.
     /// </remarks>
     public int Connectivity { get; init; } = DefaultConnectivity;
 
