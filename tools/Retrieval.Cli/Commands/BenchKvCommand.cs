@@ -32,7 +32,7 @@ public static class BenchKvCommand
             Description = "Beam widths (ef) of the attention-aware index to sweep.",
             HelpName = "EF",
             AllowMultipleArgumentsPerToken = true,
-            DefaultValueFactory = _ => [100, 150, 200, 250, 300, 500],
+            DefaultValueFactory = _ => [100, 150, 160, 200, 250, 300, 500],
         };
         var sampleRate = new Option<double>("--training-sample-rate")
         {
