@@ -196,6 +196,11 @@ public sealed class SeismicIndex
         int[] blockDocStart = Postings.BlockDocStart;
         int[] docIds = Postings.DocIds;
         long summaryTicks = 0, documentTicks = 0;
+        if (parameters.BlockOrder == SeismicBlockOrder.GlobalBestFirst)
+        {
+            SearchGlobalBestFirst(terms, weights, order[..cut], heap, heapFactor, timed, scratch, ref stats, ref summaryTicks, ref documentTicks);
+            cut = 0;
+        }
         for (int c = 0; c < cut; c++)
         {
             int term = terms[(int)(uint)order[c]];
@@ -217,7 +222,7 @@ public sealed class SeismicIndex
                 scratch.BlockScores, scratch.WeightSums);
             long t1 = timed ? Stopwatch.GetTimestamp() : 0;
             float[] blockScores = scratch.BlockScores;
-            if (parameters.BlocksBestFirst)
+            if (parameters.BlockOrder == SeismicBlockOrder.ListBestFirst)
             {
                 // Visit blocks by summary score, best first: the heap fills with strong documents early, and once one
                 // block falls below the bar every later one does too, so the rest of the list is skipped in one step.
@@ -274,6 +279,76 @@ public sealed class SeismicIndex
         ids[found..].Fill(SearchResults.MissingId);
         scores[found..].Fill(float.NaN);
         return found;
+    }
+
+    /// <summary>
+    /// <see cref="SeismicBlockOrder.GlobalBestFirst"/>: single-block lists (no summary; rare terms, strong documents) are
+    /// scored first, then the summaries of every other cut list, then their blocks in one descending summary-score
+    /// order across lists. A binary max-heap of (score bits, global block) keys is built in linear time and popped only
+    /// as far as blocks pass the bar, so the many blocks that never do are never sorted.
+    /// </summary>
+    private void SearchGlobalBestFirst(ReadOnlySpan<int> terms, ReadOnlySpan<float> weights, ReadOnlySpan<long> cutOrder,
+        TopKHeap heap, float heapFactor, bool timed, SeismicScratch scratch, ref SeismicQueryStats stats,
+        ref long summaryTicks, ref long documentTicks)
+    {
+        int[] termBlockStart = Postings.TermBlockStart;
+        float[] dense = scratch.DenseQuery;
+        long t0 = timed ? Stopwatch.GetTimestamp() : 0;
+        int total = 0;
+        for (int c = 0; c < cutOrder.Length; c++)
+        {
+            int term = terms[(int)(uint)cutOrder[c]];
+            int blockCount = termBlockStart[term + 1] - termBlockStart[term];
+            if (blockCount == 0) continue;
+            stats.ListsVisited++;
+            if (blockCount == 1)
+            {
+                stats.BlocksScored++;
+                stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(termBlockStart[term]), default, dense, scratch.Visited, heap,
+                    scratch.ValueBuffer, RowDocuments);
+                continue;
+            }
+            total += blockCount;
+        }
+        long t1 = timed ? Stopwatch.GetTimestamp() : 0;
+        var keys = scratch.GlobalKeysFor(total);
+        var scores = scratch.GlobalScoresFor(total);
+        int filled = 0;
+        for (int c = 0; c < cutOrder.Length; c++)
+        {
+            int term = terms[(int)(uint)cutOrder[c]];
+            int firstBlock = termBlockStart[term], blockCount = termBlockStart[term + 1] - firstBlock;
+            if (blockCount < 2) continue;
+            var listScores = scores.Slice(filled, blockCount);
+            stats.SummaryEntriesRead += Summaries.ScoreList(term, firstBlock, blockCount, terms, weights, listScores, scratch.WeightSums);
+            for (int b = 0; b < blockCount; b++)
+                keys[filled + b] = ((long)BitConverter.SingleToInt32Bits(Math.Max(listScores[b], 0f)) << 32) | (uint)(firstBlock + b);
+            filled += blockCount;
+        }
+        long t2 = timed ? Stopwatch.GetTimestamp() : 0;
+        BlockKeyHeap.Build(keys);
+        int remaining = keys.Length;
+        while (remaining > 0)
+        {
+            long key = BlockKeyHeap.Pop(keys, ref remaining);
+            float score = BitConverter.Int32BitsToSingle((int)(key >> 32));
+            if (heap.IsFull && score < heapFactor * heap.Threshold)
+            {
+                stats.BlocksSkipped += remaining + 1;
+                break;
+            }
+            stats.BlocksScored++;
+            // The heap's top is the block visited next unless the bar rises past it: prefetch its documents.
+            var next = remaining > 0 ? DocsOf((int)(uint)keys[0]) : default;
+            stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf((int)(uint)key), next, dense, scratch.Visited, heap,
+                scratch.ValueBuffer, RowDocuments);
+        }
+        if (timed)
+        {
+            long t3 = Stopwatch.GetTimestamp();
+            summaryTicks += t2 - t1;
+            documentTicks += (t1 - t0) + (t3 - t2);
+        }
     }
 
     private ReadOnlySpan<int> DocsOf(int globalBlock)
