@@ -27,6 +27,7 @@ namespace Retrieval.Index.Sparse;
 public sealed class SeismicIndex
 {
     private const int QueriesPerClaim = 8;
+    internal static bool UseLanes = true;
     private readonly ConcurrentBag<SeismicScratch> _scratchPool = new();
     private readonly int _maxBlocksPerList;
     private readonly int _maxDocumentLength;
@@ -182,6 +183,8 @@ public sealed class SeismicIndex
         var weights = query.Values;
         float[] dense = scratch.DenseQuery;
         for (int i = 0; i < terms.Length; i++) dense[terms[i]] = weights[i];
+        var lanes = scratch.Lanes;
+        if (!UseLanes || !lanes.Set(terms, weights)) lanes = null;
 
         // Query cut: visit the lists of the heaviest terms, heaviest first (ties: lower term id).
         var order = scratch.CutKeysFor(terms.Length);
@@ -198,7 +201,7 @@ public sealed class SeismicIndex
         long summaryTicks = 0, documentTicks = 0;
         if (parameters.BlockOrder == SeismicBlockOrder.GlobalBestFirst)
         {
-            SearchGlobalBestFirst(terms, weights, order[..cut], heap, heapFactor, timed, scratch, ref stats, ref summaryTicks, ref documentTicks);
+            SearchGlobalBestFirst(terms, weights, order[..cut], heap, heapFactor, timed, scratch, lanes, ref stats, ref summaryTicks, ref documentTicks);
             cut = 0;
         }
         for (int c = 0; c < cut; c++)
@@ -213,7 +216,7 @@ public sealed class SeismicIndex
                 long s0 = timed ? Stopwatch.GetTimestamp() : 0;
                 stats.BlocksScored++;
                 var only = docIds.AsSpan(blockDocStart[firstBlock], blockDocStart[firstBlock + 1] - blockDocStart[firstBlock]);
-                stats.DocumentsScored += Forward.ScoreUnvisited(only, default, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments);
+                stats.DocumentsScored += Forward.ScoreUnvisited(only, default, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
                 if (timed) documentTicks += Stopwatch.GetTimestamp() - s0;
                 continue;
             }
@@ -241,7 +244,7 @@ public sealed class SeismicIndex
                     stats.BlocksScored++;
                     // Blocks come in descending summary score, so the next one is the only candidate to prefetch.
                     var next = i + 1 < blockCount ? DocsOf(firstBlock + (int)(uint)byScore[i + 1]) : default;
-                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
                 }
             }
             else
@@ -255,7 +258,7 @@ public sealed class SeismicIndex
                     int after = NextAdmissible(blockScores, b + 1, blockCount, heap, heapFactor);
                     stats.BlocksScored++;
                     var next = after < blockCount ? DocsOf(firstBlock + after) : default;
-                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments);
+                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
                     if (after < blockCount && heap.IsFull && blockScores[after] < heapFactor * heap.Threshold)
                         after = NextAdmissible(blockScores, after + 1, blockCount, heap, heapFactor);
                     stats.BlocksSkipped += after - b - 1;
@@ -288,7 +291,7 @@ public sealed class SeismicIndex
     /// as far as blocks pass the bar, so the many blocks that never do are never sorted.
     /// </summary>
     private void SearchGlobalBestFirst(ReadOnlySpan<int> terms, ReadOnlySpan<float> weights, ReadOnlySpan<long> cutOrder,
-        TopKHeap heap, float heapFactor, bool timed, SeismicScratch scratch, ref SeismicQueryStats stats,
+        TopKHeap heap, float heapFactor, bool timed, SeismicScratch scratch, QueryLanes? lanes, ref SeismicQueryStats stats,
         ref long summaryTicks, ref long documentTicks)
     {
         int[] termBlockStart = Postings.TermBlockStart;
@@ -304,8 +307,7 @@ public sealed class SeismicIndex
             if (blockCount == 1)
             {
                 stats.BlocksScored++;
-                stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(termBlockStart[term]), default, dense, scratch.Visited, heap,
-                    scratch.ValueBuffer, RowDocuments);
+                stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(termBlockStart[term]), default, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
                 continue;
             }
             total += blockCount;
@@ -340,8 +342,7 @@ public sealed class SeismicIndex
             stats.BlocksScored++;
             // The heap's top is the block visited next unless the bar rises past it: prefetch its documents.
             var next = remaining > 0 ? DocsOf((int)(uint)keys[0]) : default;
-            stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf((int)(uint)key), next, dense, scratch.Visited, heap,
-                scratch.ValueBuffer, RowDocuments);
+            stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf((int)(uint)key), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
         }
         if (timed)
         {

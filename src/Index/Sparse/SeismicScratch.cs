@@ -44,12 +44,15 @@ internal sealed class SeismicScratch
     }
 
     public float[] DenseQuery { get; }
+    /// <summary>The query prepared for gather-free scoring of 16-bit-term rows (see <see cref="QueryLanes"/>).</summary>
+    public QueryLanes Lanes { get; } = new();
     public VisitedDocuments Visited { get; }
     public float[] BlockScores { get; }
     public float[] WeightSums { get; }
     public float[] ValueBuffer { get; }
     public long[] CutKeys { get; private set; }
     private TopKHeap? _heap;
+
 
     public TopKHeap HeapFor(int k)
     {
