@@ -55,7 +55,33 @@ public abstract class ForwardIndex
     /// 16-bit-term rows (the dense array is then not read for those rows).
     /// </summary>
     internal abstract int ScoreUnvisited(ReadOnlySpan<int> docs, ReadOnlySpan<int> nextDocs, float[] denseQuery,
-        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments, QueryLanes? lanes = null);
+        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments, QueryLanes? lanes = null,
+        ReadOnlySpan<uint> refs = default, ReadOnlySpan<uint> nextRefs = default);
+
+    /// <summary>Row references hold entry starts below 2^24 and lengths below 255 (longer rows read the offsets).</summary>
+    internal const int RefLengthBits = 8;
+    internal const uint RefLengthEscape = (1u << RefLengthBits) - 1;
+
+    /// <summary>
+    /// Per posting of <paramref name="postingRows"/>, its row's first entry and length packed in 32 bits (entry start
+    /// above, length below; length 255 means "read the offsets"), or null when the forward index has 2^24 entries or
+    /// more. Scoring a block then finds each row from the posting itself, a sequential read beside the row ids, where
+    /// the offsets array was one more random access per document and made every row prefetch wait for it.
+    /// </summary>
+    internal static uint[]? RowRefs(ForwardIndex forward, int[] postingRows)
+    {
+        if (forward.NonZeroCount >= 1L << (32 - RefLengthBits)) return null;
+        var refs = new uint[postingRows.Length];
+        long[] offsets = forward.Offsets;
+        for (int i = 0; i < postingRows.Length; i++)
+        {
+            int row = postingRows[i];
+            long start = offsets[row];
+            uint length = (uint)Math.Min(offsets[row + 1] - start, RefLengthEscape);
+            refs[i] = ((uint)start << RefLengthBits) | length;
+        }
+        return refs;
+    }
 
     /// <summary>The rows as stored (format version 2): per document its term ids, then its weights, back to back.</summary>
     internal abstract byte[] RowBytes { get; }
@@ -182,8 +208,11 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
     }
 
     internal override unsafe int ScoreUnvisited(ReadOnlySpan<int> docs, ReadOnlySpan<int> nextDocs, float[] denseQuery,
-        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments, QueryLanes? lanes = null)
+        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments, QueryLanes? lanes = null,
+        ReadOnlySpan<uint> refs = default, ReadOnlySpan<uint> nextRefs = default)
     {
+        if (refs.Length == docs.Length && docs.Length > 0)
+            return ScoreByRefs(docs, refs, nextRefs, denseQuery, visited, heap, valueScratch, rowDocuments, lanes);
         bool useLanes = typeof(TTerm) == typeof(ushort) && lanes is { Count: > 0 };
         ref float query = ref MemoryMarshal.GetArrayDataReference(denseQuery);
         long[] offsets = Offsets;
@@ -295,6 +324,37 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
         }
         return Vector512.Sum(acc);
     }
+
+    private unsafe int ScoreByRefs(ReadOnlySpan<int> docs, ReadOnlySpan<uint> refs, ReadOnlySpan<uint> nextRefs, float[] denseQuery,
+        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments, QueryLanes? lanes)
+    {
+        bool useLanes = typeof(TTerm) == typeof(ushort) && lanes is { Count: > 0 };
+        ref float query = ref MemoryMarshal.GetArrayDataReference(denseQuery);
+        int scored = 0;
+        for (int i = 0; i < docs.Length; i++)
+        {
+            // The posting names the row's bytes, so a row can be requested any distance ahead with no dependent load.
+            if (Sse.IsSupported)
+            {
+                int r = i + RefPrefetchAhead;
+                if (r < refs.Length) PrefetchRow(refs[r] >> RefLengthBits);
+                else if (r - refs.Length < nextRefs.Length) PrefetchRow(nextRefs[r - refs.Length] >> RefLengthBits);
+            }
+            int doc = docs[i];
+            if (!visited.TryVisit(doc)) continue;
+            uint reference = refs[i];
+            long start = reference >> RefLengthBits;
+            int length = (int)(reference & RefLengthEscape);
+            if (length == RefLengthEscape) length = (int)(Offsets[doc + 1] - start);
+            float score = RowScore(start, length, ref query, useLanes ? lanes : null, valueScratch);
+            if (score >= heap.Threshold)
+                heap.Push(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(rowDocuments), doc), score);
+            scored++;
+        }
+        return scored;
+    }
+
+    private const int RefPrefetchAhead = 4;
 
     /// <summary>The dot product of the row at entry <paramref name="start"/> with the query (lanes when given and usable).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

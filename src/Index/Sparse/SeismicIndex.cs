@@ -46,7 +46,11 @@ public sealed class SeismicIndex
         BuildStats = buildStats;
         for (int t = 0; t < postings.VocabularySize; t++) _maxBlocksPerList = Math.Max(_maxBlocksPerList, postings.BlockCountOf(t));
         for (int d = 0; d < forward.DocumentCount; d++) _maxDocumentLength = Math.Max(_maxDocumentLength, forward.LengthOf(d));
+        _rowRefs = ForwardIndex.RowRefs(forward, postings.DocIds);
     }
+
+    /// <summary>Per posting, where its row lies in the forward index (see <see cref="ForwardIndex.RowRefs"/>); null when entries do not fit.</summary>
+    private readonly uint[]? _rowRefs;
 
     /// <summary>Builds an index over <paramref name="documents"/> (row i = doc id i); <paramref name="documentIds"/> optionally names them.</summary>
     public static SeismicIndex Build(SparseMatrix documents, SeismicBuildOptions? options = null, string[]? documentIds = null) =>
@@ -215,8 +219,7 @@ public sealed class SeismicIndex
                 // A single-block list has no summary: its few documents are scored directly.
                 long s0 = timed ? Stopwatch.GetTimestamp() : 0;
                 stats.BlocksScored++;
-                var only = docIds.AsSpan(blockDocStart[firstBlock], blockDocStart[firstBlock + 1] - blockDocStart[firstBlock]);
-                stats.DocumentsScored += Forward.ScoreUnvisited(only, default, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
+                stats.DocumentsScored += ScoreBlock(firstBlock, -1, scratch, heap, lanes);
                 if (timed) documentTicks += Stopwatch.GetTimestamp() - s0;
                 continue;
             }
@@ -243,8 +246,8 @@ public sealed class SeismicIndex
                     }
                     stats.BlocksScored++;
                     // Blocks come in descending summary score, so the next one is the only candidate to prefetch.
-                    var next = i + 1 < blockCount ? DocsOf(firstBlock + (int)(uint)byScore[i + 1]) : default;
-                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
+                    int next = i + 1 < blockCount ? firstBlock + (int)(uint)byScore[i + 1] : -1;
+                    stats.DocumentsScored += ScoreBlock(firstBlock + b, next, scratch, heap, lanes);
                 }
             }
             else
@@ -257,8 +260,8 @@ public sealed class SeismicIndex
                 {
                     int after = NextAdmissible(blockScores, b + 1, blockCount, heap, heapFactor);
                     stats.BlocksScored++;
-                    var next = after < blockCount ? DocsOf(firstBlock + after) : default;
-                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
+                    int next = after < blockCount ? firstBlock + after : -1;
+                    stats.DocumentsScored += ScoreBlock(firstBlock + b, next, scratch, heap, lanes);
                     if (after < blockCount && heap.IsFull && blockScores[after] < heapFactor * heap.Threshold)
                         after = NextAdmissible(blockScores, after + 1, blockCount, heap, heapFactor);
                     stats.BlocksSkipped += after - b - 1;
@@ -307,7 +310,7 @@ public sealed class SeismicIndex
             if (blockCount == 1)
             {
                 stats.BlocksScored++;
-                stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(termBlockStart[term]), default, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
+                stats.DocumentsScored += ScoreBlock(termBlockStart[term], -1, scratch, heap, lanes);
                 continue;
             }
             total += blockCount;
@@ -341,8 +344,8 @@ public sealed class SeismicIndex
             }
             stats.BlocksScored++;
             // The heap's top is the block visited next unless the bar rises past it: prefetch its documents.
-            var next = remaining > 0 ? DocsOf((int)(uint)keys[0]) : default;
-            stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf((int)(uint)key), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
+            int next = remaining > 0 ? (int)(uint)keys[0] : -1;
+            stats.DocumentsScored += ScoreBlock((int)(uint)key, next, scratch, heap, lanes);
         }
         if (timed)
         {
@@ -351,6 +354,25 @@ public sealed class SeismicIndex
             documentTicks += (t1 - t0) + (t3 - t2);
         }
     }
+
+    /// <summary>
+    /// Scores the unvisited documents of <paramref name="globalBlock"/>, prefetching those of <paramref name="nextBlock"/>
+    /// (-1: none); returns how many were scored.
+    /// </summary>
+    private int ScoreBlock(int globalBlock, int nextBlock, SeismicScratch scratch, TopKHeap heap, QueryLanes? lanes)
+    {
+        int[] blockDocStart = Postings.BlockDocStart;
+        int start = blockDocStart[globalBlock], end = blockDocStart[globalBlock + 1];
+        int nextStart = nextBlock >= 0 ? blockDocStart[nextBlock] : 0, nextEnd = nextBlock >= 0 ? blockDocStart[nextBlock + 1] : 0;
+        var docs = Postings.DocIds.AsSpan(start, end - start);
+        var next = Postings.DocIds.AsSpan(nextStart, nextEnd - nextStart);
+        if (UseRefs && _rowRefs is { } refs)
+            return Forward.ScoreUnvisited(docs, next, scratch.DenseQuery, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes,
+                refs.AsSpan(start, end - start), refs.AsSpan(nextStart, nextEnd - nextStart));
+        return Forward.ScoreUnvisited(docs, next, scratch.DenseQuery, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
+    }
+
+    internal static bool UseRefs = true;
 
     private ReadOnlySpan<int> DocsOf(int globalBlock)
     {
