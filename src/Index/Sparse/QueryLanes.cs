@@ -28,7 +28,7 @@ internal sealed class QueryLanes
         for (int j = 0; j < MaxTerms; j++) _indexBroadcasts[j] = Vector512.Create((ushort)(j + 1));
     }
 
-    public static bool IsSupported => Avx512BW.IsSupported && Avx512F.IsSupported;
+    public static bool IsSupported => Avx512BW.IsSupported && Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
     /// <summary>Query terms held (0 when the query does not fit: then the dense-array path scores it).</summary>
     public int Count { get; private set; }

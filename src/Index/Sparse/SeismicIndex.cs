@@ -27,7 +27,6 @@ namespace Retrieval.Index.Sparse;
 public sealed class SeismicIndex
 {
     private const int QueriesPerClaim = 8;
-    internal static bool UseLanes = true;
     private readonly ConcurrentBag<SeismicScratch> _scratchPool = new();
     private readonly int _maxBlocksPerList;
     private readonly int _maxDocumentLength;
@@ -188,7 +187,7 @@ public sealed class SeismicIndex
         float[] dense = scratch.DenseQuery;
         for (int i = 0; i < terms.Length; i++) dense[terms[i]] = weights[i];
         var lanes = scratch.Lanes;
-        if (!UseLanes || !lanes.Set(terms, weights)) lanes = null;
+        if (!lanes.Set(terms, weights)) lanes = null;
 
         // Query cut: visit the lists of the heaviest terms, heaviest first (ties: lower term id).
         var order = scratch.CutKeysFor(terms.Length);
@@ -366,13 +365,13 @@ public sealed class SeismicIndex
         int nextStart = nextBlock >= 0 ? blockDocStart[nextBlock] : 0, nextEnd = nextBlock >= 0 ? blockDocStart[nextBlock + 1] : 0;
         var docs = Postings.DocIds.AsSpan(start, end - start);
         var next = Postings.DocIds.AsSpan(nextStart, nextEnd - nextStart);
-        if (UseRefs && _rowRefs is { } refs)
+        if (_rowRefs is { } refs)
             return Forward.ScoreUnvisited(docs, next, scratch.DenseQuery, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes,
                 refs.AsSpan(start, end - start), refs.AsSpan(nextStart, nextEnd - nextStart));
         return Forward.ScoreUnvisited(docs, next, scratch.DenseQuery, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
     }
 
-    internal static bool UseRefs = true;
+
 
     private ReadOnlySpan<int> DocsOf(int globalBlock)
     {
