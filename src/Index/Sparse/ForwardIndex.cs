@@ -337,8 +337,12 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
             if (Sse.IsSupported)
             {
                 int r = i + RefPrefetchAhead;
-                if (r < refs.Length) PrefetchRow(refs[r] >> RefLengthBits);
-                else if (r - refs.Length < nextRefs.Length) PrefetchRow(nextRefs[r - refs.Length] >> RefLengthBits);
+                // Only the lines the row spans, and not at all for a document this query already scored.
+                if (r < refs.Length)
+                {
+                    if (!visited.IsVisited(docs[r])) PrefetchRowRef(refs[r]);
+                }
+                else if (r - refs.Length < nextRefs.Length) PrefetchRowRef(nextRefs[r - refs.Length]);
             }
             int doc = docs[i];
             if (!visited.TryVisit(doc)) continue;
@@ -421,6 +425,15 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
         for (; i < length; i++)
             sum += Unsafe.Add(ref query, Term(ref terms, i)) * (float)BitConverter.UInt16BitsToHalf(Unsafe.Add(ref halves, i));
         return sum;
+    }
+
+    /// <summary>Prefetches exactly the cache lines a referenced row spans (at most four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe void PrefetchRowRef(uint reference)
+    {
+        byte* row = (byte*)Unsafe.AsPointer(ref RowStart(reference >> RefLengthBits));
+        byte* last = row + Math.Min((long)(reference & RefLengthEscape) * Stride, 192);
+        for (byte* line = (byte*)((nint)row & ~63); line <= last; line += 64) Sse.Prefetch0(line);
     }
 
     /// <summary>Prefetches the first three cache lines of a row (a 4-byte-entry row of 48 entries; a hint: a bad address is harmless).</summary>
