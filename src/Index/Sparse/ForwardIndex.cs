@@ -392,8 +392,8 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
         return score;
     }
 
-    internal static int PrefetchOffsetsAhead = 8;
-    internal static int PrefetchRowsAhead = 4;
+    private const int PrefetchOffsetsAhead = 8;
+    private const int PrefetchRowsAhead = 4;
 
     /// <summary>
     /// Dot product of a float16 row with the dense query, eight entries per step: the term ids are widened and used as
