@@ -51,9 +51,37 @@ public abstract class ForwardIndex
     /// <paramref name="nextDocs"/> are the documents likely scored next (the next block that passes the heap test):
     /// they are only prefetched, so the memory pipeline does not drain at every block boundary. <paramref name="docs"/>
     /// are rows; the heap receives <paramref name="rowDocuments"/>[row], the input document id (so ties break on it).
+    /// <paramref name="lanes"/>, when set with a non-zero count, is the same query prepared for gather-free scoring of
+    /// 16-bit-term rows (the dense array is then not read for those rows).
     /// </summary>
     internal abstract int ScoreUnvisited(ReadOnlySpan<int> docs, ReadOnlySpan<int> nextDocs, float[] denseQuery,
-        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments);
+        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments, QueryLanes? lanes = null,
+        ReadOnlySpan<uint> refs = default, ReadOnlySpan<uint> nextRefs = default);
+
+    /// <summary>Row references hold entry starts below 2^24 and lengths below 255 (longer rows read the offsets).</summary>
+    internal const int RefLengthBits = 8;
+    internal const uint RefLengthEscape = (1u << RefLengthBits) - 1;
+
+    /// <summary>
+    /// Per posting of <paramref name="postingRows"/>, its row's first entry and length packed in 32 bits (entry start
+    /// above, length below; length 255 means "read the offsets"), or null when the forward index has 2^24 entries or
+    /// more. Scoring a block then finds each row from the posting itself, a sequential read beside the row ids, where
+    /// the offsets array was one more random access per document and made every row prefetch wait for it.
+    /// </summary>
+    internal static uint[]? RowRefs(ForwardIndex forward, int[] postingRows)
+    {
+        if (forward.NonZeroCount >= 1L << (32 - RefLengthBits)) return null;
+        var refs = new uint[postingRows.Length];
+        long[] offsets = forward.Offsets;
+        for (int i = 0; i < postingRows.Length; i++)
+        {
+            int row = postingRows[i];
+            long start = offsets[row];
+            uint length = (uint)Math.Min(offsets[row + 1] - start, RefLengthEscape);
+            refs[i] = ((uint)start << RefLengthBits) | length;
+        }
+        return refs;
+    }
 
     /// <summary>The rows as stored (format version 2): per document its term ids, then its weights, back to back.</summary>
     internal abstract byte[] RowBytes { get; }
@@ -180,8 +208,12 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
     }
 
     internal override unsafe int ScoreUnvisited(ReadOnlySpan<int> docs, ReadOnlySpan<int> nextDocs, float[] denseQuery,
-        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments)
+        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments, QueryLanes? lanes = null,
+        ReadOnlySpan<uint> refs = default, ReadOnlySpan<uint> nextRefs = default)
     {
+        if (refs.Length == docs.Length && docs.Length > 0)
+            return ScoreByRefs(docs, refs, nextRefs, denseQuery, visited, heap, valueScratch, rowDocuments, lanes);
+        bool useLanes = typeof(TTerm) == typeof(ushort) && lanes is { Count: > 0 };
         ref float query = ref MemoryMarshal.GetArrayDataReference(denseQuery);
         long[] offsets = Offsets;
         int scored = 0;
@@ -197,12 +229,10 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
                 if (o < docs.Length)
                 {
                     Sse.Prefetch0(Unsafe.AsPointer(ref offsets[docs[o]]));
-                    Sse.Prefetch0(Unsafe.AsPointer(ref rowDocuments[docs[o]]));
                 }
                 else if (o - docs.Length < nextDocs.Length)
                 {
                     Sse.Prefetch0(Unsafe.AsPointer(ref offsets[nextDocs[o - docs.Length]]));
-                    Sse.Prefetch0(Unsafe.AsPointer(ref rowDocuments[nextDocs[o - docs.Length]]));
                 }
                 if (r < docs.Length) PrefetchRow(offsets[docs[r]]);
                 else if (r - docs.Length < nextDocs.Length) PrefetchRow(offsets[nextDocs[r - docs.Length]]);
@@ -211,28 +241,155 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
             if (!visited.TryVisit(doc)) continue;
             long start = offsets[doc];
             int length = (int)(offsets[doc + 1] - start);
-            ref byte row = ref RowStart(start);
-            float score;
-            if (typeof(TValue) == typeof(float))
-            {
-                score = DotCore(ref Unsafe.As<byte, TTerm>(ref row), length, ref query, ref Unsafe.As<TValue, float>(ref ValuesOf(ref row, length)));
-            }
-            else if (Avx2.IsSupported)
-            {
-                score = DotHalfAvx2(ref Unsafe.As<byte, TTerm>(ref row), length, ref query,
-                    ref Unsafe.As<TValue, ushort>(ref ValuesOf(ref row, length)));
-            }
-            else
-            {
-                // Half -> float in bulk (SIMD) beats a scalar conversion per entry inside the gather loop.
-                TensorPrimitives.ConvertToSingle(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<TValue, Half>(ref ValuesOf(ref row, length)), length),
-                    valueScratch.AsSpan(0, length));
-                score = DotCore(ref Unsafe.As<byte, TTerm>(ref row), length, ref query, ref MemoryMarshal.GetArrayDataReference(valueScratch));
-            }
-            heap.Push(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(rowDocuments), doc), score);
+            float score = RowScore(start, length, ref query, useLanes ? lanes : null, valueScratch);
+            // Most scored documents cannot enter the heap: only those that can pay for the row -> document lookup.
+            if (score >= heap.Threshold)
+                heap.Push(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(rowDocuments), doc), score);
             scored++;
         }
         return scored;
+    }
+
+    /// <summary>
+    /// Per-lane table index of the query term each of 32 row terms matches (0 = none; lanes at or past
+    /// <paramref name="remaining"/> are 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<ushort> MatchLanes(Vector512<ushort> rowTerms, int remaining, QueryLanes lanes)
+    {
+        var sel = Vector512<ushort>.Zero;
+        ref Vector512<ushort> termB = ref MemoryMarshal.GetArrayDataReference(lanes.TermBroadcasts);
+        ref Vector512<ushort> indexB = ref MemoryMarshal.GetArrayDataReference(lanes.IndexBroadcasts);
+        for (int j = 0; j < lanes.Count; j++)
+            sel |= Vector512.Equals(rowTerms, Unsafe.Add(ref termB, j)) & Unsafe.Add(ref indexB, j);
+        if (remaining < 32) sel &= Vector512.LessThan(LaneIota, Vector512.Create((ushort)remaining));
+        return sel;
+    }
+
+    private static readonly Vector512<ushort> LaneIota = Vector512.Create(
+        (ushort)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+
+    /// <summary>
+    /// Dot product of a float16 row with a lane-prepared query, 32 entries per step, no gathers. The halves become
+    /// floats scaled by 2^-112 (magnitude bits shifted into place, sign moved up; no multiply), which the table's
+    /// 2^112-scaled weights cancel exactly. Reads up to 64 bytes past the row (the caller checked the array holds them);
+    /// lanes past the row get weight 0 and their bits can never form an infinity or NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float DotLanesHalf(ref ushort terms, int length, QueryLanes lanes)
+    {
+        ref ushort halves = ref Unsafe.Add(ref terms, length);
+        var acc = Vector512<float>.Zero;
+        var tableLow = lanes.HalfTableLow;
+        var tableHigh = lanes.HalfTableHigh;
+        var magnitude = Vector512.Create(0x0FFFE000u);
+        var sign = Vector512.Create(0x8000u);
+        for (int i = 0; i < length; i += 32)
+        {
+            var sel = MatchLanes(Vector512.LoadUnsafe(ref terms, (nuint)i), length - i, lanes);
+            var low = Avx512F.ConvertToVector512Int32(sel.GetLower());
+            var h = Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref halves, (nuint)i)).AsUInt32();
+            var value = (Vector512.ShiftLeft(h, 13) & magnitude) | Vector512.ShiftLeft(h & sign, 16);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32x2(tableLow, low, tableHigh), value.AsSingle(), acc);
+            if (length - i <= 16) break;
+            var high = Avx512F.ConvertToVector512Int32(sel.GetUpper());
+            h = Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref halves, (nuint)(i + 16))).AsUInt32();
+            value = (Vector512.ShiftLeft(h, 13) & magnitude) | Vector512.ShiftLeft(h & sign, 16);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32x2(tableLow, high, tableHigh), value.AsSingle(), acc);
+        }
+        return Vector512.Sum(acc);
+    }
+
+    /// <summary>As <see cref="DotLanesHalf"/> for float32 rows (unscaled table).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float DotLanesFloat(ref ushort terms, int length, QueryLanes lanes)
+    {
+        ref float values = ref Unsafe.As<ushort, float>(ref Unsafe.Add(ref terms, length));
+        var acc = Vector512<float>.Zero;
+        var tableLow = lanes.TableLow;
+        var tableHigh = lanes.TableHigh;
+        for (int i = 0; i < length; i += 32)
+        {
+            var sel = MatchLanes(Vector512.LoadUnsafe(ref terms, (nuint)i), length - i, lanes);
+            var low = Avx512F.ConvertToVector512Int32(sel.GetLower());
+            // Lanes past the row hold other bytes, possibly NaN patterns: zero them rather than multiply by weight 0.
+            var weights = Avx512F.PermuteVar16x32x2(tableLow, low, tableHigh);
+            acc += Vector512.ConditionalSelect(Vector512.Equals(low, Vector512<int>.Zero).AsSingle(), Vector512<float>.Zero,
+                weights * Vector512.LoadUnsafe(ref values, (nuint)i));
+            if (length - i <= 16) break;
+            var high = Avx512F.ConvertToVector512Int32(sel.GetUpper());
+            weights = Avx512F.PermuteVar16x32x2(tableLow, high, tableHigh);
+            acc += Vector512.ConditionalSelect(Vector512.Equals(high, Vector512<int>.Zero).AsSingle(), Vector512<float>.Zero,
+                weights * Vector512.LoadUnsafe(ref values, (nuint)(i + 16)));
+        }
+        return Vector512.Sum(acc);
+    }
+
+    private unsafe int ScoreByRefs(ReadOnlySpan<int> docs, ReadOnlySpan<uint> refs, ReadOnlySpan<uint> nextRefs, float[] denseQuery,
+        VisitedDocuments visited, TopKHeap heap, float[] valueScratch, int[] rowDocuments, QueryLanes? lanes)
+    {
+        bool useLanes = typeof(TTerm) == typeof(ushort) && lanes is { Count: > 0 };
+        ref float query = ref MemoryMarshal.GetArrayDataReference(denseQuery);
+        int scored = 0;
+        for (int i = 0; i < docs.Length; i++)
+        {
+            // The posting names the row's bytes, so a row can be requested any distance ahead with no dependent load.
+            if (Sse.IsSupported)
+            {
+                int r = i + RefPrefetchAhead;
+                // Only the lines the row spans, and not at all for a document this query already scored.
+                if (r < refs.Length)
+                {
+                    if (!visited.IsVisited(docs[r])) PrefetchRowRef(refs[r]);
+                }
+                else if (r - refs.Length < nextRefs.Length) PrefetchRowRef(nextRefs[r - refs.Length]);
+            }
+            int doc = docs[i];
+            if (!visited.TryVisit(doc)) continue;
+            uint reference = refs[i];
+            long start = reference >> RefLengthBits;
+            int length = (int)(reference & RefLengthEscape);
+            if (length == RefLengthEscape) length = (int)(Offsets[doc + 1] - start);
+            float score = RowScore(start, length, ref query, useLanes ? lanes : null, valueScratch);
+            if (score >= heap.Threshold)
+                heap.Push(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(rowDocuments), doc), score);
+            scored++;
+        }
+        return scored;
+    }
+
+    private const int RefPrefetchAhead = 4;
+
+    /// <summary>The dot product of the row at entry <paramref name="start"/> with the query (lanes when given and usable).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private float RowScore(long start, int length, ref float query, QueryLanes? lanes, float[] valueScratch)
+    {
+        ref byte row = ref RowStart(start);
+        float score;
+        // Lane scoring reads whole 64-byte vectors: rows ending within 128 bytes of the array's end take the gather path.
+        if (typeof(TTerm) == typeof(ushort) && lanes is not null && (start + length) * Stride + 128 <= _rows.Length)
+        {
+            score = typeof(TValue) == typeof(Half)
+                ? DotLanesHalf(ref Unsafe.As<byte, ushort>(ref row), length, lanes)
+                : DotLanesFloat(ref Unsafe.As<byte, ushort>(ref row), length, lanes);
+        }
+        else if (typeof(TValue) == typeof(float))
+        {
+            score = DotCore(ref Unsafe.As<byte, TTerm>(ref row), length, ref query, ref Unsafe.As<TValue, float>(ref ValuesOf(ref row, length)));
+        }
+        else if (Avx2.IsSupported)
+        {
+            score = DotHalfAvx2(ref Unsafe.As<byte, TTerm>(ref row), length, ref query,
+                ref Unsafe.As<TValue, ushort>(ref ValuesOf(ref row, length)));
+        }
+        else
+        {
+            // Half -> float in bulk (SIMD) beats a scalar conversion per entry inside the gather loop.
+            TensorPrimitives.ConvertToSingle(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<TValue, Half>(ref ValuesOf(ref row, length)), length),
+                valueScratch.AsSpan(0, length));
+            score = DotCore(ref Unsafe.As<byte, TTerm>(ref row), length, ref query, ref MemoryMarshal.GetArrayDataReference(valueScratch));
+        }
+        return score;
     }
 
     private const int PrefetchOffsetsAhead = 8;
@@ -268,6 +425,15 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
         for (; i < length; i++)
             sum += Unsafe.Add(ref query, Term(ref terms, i)) * (float)BitConverter.UInt16BitsToHalf(Unsafe.Add(ref halves, i));
         return sum;
+    }
+
+    /// <summary>Prefetches exactly the cache lines a referenced row spans (at most four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe void PrefetchRowRef(uint reference)
+    {
+        byte* row = (byte*)Unsafe.AsPointer(ref RowStart(reference >> RefLengthBits));
+        byte* last = row + Math.Min((long)(reference & RefLengthEscape) * Stride, 192);
+        for (byte* line = (byte*)((nint)row & ~63); line <= last; line += 64) Sse.Prefetch0(line);
     }
 
     /// <summary>Prefetches the first three cache lines of a row (a 4-byte-entry row of 48 entries; a hint: a bad address is harmless).</summary>

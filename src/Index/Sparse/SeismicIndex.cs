@@ -45,7 +45,11 @@ public sealed class SeismicIndex
         BuildStats = buildStats;
         for (int t = 0; t < postings.VocabularySize; t++) _maxBlocksPerList = Math.Max(_maxBlocksPerList, postings.BlockCountOf(t));
         for (int d = 0; d < forward.DocumentCount; d++) _maxDocumentLength = Math.Max(_maxDocumentLength, forward.LengthOf(d));
+        _rowRefs = ForwardIndex.RowRefs(forward, postings.DocIds);
     }
+
+    /// <summary>Per posting, where its row lies in the forward index (see <see cref="ForwardIndex.RowRefs"/>); null when entries do not fit.</summary>
+    private readonly uint[]? _rowRefs;
 
     /// <summary>Builds an index over <paramref name="documents"/> (row i = doc id i); <paramref name="documentIds"/> optionally names them.</summary>
     public static SeismicIndex Build(SparseMatrix documents, SeismicBuildOptions? options = null, string[]? documentIds = null) =>
@@ -182,6 +186,8 @@ public sealed class SeismicIndex
         var weights = query.Values;
         float[] dense = scratch.DenseQuery;
         for (int i = 0; i < terms.Length; i++) dense[terms[i]] = weights[i];
+        var lanes = scratch.Lanes;
+        if (!lanes.Set(terms, weights)) lanes = null;
 
         // Query cut: visit the lists of the heaviest terms, heaviest first (ties: lower term id).
         var order = scratch.CutKeysFor(terms.Length);
@@ -196,6 +202,11 @@ public sealed class SeismicIndex
         int[] blockDocStart = Postings.BlockDocStart;
         int[] docIds = Postings.DocIds;
         long summaryTicks = 0, documentTicks = 0;
+        if (parameters.BlockOrder == SeismicBlockOrder.GlobalBestFirst)
+        {
+            SearchGlobalBestFirst(terms, weights, order[..cut], heap, heapFactor, timed, scratch, lanes, ref stats, ref summaryTicks, ref documentTicks);
+            cut = 0;
+        }
         for (int c = 0; c < cut; c++)
         {
             int term = terms[(int)(uint)order[c]];
@@ -207,8 +218,7 @@ public sealed class SeismicIndex
                 // A single-block list has no summary: its few documents are scored directly.
                 long s0 = timed ? Stopwatch.GetTimestamp() : 0;
                 stats.BlocksScored++;
-                var only = docIds.AsSpan(blockDocStart[firstBlock], blockDocStart[firstBlock + 1] - blockDocStart[firstBlock]);
-                stats.DocumentsScored += Forward.ScoreUnvisited(only, default, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments);
+                stats.DocumentsScored += ScoreBlock(firstBlock, -1, scratch, heap, lanes);
                 if (timed) documentTicks += Stopwatch.GetTimestamp() - s0;
                 continue;
             }
@@ -217,7 +227,7 @@ public sealed class SeismicIndex
                 scratch.BlockScores, scratch.WeightSums);
             long t1 = timed ? Stopwatch.GetTimestamp() : 0;
             float[] blockScores = scratch.BlockScores;
-            if (parameters.BlocksBestFirst)
+            if (parameters.BlockOrder == SeismicBlockOrder.ListBestFirst)
             {
                 // Visit blocks by summary score, best first: the heap fills with strong documents early, and once one
                 // block falls below the bar every later one does too, so the rest of the list is skipped in one step.
@@ -235,8 +245,8 @@ public sealed class SeismicIndex
                     }
                     stats.BlocksScored++;
                     // Blocks come in descending summary score, so the next one is the only candidate to prefetch.
-                    var next = i + 1 < blockCount ? DocsOf(firstBlock + (int)(uint)byScore[i + 1]) : default;
-                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments);
+                    int next = i + 1 < blockCount ? firstBlock + (int)(uint)byScore[i + 1] : -1;
+                    stats.DocumentsScored += ScoreBlock(firstBlock + b, next, scratch, heap, lanes);
                 }
             }
             else
@@ -249,8 +259,8 @@ public sealed class SeismicIndex
                 {
                     int after = NextAdmissible(blockScores, b + 1, blockCount, heap, heapFactor);
                     stats.BlocksScored++;
-                    var next = after < blockCount ? DocsOf(firstBlock + after) : default;
-                    stats.DocumentsScored += Forward.ScoreUnvisited(DocsOf(firstBlock + b), next, dense, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments);
+                    int next = after < blockCount ? firstBlock + after : -1;
+                    stats.DocumentsScored += ScoreBlock(firstBlock + b, next, scratch, heap, lanes);
                     if (after < blockCount && heap.IsFull && blockScores[after] < heapFactor * heap.Threshold)
                         after = NextAdmissible(blockScores, after + 1, blockCount, heap, heapFactor);
                     stats.BlocksSkipped += after - b - 1;
@@ -275,6 +285,93 @@ public sealed class SeismicIndex
         scores[found..].Fill(float.NaN);
         return found;
     }
+
+    /// <summary>
+    /// <see cref="SeismicBlockOrder.GlobalBestFirst"/>: single-block lists (no summary; rare terms, strong documents) are
+    /// scored first, then the summaries of every other cut list, then their blocks in one descending summary-score
+    /// order across lists. A binary max-heap of (score bits, global block) keys is built in linear time and popped only
+    /// as far as blocks pass the bar, so the many blocks that never do are never sorted.
+    /// </summary>
+    private void SearchGlobalBestFirst(ReadOnlySpan<int> terms, ReadOnlySpan<float> weights, ReadOnlySpan<long> cutOrder,
+        TopKHeap heap, float heapFactor, bool timed, SeismicScratch scratch, QueryLanes? lanes, ref SeismicQueryStats stats,
+        ref long summaryTicks, ref long documentTicks)
+    {
+        int[] termBlockStart = Postings.TermBlockStart;
+        float[] dense = scratch.DenseQuery;
+        long t0 = timed ? Stopwatch.GetTimestamp() : 0;
+        int total = 0;
+        for (int c = 0; c < cutOrder.Length; c++)
+        {
+            int term = terms[(int)(uint)cutOrder[c]];
+            int blockCount = termBlockStart[term + 1] - termBlockStart[term];
+            if (blockCount == 0) continue;
+            stats.ListsVisited++;
+            if (blockCount == 1)
+            {
+                stats.BlocksScored++;
+                stats.DocumentsScored += ScoreBlock(termBlockStart[term], -1, scratch, heap, lanes);
+                continue;
+            }
+            total += blockCount;
+        }
+        long t1 = timed ? Stopwatch.GetTimestamp() : 0;
+        var keys = scratch.GlobalKeysFor(total);
+        var scores = scratch.GlobalScoresFor(total);
+        int filled = 0;
+        for (int c = 0; c < cutOrder.Length; c++)
+        {
+            int term = terms[(int)(uint)cutOrder[c]];
+            int firstBlock = termBlockStart[term], blockCount = termBlockStart[term + 1] - firstBlock;
+            if (blockCount < 2) continue;
+            var listScores = scores.Slice(filled, blockCount);
+            stats.SummaryEntriesRead += Summaries.ScoreList(term, firstBlock, blockCount, terms, weights, listScores, scratch.WeightSums);
+            for (int b = 0; b < blockCount; b++)
+                keys[filled + b] = ((long)BitConverter.SingleToInt32Bits(Math.Max(listScores[b], 0f)) << 32) | (uint)(firstBlock + b);
+            filled += blockCount;
+        }
+        long t2 = timed ? Stopwatch.GetTimestamp() : 0;
+        BlockKeyHeap.Build(keys);
+        int remaining = keys.Length;
+        while (remaining > 0)
+        {
+            long key = BlockKeyHeap.Pop(keys, ref remaining);
+            float score = BitConverter.Int32BitsToSingle((int)(key >> 32));
+            if (heap.IsFull && score < heapFactor * heap.Threshold)
+            {
+                stats.BlocksSkipped += remaining + 1;
+                break;
+            }
+            stats.BlocksScored++;
+            // The heap's top is the block visited next unless the bar rises past it: prefetch its documents.
+            int next = remaining > 0 ? (int)(uint)keys[0] : -1;
+            stats.DocumentsScored += ScoreBlock((int)(uint)key, next, scratch, heap, lanes);
+        }
+        if (timed)
+        {
+            long t3 = Stopwatch.GetTimestamp();
+            summaryTicks += t2 - t1;
+            documentTicks += (t1 - t0) + (t3 - t2);
+        }
+    }
+
+    /// <summary>
+    /// Scores the unvisited documents of <paramref name="globalBlock"/>, prefetching those of <paramref name="nextBlock"/>
+    /// (-1: none); returns how many were scored.
+    /// </summary>
+    private int ScoreBlock(int globalBlock, int nextBlock, SeismicScratch scratch, TopKHeap heap, QueryLanes? lanes)
+    {
+        int[] blockDocStart = Postings.BlockDocStart;
+        int start = blockDocStart[globalBlock], end = blockDocStart[globalBlock + 1];
+        int nextStart = nextBlock >= 0 ? blockDocStart[nextBlock] : 0, nextEnd = nextBlock >= 0 ? blockDocStart[nextBlock + 1] : 0;
+        var docs = Postings.DocIds.AsSpan(start, end - start);
+        var next = Postings.DocIds.AsSpan(nextStart, nextEnd - nextStart);
+        if (_rowRefs is { } refs)
+            return Forward.ScoreUnvisited(docs, next, scratch.DenseQuery, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes,
+                refs.AsSpan(start, end - start), refs.AsSpan(nextStart, nextEnd - nextStart));
+        return Forward.ScoreUnvisited(docs, next, scratch.DenseQuery, scratch.Visited, heap, scratch.ValueBuffer, RowDocuments, lanes);
+    }
+
+
 
     private ReadOnlySpan<int> DocsOf(int globalBlock)
     {

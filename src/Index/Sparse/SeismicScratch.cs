@@ -26,13 +26,33 @@ internal sealed class SeismicScratch
 
     public Span<long> BlockOrderFor(int blocks) => BlockOrder.AsSpan(0, blocks);
 
+    private long[] _globalKeys = new long[256];
+    private float[] _globalScores = new float[256];
+
+    /// <summary>Block keys of every visited list (global best-first order); grows to the largest query seen.</summary>
+    public Span<long> GlobalKeysFor(int blocks)
+    {
+        if (_globalKeys.Length < blocks) _globalKeys = new long[Math.Max(blocks, _globalKeys.Length * 2)];
+        return _globalKeys.AsSpan(0, blocks);
+    }
+
+    /// <summary>Summary scores of every visited list's blocks, list after list (global best-first order).</summary>
+    public Span<float> GlobalScoresFor(int blocks)
+    {
+        if (_globalScores.Length < blocks) _globalScores = new float[Math.Max(blocks, _globalScores.Length * 2)];
+        return _globalScores.AsSpan(0, blocks);
+    }
+
     public float[] DenseQuery { get; }
+    /// <summary>The query prepared for gather-free scoring of 16-bit-term rows (see <see cref="QueryLanes"/>).</summary>
+    public QueryLanes Lanes { get; } = new();
     public VisitedDocuments Visited { get; }
     public float[] BlockScores { get; }
     public float[] WeightSums { get; }
     public float[] ValueBuffer { get; }
     public long[] CutKeys { get; private set; }
     private TopKHeap? _heap;
+
 
     public TopKHeap HeapFor(int k)
     {

@@ -25,14 +25,32 @@ public sealed record SeismicSearchParameters
     /// </summary>
     public float HeapFactor { get; init; } = DefaultHeapFactor;
 
-    /// <summary>
-    /// Visit each list's blocks in descending summary score instead of list order (Seismic's order). The heap fills
-    /// with strong documents sooner, so more blocks are skipped, and the first block below the bar ends the list.
-    /// </summary>
-    public bool BlocksBestFirst { get; init; }
+    /// <summary>The order in which blocks that may pass the heap test are visited (see <see cref="SeismicBlockOrder"/>).</summary>
+    public SeismicBlockOrder BlockOrder { get; init; } = DefaultBlockOrder;
+
+    public const SeismicBlockOrder DefaultBlockOrder = SeismicBlockOrder.ListOrder;
 
     /// <summary>Measure time spent scoring summaries vs documents (two timestamps per visited list; off by default).</summary>
     public bool CollectTimings { get; init; }
+
+    /// <summary>The CLI name of a block order: list, list-best-first or global.</summary>
+    public static string BlockOrderName(SeismicBlockOrder order) => order switch
+    {
+        SeismicBlockOrder.ListOrder => "list",
+        SeismicBlockOrder.ListBestFirst => "list-best-first",
+        SeismicBlockOrder.GlobalBestFirst => "global",
+        _ => ((int)order).ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Parses a block order name (see <see cref="BlockOrderName"/>); InvalidInput naming the choices otherwise.</summary>
+    public static SeismicBlockOrder ParseBlockOrder(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "list" => SeismicBlockOrder.ListOrder,
+        "list-best-first" => SeismicBlockOrder.ListBestFirst,
+        "global" => SeismicBlockOrder.GlobalBestFirst,
+        _ => throw new Errors.RetrievalException(Errors.ErrorKind.InvalidInput,
+            $"'{name}' is not a block order: expected list, list-best-first or global"),
+    };
 
     public void Validate()
     {
@@ -40,6 +58,25 @@ public sealed record SeismicSearchParameters
         if (QueryCut < 1) problems.Append($"QueryCut must be >= 1, got {QueryCut}");
         if (!(HeapFactor >= 0) || float.IsInfinity(HeapFactor))
             problems.Append(problems.Length > 0 ? "; " : "").Append($"HeapFactor must be a finite number >= 0, got {HeapFactor}");
+        if (!Enum.IsDefined(BlockOrder))
+            problems.Append(problems.Length > 0 ? "; " : "").Append($"BlockOrder {(int)BlockOrder} is not a defined block order");
         if (problems.Length > 0) Guard.ThrowInvalid("invalid Seismic search parameters: " + problems);
     }
+}
+
+/// <summary>How a Seismic search walks the blocks of the visited lists.</summary>
+public enum SeismicBlockOrder
+{
+    /// <summary>List by list (heaviest query term first), each list's blocks in stored order (the paper's order).</summary>
+    ListOrder,
+    /// <summary>
+    /// List by list, each list's blocks by descending summary score: the first block below the bar ends the list.
+    /// </summary>
+    ListBestFirst,
+    /// <summary>
+    /// The summaries of every visited list are scored first, then all their blocks are visited in one descending
+    /// summary-score order across lists, stopping at the first block below the bar. The heap fills with the strongest
+    /// documents of any list first, so its bar is higher when the weaker blocks of every list come up.
+    /// </summary>
+    GlobalBestFirst,
 }

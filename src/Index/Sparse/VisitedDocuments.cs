@@ -33,6 +33,10 @@ internal sealed class VisitedDocuments
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsVisited(int doc) =>
+        (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bits), doc >> 6) & (1UL << doc)) != 0;
+
     /// <summary>Forgets every visit (end of a query).</summary>
     public void Clear()
     {

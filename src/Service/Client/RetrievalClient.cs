@@ -28,11 +28,13 @@ public sealed class RetrievalClient : IDisposable
         Collections = new V1.Collections.CollectionsClient(_channel);
         Points = new V1.Points.PointsClient(_channel);
         Search = new V1.Search.SearchClient(_channel);
+        KvCache = new V1.KvCache.KvCacheClient(_channel);
     }
 
     public V1.Collections.CollectionsClient Collections { get; }
     public V1.Points.PointsClient Points { get; }
     public V1.Search.SearchClient Search { get; }
+    public V1.KvCache.KvCacheClient KvCache { get; }
     /// <summary>Headers to pass on each call (the API key), or null.</summary>
     public Metadata? Headers => _headers;
 

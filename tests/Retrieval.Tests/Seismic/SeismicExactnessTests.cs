@@ -41,6 +41,46 @@ public class SeismicExactnessTests
         AssertSameTopK(exact, index.Search(queries, 10, SeismicSearchParameters.Exhaustive, threads: 1));
     }
 
+    /// <summary>
+    /// Every block order visits every block when nothing is skipped, so each is exact on a lossless build; with
+    /// skipping on, the orders differ only in which documents they score (all scores stay exact inner products).
+    /// </summary>
+    [Theory]
+    [InlineData(SeismicBlockOrder.ListOrder)]
+    [InlineData(SeismicBlockOrder.ListBestFirst)]
+    [InlineData(SeismicBlockOrder.GlobalBestFirst)]
+    public void EveryBlockOrderIsExactWhenNothingIsSkipped(SeismicBlockOrder order)
+    {
+        var docs = SeismicTestData.Collection(21, rows: 1500, vocabulary: 600, maxNnz: 35);
+        var queries = SeismicTestData.Collection(22, rows: 50, vocabulary: 600, maxNnz: 12);
+        var exact = new ExactSparseIndex(docs).Search(queries, k: 15, threads: 1);
+        var index = SeismicIndex.Build(docs, SeismicBuildOptions.Lossless with { Values = ForwardValueStorage.Float32 });
+        AssertSameTopK(exact, index.Search(queries, 15, SeismicSearchParameters.Exhaustive with { BlockOrder = order }, threads: 1));
+
+        var pruned = SeismicIndex.Build(docs, SeismicBuildOptions.Default with { Values = ForwardValueStorage.Float32 });
+        var stats = new SeismicQueryStats();
+        var approx = pruned.Search(queries, 15, new SeismicSearchParameters { QueryCut = 4, HeapFactor = 0.9f, BlockOrder = order }, 1, out stats);
+        Assert.True(stats.BlocksSkipped > 0, "the heap test should skip blocks at heap_factor 0.9");
+        for (int q = 0; q < queries.RowCount; q++)
+        {
+            var ids = approx.IdsOf(q);
+            var scores = approx.ScoresOf(q);
+            for (int i = 0; i < ids.Length && ids[i] >= 0; i++)
+                Assert.Equal(SparseDot.Dot(queries.Row(q), docs.Row(ids[i])), scores[i], 1e-4f * Math.Max(1f, Math.Abs(scores[i])));
+        }
+    }
+
+    [Fact]
+    public void BlockOrderNamesRoundTripAndUnknownNamesAreRejected()
+    {
+        foreach (var order in Enum.GetValues<SeismicBlockOrder>())
+            Assert.Equal(order, SeismicSearchParameters.ParseBlockOrder(SeismicSearchParameters.BlockOrderName(order)));
+        var e = Assert.Throws<Retrieval.Index.Errors.RetrievalException>(() => SeismicSearchParameters.ParseBlockOrder("diagonal"));
+        Assert.Contains("diagonal", e.Message);
+        e = Assert.Throws<Retrieval.Index.Errors.RetrievalException>(() => new SeismicSearchParameters { BlockOrder = (SeismicBlockOrder)9 }.Validate());
+        Assert.Contains("BlockOrder", e.Message);
+    }
+
     internal static void AssertSameTopK(SearchResults exact, SearchResults approx)
     {
         Assert.Equal(exact.QueryCount, approx.QueryCount);

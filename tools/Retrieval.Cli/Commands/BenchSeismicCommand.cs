@@ -29,7 +29,7 @@ public static class BenchSeismicCommand
         var rowOrders = new Option<string>("--row-orders") { Description = "Forward row orders to build and sweep, comma-separated: block-locality (default), input.", HelpName = "LIST", DefaultValueFactory = _ => "block-locality" };
         var noLucene = new Option<bool>("--no-lucene") { Description = "Skip the Lucene.Net peer (its build takes minutes on the passages)." };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Index the score-preserving sqrt(idf) split of the BM25 text vectors." };
-        var bestFirst = new Option<bool>("--blocks-best-first") { Description = "Visit each list's blocks by descending summary score instead of list order." };
+        var blockOrders = new Option<string?>("--block-orders") { Description = "Sweep: comma-separated block visiting orders: list (each list in stored order), list-best-first, global (all cut lists' blocks in one summary-score order). Default: the search default.", HelpName = "LIST" };
         var workDir = new Option<string?>("--work-dir") { Description = "Keep the Lucene and Seismic indexes here (default: a temp folder, deleted).", HelpName = "DIR" };
         var k = CommonOptions.K(10);
         var threads = CommonOptions.Threads(0, "Threads of the batched (throughput) runs; latency is always one thread.");
@@ -39,7 +39,7 @@ public static class BenchSeismicCommand
             "index, lists, summaries, disk), build seconds and peak build memory; SciFact adds nDCG@10; seismic-toy checks that " +
             "a lossless build searched exhaustively equals exact search.")
         {
-            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, rowOrders, noLucene, idfSplit, bestFirst, workDir, k, threads,
+            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, rowOrders, noLucene, idfSplit, blockOrders, workDir, k, threads,
         };
         host.Examples(command,
             "retrieval bench seismic",
@@ -79,7 +79,7 @@ public static class BenchSeismicCommand
                     _ => throw new FormatException($"--row-orders: '{s}' is not input or block-locality"),
                 }),
                 IdfSplit = parse.GetValue(idfSplit),
-                BlocksBestFirst = parse.GetValue(bestFirst),
+                BlockOrders = parse.GetValue(blockOrders) is { } bo ? Split(bo, SeismicSearchParameters.ParseBlockOrder) : defaults.BlockOrders,
                 WorkDirectory = parse.GetValue(workDir),
                 K = parse.GetValue(k),
                 Threads = parse.GetValue(threads),

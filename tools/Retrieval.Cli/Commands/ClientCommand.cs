@@ -27,7 +27,7 @@ public static class ClientCommand
             Description = "API key, when the server needs one (default: the RETRIEVAL_API_KEY environment variable).",
             Recursive = true,
         };
-        var command = new Command("client", "Talk to a running `retrieval serve`: create/list/describe/drop collections, upsert/get/delete records, search.")
+        var command = new Command("client", "Talk to a running `retrieval serve`: create/list/describe/drop collections, upsert/get/delete records, search; replay a KV dataset through its KV cache.")
         {
             server, apiKey,
         };
@@ -258,6 +258,7 @@ public static class ClientCommand
             }));
             command.Subcommands.Add(search);
         }
+        command.Subcommands.Add(ClientKvReplayCommand.Create(host, server, apiKey, (parse, action) => Call(parse, host, action)));
         return command;
     }
 

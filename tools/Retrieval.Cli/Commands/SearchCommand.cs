@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Sparse;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
 using Retrieval.Query.Indexes.Spann;
@@ -65,6 +66,11 @@ public static class SearchCommand
             Description = "Seismic: skip a block when its summary score is below heap_factor x the k-th best score (default 0.7; 0 never skips).",
             HelpName = "F",
         };
+        var blockOrder = new Option<string?>("--block-order")
+        {
+            Description = "Seismic: block visiting order: list (default: each list in stored order), list-best-first, global (all cut lists' blocks in one summary-score order).",
+            HelpName = "ORDER",
+        };
         var queryText = new Option<string?>("--query-text")
         {
             Description = "Seismic index built from text: query texts (id<TAB>text per line, .tsv[.gz]) encoded with the index's corpus statistics; no recall without ground truth.",
@@ -76,7 +82,7 @@ public static class SearchCommand
             "index size on disk and bytes read per query. Fields that do not apply are null.")
         {
             exact, index, dataset, baseFile, queries, gt, gtScores, k, metric, threads, exactBaseline, sweep, maxQueries,
-            queryCut, heapFactor, queryText,
+            queryCut, heapFactor, blockOrder, queryText,
         };
         spannOptions.AddTo(command);
 
@@ -117,6 +123,7 @@ public static class SearchCommand
             int? limit = parse.GetValue(maxQueries);
             int? cut = parse.GetValue(queryCut);
             float? heap = parse.GetValue(heapFactor);
+            SeismicBlockOrder? order = parse.GetValue(blockOrder) is { } orderName ? SeismicSearchParameters.ParseBlockOrder(orderName) : null;
             if (parse.GetValue(queryText) is { } textPath)
             {
                 using var opened = IndexRegistry.Default.Open(indexDir!);
@@ -126,7 +133,7 @@ public static class SearchCommand
                 var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts, out long unknownTokens);
                 progress.Log($"{textQueries.Count} query texts encoded; unknown tokens ([UNK], dropped): {unknownTokens}");
                 var textRun = new SearchRun(parse.GetValue(k), parse.GetValue(threads), null, progress);
-                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), cut, heap))
+                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), cut, heap, order))
                     results.Add(textRun.Measure(seismicText, textQueries, setting));
                 results.Flush();
                 return ExitCodes.Success;
@@ -147,7 +154,7 @@ public static class SearchCommand
             spannOptions.Apply(parse, searched);
             var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
                 inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
-            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), cut, heap))
+            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), cut, heap, order))
                 results.Add(run.Measure(searched, inputs.Queries, setting));
 
             if (indexDir is not null && parse.GetValue(exactBaseline))
@@ -162,15 +169,24 @@ public static class SearchCommand
     }
 
     /// <summary>The settings to run: the sweep, or the index's default with any Seismic knobs applied.</summary>
-    private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, int? queryCut, float? heapFactor)
+    private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, int? queryCut, float? heapFactor,
+        SeismicBlockOrder? blockOrder)
     {
         bool knobs = queryCut is not null || heapFactor is not null;
         if (index is Retrieval.Query.Sparse.SeismicSearchIndex)
         {
             if (sweep && knobs) throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor");
-            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(queryCut, heapFactor)];
+            if (sweep && blockOrder is { } order)
+            {
+                var ordered = new List<SearchSettings>();
+                foreach (var setting in index.SweepSettings)
+                    ordered.Add(setting is Retrieval.Query.Sparse.SeismicSearchSettings s ? s with { Parameters = s.Parameters with { BlockOrder = order } } : setting);
+                return ordered;
+            }
+            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(queryCut, heapFactor, blockOrder)];
         }
-        if (knobs) throw new UsageException($"--query-cut and --heap-factor are Seismic settings; the {index.Kind} index does not take them");
+        if (knobs || blockOrder is not null)
+            throw new UsageException($"--query-cut, --heap-factor and --block-order are Seismic settings; the {index.Kind} index does not take them");
         return sweep ? index.SweepSettings : [index.DefaultSettings];
     }
 }

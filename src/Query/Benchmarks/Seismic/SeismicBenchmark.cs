@@ -188,27 +188,32 @@ public static class SeismicBenchmark
         {
             foreach (float heap in options.HeapFactors)
             {
-                var p = new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap, BlocksBestFirst = options.BlocksBestFirst };
-                foreach (var v in variants)
+                foreach (var blockOrder in options.BlockOrders)
                 {
-                    var index = v.Index;
-                    var work1 = new SeismicQueryStats();
-                    var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref work1),
-                        () => work1 = new SeismicQueryStats());
-                    clock.Restart();
-                    index.Search(seismicInput.Queries, k, p, options.Threads);
-                    double batchQps = queries.RowCount / clock.Elapsed.TotalSeconds;
-                    double recall = Recall(one.Results, truth);
-                    string config = $"qc={cut} hf={heap.ToString(CultureInfo.InvariantCulture)}{v.Suffix}";
-                    rows.Add(new SeismicBenchmarkRow(dataset, "seismic", config, recall, ndcg?.Invoke(one.Results), one.Latency.MeanUs,
-                        one.Latency.P50Us, one.Latency.P99Us, one.Qps, batchQps, (double)work1.DocumentsScored / Math.Max(1, work1.Queries),
-                        index.Forward.SizeInBytes, index.Postings.SizeInBytes, index.Summaries.SizeInBytes, v.DiskBytes, v.Stats.BuildSeconds,
-                        v.PeakBuildBytes, v.ResidentBytes));
-                    log?.Report($"{dataset}: seismic {config} ({buildConfig}): recall {recall:F4}, {one.Latency.MeanUs:F0} us/query");
-                    bool better = v.Best is null
-                        || (recall >= 0.95 && (v.Best.Value.Recall < 0.95 || one.Qps > v.Best.Value.Qps))
-                        || (recall < 0.95 && v.Best.Value.Recall < 0.95 && recall > v.Best.Value.Recall);
-                    if (better) v.Best = (p, recall, one.Qps);
+                    var p = new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap, BlockOrder = blockOrder };
+                    string orderSuffix = options.BlockOrders.Count > 1 || blockOrder != SeismicSearchParameters.DefaultBlockOrder
+                        ? " order=" + SeismicSearchParameters.BlockOrderName(blockOrder) : "";
+                    foreach (var v in variants)
+                    {
+                        var index = v.Index;
+                        var work1 = new SeismicQueryStats();
+                        var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref work1),
+                            () => work1 = new SeismicQueryStats());
+                        clock.Restart();
+                        index.Search(seismicInput.Queries, k, p, options.Threads);
+                        double batchQps = queries.RowCount / clock.Elapsed.TotalSeconds;
+                        double recall = Recall(one.Results, truth);
+                        string config = $"{ConfigName(p)}{orderSuffix}{v.Suffix}";
+                        rows.Add(new SeismicBenchmarkRow(dataset, "seismic", config, recall, ndcg?.Invoke(one.Results), one.Latency.MeanUs,
+                            one.Latency.P50Us, one.Latency.P99Us, one.Qps, batchQps, (double)work1.DocumentsScored / Math.Max(1, work1.Queries),
+                            index.Forward.SizeInBytes, index.Postings.SizeInBytes, index.Summaries.SizeInBytes, v.DiskBytes, v.Stats.BuildSeconds,
+                            v.PeakBuildBytes, v.ResidentBytes));
+                        log?.Report($"{dataset}: seismic {config} ({buildConfig}): recall {recall:F4}, {one.Latency.MeanUs:F0} us/query");
+                        bool better = v.Best is null
+                            || (recall >= 0.95 && (v.Best.Value.Recall < 0.95 || one.Qps > v.Best.Value.Qps))
+                            || (recall < 0.95 && v.Best.Value.Recall < 0.95 && recall > v.Best.Value.Recall);
+                        if (better) v.Best = (p, recall, one.Qps, config);
+                    }
                 }
             }
         }
@@ -217,8 +222,7 @@ public static class SeismicBenchmark
             if (v.Best is not { } chosen) continue;
             var index = v.Index;
             // The targets as ratios within this run: one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
-            var chosenRow = rows.Last(r => r.Dataset == dataset && r.Method == "seismic"
-                && r.Config == $"qc={chosen.Params.QueryCut} hf={chosen.Params.HeapFactor.ToString(CultureInfo.InvariantCulture)}{v.Suffix}");
+            var chosenRow = rows.Last(r => r.Dataset == dataset && r.Method == "seismic" && r.Config == chosen.Config);
             string vsLucene = luceneLatency is { } l
                 ? $"; vs Lucene {l.MeanUs / chosenRow.MeanUs:F1}x by mean, {l.P50Us / chosenRow.P50Us:F1}x by p50"
                 : "";
@@ -250,12 +254,15 @@ public static class SeismicBenchmark
             var s = fastest[i]!.Value;
             double perQuery = fastestMean[i] / 1e6;
             double queriesDone = Math.Max(1, s.Queries);
-            profiles.Add(new SeismicProfile(dataset, $"qc={timed.QueryCut} hf={timed.HeapFactor.ToString(CultureInfo.InvariantCulture)}{variants[i].Suffix}",
+            profiles.Add(new SeismicProfile(dataset, $"{ConfigName(timed)} order={SeismicSearchParameters.BlockOrderName(timed.BlockOrder)}{variants[i].Suffix}",
                 s.SummarySeconds / queriesDone, s.DocumentSeconds / queriesDone,
                 Math.Max(0, perQuery - (s.SummarySeconds + s.DocumentSeconds) / queriesDone),
                 s.SummaryEntriesRead / queriesDone, s.BlocksScored / queriesDone, s.BlocksSkipped / queriesDone, s.DocumentsScored / queriesDone));
         }
     }
+
+    private static string ConfigName(SeismicSearchParameters p) =>
+        $"qc={p.QueryCut} hf={p.HeapFactor.ToString(CultureInfo.InvariantCulture)}";
 
     private static string RowOrderName(ForwardRowOrder order) => order == ForwardRowOrder.Input ? "input" : "block-locality";
 
@@ -268,7 +275,7 @@ public static class SeismicBenchmark
         public long DiskBytes => diskBytes;
         public long PeakBuildBytes => peakBuildBytes;
         public long ResidentBytes => residentBytes;
-        public (SeismicSearchParameters Params, double Recall, double Qps)? Best { get; set; }
+        public (SeismicSearchParameters Params, double Recall, double Qps, string Config)? Best { get; set; }
     }
 
     private static SeismicVariant PrepareSeismic(string dataset, SparseMatrix docs, SparseMatrix seismicDocs, SeismicBuildOptions build,

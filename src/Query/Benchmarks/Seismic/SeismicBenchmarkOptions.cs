@@ -45,8 +45,8 @@ public sealed record SeismicBenchmarkOptions
     /// </summary>
     public bool IdfSplit { get; init; }
 
-    /// <summary>Search with <see cref="SeismicSearchParameters.BlocksBestFirst"/> (blocks by descending summary score).</summary>
-    public bool BlocksBestFirst { get; init; }
+    /// <summary>Block visiting orders swept (<see cref="SeismicSearchParameters.BlockOrder"/>), each on every query cut and heap factor.</summary>
+    public IReadOnlyList<SeismicBlockOrder> BlockOrders { get; init; } = [SeismicSearchParameters.DefaultBlockOrder];
     /// <summary>Threads of the batch (throughput) runs; single-query latency always uses one thread.</summary>
     public int Threads { get; init; }
     /// <summary>Where the Lucene and Seismic indexes are written (to measure on-disk size); a temp folder when null.</summary>
@@ -67,5 +67,7 @@ public sealed record SeismicBenchmarkOptions
         SciFactBuild.Validate();
         foreach (int qc in QueryCuts) new SeismicSearchParameters { QueryCut = qc }.Validate();
         foreach (float hf in HeapFactors) new SeismicSearchParameters { HeapFactor = hf }.Validate();
+        if (BlockOrders.Count == 0) Guard.ThrowInvalid("the sweep needs at least one block order");
+        foreach (var order in BlockOrders) new SeismicSearchParameters { BlockOrder = order }.Validate();
     }
 }
