@@ -206,7 +206,8 @@ public static class KvReplay
         return request;
     }
 
-    private static int Warmup(int calls) => Math.Min(calls, 20);
+    // Enough calls for both processes' tiered JIT to reach the optimized code of the hot paths (30 calls plus a background delay).
+    private static int Warmup(int calls) => Math.Min(calls, 200);
 
     private static async Task<KvReplayPass> SearchPass(string name, V1.KvCache.KvCacheClient kv, Grpc.Core.Metadata? headers, ulong id,
         ExactReference reference, KvReplayOptions options, int calls, bool observe, CancellationToken ct)
