@@ -252,18 +252,40 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
 
     /// <summary>
     /// Per-lane table index of the query term each of 32 row terms matches (0 = none; lanes at or past
-    /// <paramref name="remaining"/> are 0).
+    /// <paramref name="remaining"/> are 0): by the query-term hash when the query has one (about 6 operations per 32
+    /// row terms), else one compare and merge per query term.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<ushort> MatchLanes(Vector512<ushort> rowTerms, int remaining, QueryLanes lanes)
     {
-        var sel = Vector512<ushort>.Zero;
-        ref Vector512<ushort> termB = ref MemoryMarshal.GetArrayDataReference(lanes.TermBroadcasts);
-        ref Vector512<ushort> indexB = ref MemoryMarshal.GetArrayDataReference(lanes.IndexBroadcasts);
-        for (int j = 0; j < lanes.Count; j++)
-            sel |= Vector512.Equals(rowTerms, Unsafe.Add(ref termB, j)) & Unsafe.Add(ref indexB, j);
+        Vector512<ushort> sel;
+        if (lanes.Hashed)
+        {
+            var slot = Vector512.ShiftRightLogical(rowTerms * Vector512.Create(lanes.HashMultiplier), QueryLanes.HashShift);
+            var slotTerm = Avx512BW.PermuteVar32x16x2(lanes.SlotTermsLow, slot, lanes.SlotTermsHigh);
+            sel = Vector512.Equals(slotTerm, rowTerms) & Avx512BW.PermuteVar32x16x2(lanes.SlotIndexLow, slot, lanes.SlotIndexHigh);
+        }
+        else
+        {
+            sel = Vector512<ushort>.Zero;
+            ref Vector512<ushort> termB = ref MemoryMarshal.GetArrayDataReference(lanes.TermBroadcasts);
+            ref Vector512<ushort> indexB = ref MemoryMarshal.GetArrayDataReference(lanes.IndexBroadcasts);
+            for (int j = 0; j < lanes.Count; j++)
+                sel |= Vector512.Equals(rowTerms, Unsafe.Add(ref termB, j)) & Unsafe.Add(ref indexB, j);
+        }
         if (remaining < 32) sel &= Vector512.LessThan(LaneIota, Vector512.Create((ushort)remaining));
         return sel;
+    }
+
+    /// <summary>Sum of the 16 lanes by halving (Vector512.Sum reduces each 128-bit quarter separately: a longer chain).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalSum(Vector512<float> v)
+    {
+        var s256 = v.GetLower() + v.GetUpper();
+        var s128 = s256.GetLower() + s256.GetUpper();
+        s128 += Sse.Shuffle(s128, s128, 0b_01_00_11_10);
+        s128 += Sse.Shuffle(s128, s128, 0b_10_11_00_01);
+        return s128.ToScalar();
     }
 
     private static readonly Vector512<ushort> LaneIota = Vector512.Create(
@@ -297,7 +319,7 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
             value = (Vector512.ShiftLeft(h, 13) & magnitude) | Vector512.ShiftLeft(h & sign, 16);
             acc = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32x2(tableLow, high, tableHigh), value.AsSingle(), acc);
         }
-        return Vector512.Sum(acc);
+        return HorizontalSum(acc);
     }
 
     /// <summary>As <see cref="DotLanesHalf"/> for float32 rows (unscaled table).</summary>
@@ -322,7 +344,7 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
             acc += Vector512.ConditionalSelect(Vector512.Equals(high, Vector512<int>.Zero).AsSingle(), Vector512<float>.Zero,
                 weights * Vector512.LoadUnsafe(ref values, (nuint)(i + 16)));
         }
-        return Vector512.Sum(acc);
+        return HorizontalSum(acc);
     }
 
     private unsafe int ScoreByRefs(ReadOnlySpan<int> docs, ReadOnlySpan<uint> refs, ReadOnlySpan<uint> nextRefs, float[] denseQuery,

@@ -77,6 +77,81 @@ public class LaneScoringTests
         }
     }
 
+    /// <summary>
+    /// The query-term hash over the full 16-bit term range: rows hold terms from 0 (the small ids empty slots are
+    /// filled with) to 65,535, queries 1 to 31 terms; matching by hash and by compare must give the reference scores.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void HashedMatchingEqualsComparedMatchingOverSixteenBitTerms(bool float32)
+    {
+        Skip.IfNot(QueryLanes.IsSupported, "AVX-512 lane scoring is not supported on this machine");
+        const int vocabulary = 65_536, docs = 200;
+        var rng = new Random(23);
+        var offsets = new long[docs + 1];
+        var termList = new List<int>();
+        var valueList = new List<float>();
+        var queryTerms = new SortedSet<int> { 0, 1, 65_535 };
+        while (queryTerms.Count < 64) queryTerms.Add(rng.Next(vocabulary));
+        var pool = queryTerms.ToArray();
+        for (int d = 0; d < docs; d++)
+        {
+            int length = d % 90;
+            var terms = new SortedSet<int>();
+            // Half the entries from the query pool (so rows match), the rest small ids (sentinel-like) and random ids.
+            while (terms.Count < length)
+                terms.Add(rng.Next(3) switch { 0 => pool[rng.Next(pool.Length)], 1 => rng.Next(64), _ => rng.Next(vocabulary) });
+            foreach (int t in terms)
+            {
+                termList.Add(t);
+                valueList.Add((float)(Half)(float)(rng.NextDouble() * 20));
+            }
+            offsets[d + 1] = termList.Count;
+        }
+        var termArray = termList.Select(t => (ushort)t).ToArray();
+        var forward = float32
+            ? ForwardIndex.Create(offsets, vocabulary, termArray, valueList.ToArray())
+            : ForwardIndex.Create(offsets, vocabulary, termArray, valueList.Select(v => (Half)v).ToArray());
+        var all = Enumerable.Range(0, docs).ToArray();
+        var refs = ForwardIndex.RowRefs(forward, all)!;
+        var lanes = new QueryLanes();
+        var dense = new float[vocabulary];
+        int hashedQueries = 0;
+        for (int round = 0; round < 62; round++)
+        {
+            int count = 1 + round % 31;
+            var chosen = new SortedSet<int>();
+            while (chosen.Count < count) chosen.Add(pool[rng.Next(pool.Length)]);
+            var qt = chosen.ToArray();
+            var qw = qt.Select(_ => 0.1f + (float)rng.NextDouble() * 3).ToArray();
+            Array.Clear(dense);
+            for (int i = 0; i < qt.Length; i++) dense[qt[i]] = qw[i];
+            foreach (bool allowHash in new[] { true, false })
+            {
+                Assert.True(lanes.Set(qt, qw, allowHash));
+                if (!allowHash) Assert.False(lanes.Hashed);
+                else if (count <= 8) Assert.True(lanes.Hashed, $"a {count}-term query found no collision-free multiplier");
+                if (lanes.Hashed) hashedQueries++;
+                var heap = new TopKHeap(docs);
+                Assert.Equal(docs, forward.ScoreUnvisited(all, default, dense, new VisitedDocuments(docs), heap, new float[128], all, lanes,
+                    refs, default));
+                var ids = new int[docs];
+                var scores = new float[docs];
+                heap.DrainSorted(ids, scores);
+                for (int i = 0; i < docs; i++)
+                {
+                    int d = ids[i];
+                    double reference = 0;
+                    for (long e = offsets[d]; e < offsets[d + 1]; e++) reference += (double)dense[termList[(int)e]] * valueList[(int)e];
+                    Assert.True(Math.Abs(scores[i] - reference) <= 1e-5 * Math.Max(1, Math.Abs(reference)),
+                        $"{count} query terms, hash {lanes.Hashed}, doc {d}: scored {scores[i]}, reference {reference}");
+                }
+            }
+        }
+        Assert.True(hashedQueries >= 16, $"only {hashedQueries} queries were hashed");
+    }
+
     [Fact]
     public void QueriesTheLanesCannotHoldAreRefused()
     {
