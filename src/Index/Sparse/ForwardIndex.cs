@@ -29,6 +29,8 @@ public abstract class ForwardIndex
     public long[] Offsets { get; }
     public int DocumentCount => Offsets.Length - 1;
     public int VocabularySize { get; }
+    /// <summary>Bytes of the rows backed by 2 MiB pages (see <see cref="HugePages"/>; 0 where the OS declined).</summary>
+    public long HugePageBytes { get; protected init; }
     public long NonZeroCount => Offsets[^1];
 
     public abstract bool WideTermIds { get; }
@@ -161,6 +163,7 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
         : base(offsets, vocabularySize)
     {
         _rows = rows;
+        HugePageBytes = HugePages.TryBack(rows);
     }
 
     public override bool WideTermIds => typeof(TTerm) == typeof(int);

@@ -46,7 +46,33 @@ public sealed class SeismicIndex
         for (int t = 0; t < postings.VocabularySize; t++) _maxBlocksPerList = Math.Max(_maxBlocksPerList, postings.BlockCountOf(t));
         for (int d = 0; d < forward.DocumentCount; d++) _maxDocumentLength = Math.Max(_maxDocumentLength, forward.LengthOf(d));
         _rowRefs = ForwardIndex.RowRefs(forward, postings.DocIds);
+        HugePageBytes = forward.HugePageBytes + BackWithHugePages();
     }
+
+    /// <summary>
+    /// The other randomly read arrays (the forward rows do this themselves): postings and their row references are read
+    /// a block at a time, summary entries a component run at a time, both scattered over tens of MiB.
+    /// </summary>
+    private long BackWithHugePages()
+    {
+        long bytes = HugePages.TryBack(Postings.DocIds) + HugePages.TryBack(Summaries.EntryCodes);
+        if (_rowRefs is not null) bytes += HugePages.TryBack(_rowRefs);
+        var (terms, offsets, blocks) = Summaries.RawArrays;
+        foreach (var array in new[] { terms, offsets, blocks })
+        {
+            bytes += array switch
+            {
+                byte[] b => HugePages.TryBack(b),
+                ushort[] u => HugePages.TryBack(u),
+                int[] i => HugePages.TryBack(i),
+                _ => 0,
+            };
+        }
+        return bytes;
+    }
+
+    /// <summary>Bytes of the index's large arrays that the OS backed with 2 MiB pages at open or build (0 where it declined).</summary>
+    public long HugePageBytes { get; }
 
     /// <summary>Per posting, where its row lies in the forward index (see <see cref="ForwardIndex.RowRefs"/>); null when entries do not fit.</summary>
     private readonly uint[]? _rowRefs;

@@ -293,7 +293,8 @@ public static class SeismicBenchmark
         // heap growth across Open is the index's resident arrays; the process peak RSS during Open shows any transient.
         var (index, residentBytes, openSeconds, openPeak) = OpenMeasured(dir);
         notes.Add($"{dataset}{suffix}: seismic index opened from disk in {openSeconds:F2} s; resident (managed heap growth) " +
-            $"{residentBytes / 1048576.0:F1} MiB vs {disk / 1048576.0:F1} MiB on disk; process peak RSS during open {openPeak / 1048576.0:F0} MiB");
+            $"{residentBytes / 1048576.0:F1} MiB vs {disk / 1048576.0:F1} MiB on disk; process peak RSS during open {openPeak / 1048576.0:F0} MiB; " +
+            $"{index.HugePageBytes / 1048576.0:F0} MiB on 2 MiB pages (forward {index.Forward.HugePageBytes / 1048576.0:F0} MiB)");
         log?.Report($"{dataset}{suffix}: seismic built in {stats.BuildSeconds:F1} s: {stats.PostingCount} postings kept of {docs.NonZeroCount}, " +
             $"{stats.BlockCount} blocks, {stats.SummaryEntryCount} summary entries");
         return new SeismicVariant(index, suffix, stats, disk, seismicPeak, residentBytes);
