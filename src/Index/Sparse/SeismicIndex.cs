@@ -233,11 +233,12 @@ public sealed class SeismicIndex
         long summaryTicks = 0, documentTicks = 0;
         if (parameters.BlockOrder == SeismicBlockOrder.GlobalBestFirst)
         {
-            SearchGlobalBestFirst(terms, weights, order[..cut], heap, heapFactor, timed, scratch, lanes, ref stats, ref summaryTicks, ref documentTicks);
+            SearchGlobalBestFirst(terms, weights, order[..cut], heap, parameters, timed, scratch, lanes, ref stats, ref summaryTicks, ref documentTicks);
             cut = 0;
         }
         for (int c = 0; c < cut; c++)
         {
+            heapFactor = parameters.HeapFactorAt(c);
             int term = terms[(int)(uint)order[c]];
             int firstBlock = termBlockStart[term], blockCount = termBlockStart[term + 1] - firstBlock;
             if (blockCount == 0) continue;
@@ -322,11 +323,11 @@ public sealed class SeismicIndex
     /// as far as blocks pass the bar, so the many blocks that never do are never sorted.
     /// </summary>
     private void SearchGlobalBestFirst(ReadOnlySpan<int> terms, ReadOnlySpan<float> weights, ReadOnlySpan<long> cutOrder,
-        TopKHeap heap, float heapFactor, bool timed, SeismicScratch scratch, QueryLanes? lanes, ref SeismicQueryStats stats,
+        TopKHeap heap, SeismicSearchParameters parameters, bool timed, SeismicScratch scratch, QueryLanes? lanes, ref SeismicQueryStats stats,
         ref long summaryTicks, ref long documentTicks)
     {
         int[] termBlockStart = Postings.TermBlockStart;
-        float[] dense = scratch.DenseQuery;
+        float heapFactor = parameters.HeapFactor;
         long t0 = timed ? Stopwatch.GetTimestamp() : 0;
         int total = 0;
         for (int c = 0; c < cutOrder.Length; c++)
@@ -354,8 +355,11 @@ public sealed class SeismicIndex
             if (blockCount < 2) continue;
             var listScores = scores.Slice(filled, blockCount);
             stats.SummaryEntriesRead += Summaries.ScoreList(term, firstBlock, blockCount, terms, weights, listScores, scratch.WeightSums);
+            // With a heap factor growing along the cut, a block of list c must reach HeapFactorAt(c) x bar: dividing
+            // its score by HeapFactorAt(c) / HeapFactor puts every list against the same bar, so one order still holds.
+            float scale = parameters.HeapFactor > 0 ? parameters.HeapFactor / parameters.HeapFactorAt(c) : 1f;
             for (int b = 0; b < blockCount; b++)
-                keys[filled + b] = ((long)BitConverter.SingleToInt32Bits(Math.Max(listScores[b], 0f)) << 32) | (uint)(firstBlock + b);
+                keys[filled + b] = ((long)BitConverter.SingleToInt32Bits(Math.Max(listScores[b] * scale, 0f)) << 32) | (uint)(firstBlock + b);
             filled += blockCount;
         }
         long t2 = timed ? Stopwatch.GetTimestamp() : 0;

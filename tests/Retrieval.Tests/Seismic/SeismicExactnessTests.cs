@@ -70,6 +70,48 @@ public class SeismicExactnessTests
         }
     }
 
+    /// <summary>
+    /// A growing heap factor sets a stricter bar in every list after the first, so on this collection it scores fewer
+    /// documents (not a theorem: a lower heap can admit other blocks later); every order applies it, scores stay exact,
+    /// and growth 0 is the plain rule, document for document.
+    /// </summary>
+    [Theory]
+    [InlineData(SeismicBlockOrder.ListOrder)]
+    [InlineData(SeismicBlockOrder.ListBestFirst)]
+    [InlineData(SeismicBlockOrder.GlobalBestFirst)]
+    public void GrowingHeapFactorScoresFewerDocumentsAndStaysExact(SeismicBlockOrder order)
+    {
+        var docs = SeismicTestData.Collection(31, rows: 3000, vocabulary: 500, maxNnz: 40);
+        var queries = SeismicTestData.Collection(32, rows: 60, vocabulary: 500, maxNnz: 14);
+        var index = SeismicIndex.Build(docs, SeismicBuildOptions.Default with { Values = ForwardValueStorage.Float32 });
+        var plain = new SeismicSearchParameters { QueryCut = 8, HeapFactor = 0.6f, BlockOrder = order };
+        var a = index.Search(queries, 10, plain, 1, out var plainStats);
+        var b = index.Search(queries, 10, plain with { HeapFactorGrowth = 0f }, 1, out var zeroStats);
+        Assert.Equal(plainStats.DocumentsScored, zeroStats.DocumentsScored);
+        Assert.Equal(a.Ids, b.Ids);
+        var grown = index.Search(queries, 10, plain with { HeapFactorGrowth = 0.3f }, 1, out var grownStats);
+        Assert.True(grownStats.DocumentsScored < plainStats.DocumentsScored,
+            $"growth 0.3 scored {grownStats.DocumentsScored} documents, plain {plainStats.DocumentsScored}");
+        for (int q = 0; q < queries.RowCount; q++)
+        {
+            var ids = grown.IdsOf(q);
+            var scores = grown.ScoresOf(q);
+            for (int i = 0; i < ids.Length && ids[i] >= 0; i++)
+                Assert.Equal(SparseDot.Dot(queries.Row(q), docs.Row(ids[i])), scores[i], 1e-4f * Math.Max(1f, Math.Abs(scores[i])));
+        }
+        Assert.Equal(0.6f * (1f + 0.3f * 2), (plain with { HeapFactorGrowth = 0.3f }).HeapFactorAt(2), 1e-6f);
+    }
+
+    [Theory]
+    [InlineData(-0.1f)]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void BadHeapFactorGrowthIsRejected(float growth)
+    {
+        var e = Assert.Throws<Retrieval.Index.Errors.RetrievalException>(() => new SeismicSearchParameters { HeapFactorGrowth = growth }.Validate());
+        Assert.Contains("HeapFactorGrowth", e.Message);
+    }
+
     [Fact]
     public void BlockOrderNamesRoundTripAndUnknownNamesAreRejected()
     {

@@ -20,6 +20,7 @@ public static class BenchSeismicCommand
         var maxPassages = new Option<int>("--max-passages") { Description = "Passages indexed (0 = all 395,436).", HelpName = "N", DefaultValueFactory = _ => 0 };
         var queryCuts = new Option<string?>("--query-cuts") { Description = "Sweep: comma-separated query_cut values (default 3,5,8,12).", HelpName = "LIST" };
         var heapFactors = new Option<string?>("--heap-factors") { Description = "Sweep: comma-separated heap_factor values (default 0.6,0.65,0.7,0.75,0.8,0.9,1).", HelpName = "LIST" };
+        var heapFactorGrowths = new Option<string?>("--heap-factor-growths") { Description = "Sweep: comma-separated heap factor growths per cut position (list c skips below heap_factor x (1 + growth x c) x the k-th score; default 0).", HelpName = "LIST" };
         var avgPostings = new Option<double?>("--avg-postings") { Description = "Passages build: global posting budget per vocabulary term (default 150).", HelpName = "AVG" };
         var maxFraction = new Option<double?>("--max-fraction") { Description = "Passages build: per-list cap as a multiple of --avg-postings (default 10).", HelpName = "F" };
         var summaryEnergy = new Option<double?>("--summary-energy") { Description = "Summary alpha for every set (default 0.4).", HelpName = "ALPHA" };
@@ -39,7 +40,7 @@ public static class BenchSeismicCommand
             "index, lists, summaries, disk), build seconds and peak build memory; SciFact adds nDCG@10; seismic-toy checks that " +
             "a lossless build searched exhaustively equals exact search.")
         {
-            sets, maxQueries, maxPassages, queryCuts, heapFactors, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, rowOrders, noLucene, idfSplit, blockOrders, workDir, k, threads,
+            sets, maxQueries, maxPassages, queryCuts, heapFactors, heapFactorGrowths, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, rowOrders, noLucene, idfSplit, blockOrders, workDir, k, threads,
         };
         host.Examples(command,
             "retrieval bench seismic",
@@ -69,6 +70,7 @@ public static class BenchSeismicCommand
                 MaxPassages = parse.GetValue(maxPassages),
                 QueryCuts = parse.GetValue(queryCuts) is { } qc ? Split(qc, s => int.Parse(s, CultureInfo.InvariantCulture)) : defaults.QueryCuts,
                 HeapFactors = parse.GetValue(heapFactors) is { } hf ? Split(hf, s => float.Parse(s, CultureInfo.InvariantCulture)) : defaults.HeapFactors,
+                HeapFactorGrowths = parse.GetValue(heapFactorGrowths) is { } hg ? Split(hg, s => float.Parse(s, CultureInfo.InvariantCulture)) : defaults.HeapFactorGrowths,
                 PassagesBuild = passagesBuild,
                 SciFactBuild = sciFactBuild,
                 IncludeLucene = !parse.GetValue(noLucene),

@@ -187,10 +187,11 @@ public static class SeismicBenchmark
         foreach (int cut in options.QueryCuts)
         {
             foreach (float heap in options.HeapFactors)
+            foreach (float growth in options.HeapFactorGrowths)
             {
                 foreach (var blockOrder in options.BlockOrders)
                 {
-                    var p = new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap, BlockOrder = blockOrder };
+                    var p = new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap, HeapFactorGrowth = growth, BlockOrder = blockOrder };
                     string orderSuffix = options.BlockOrders.Count > 1 || blockOrder != SeismicSearchParameters.DefaultBlockOrder
                         ? " order=" + SeismicSearchParameters.BlockOrderName(blockOrder) : "";
                     foreach (var v in variants)
@@ -262,7 +263,8 @@ public static class SeismicBenchmark
     }
 
     private static string ConfigName(SeismicSearchParameters p) =>
-        $"qc={p.QueryCut} hf={p.HeapFactor.ToString(CultureInfo.InvariantCulture)}";
+        $"qc={p.QueryCut} hf={p.HeapFactor.ToString(CultureInfo.InvariantCulture)}" +
+        (p.HeapFactorGrowth != 0 ? $" g={p.HeapFactorGrowth.ToString(CultureInfo.InvariantCulture)}" : "");
 
     private static string RowOrderName(ForwardRowOrder order) => order == ForwardRowOrder.Input ? "input" : "block-locality";
 

@@ -33,6 +33,8 @@ public sealed record SeismicBenchmarkOptions
 
     public IReadOnlyList<int> QueryCuts { get; init; } = [3, 5, 8, 12];
     public IReadOnlyList<float> HeapFactors { get; init; } = [0.6f, 0.65f, 0.7f, 0.75f, 0.8f, 0.9f, 1.0f];
+    /// <summary>Heap factor growths swept (<see cref="SeismicSearchParameters.HeapFactorGrowth"/>), each on every query cut and heap factor.</summary>
+    public IReadOnlyList<float> HeapFactorGrowths { get; init; } = [0f];
 
     public bool IncludeLucene { get; init; } = true;
 
@@ -67,6 +69,8 @@ public sealed record SeismicBenchmarkOptions
         SciFactBuild.Validate();
         foreach (int qc in QueryCuts) new SeismicSearchParameters { QueryCut = qc }.Validate();
         foreach (float hf in HeapFactors) new SeismicSearchParameters { HeapFactor = hf }.Validate();
+        if (HeapFactorGrowths.Count == 0) Guard.ThrowInvalid("the sweep needs at least one heap factor growth (0 = none)");
+        foreach (float g in HeapFactorGrowths) new SeismicSearchParameters { HeapFactorGrowth = g }.Validate();
         if (BlockOrders.Count == 0) Guard.ThrowInvalid("the sweep needs at least one block order");
         foreach (var order in BlockOrders) new SeismicSearchParameters { BlockOrder = order }.Validate();
     }
