@@ -202,6 +202,10 @@ public sealed class SeismicIndex
         int[] blockDocStart = Postings.BlockDocStart;
         int[] docIds = Postings.DocIds;
         long summaryTicks = 0, documentTicks = 0;
+        long l0 = timed ? Stopwatch.GetTimestamp() : 0;
+        LocateSummaries(terms, order[..cut], scratch);
+        if (timed) summaryTicks += Stopwatch.GetTimestamp() - l0;
+        int[] runStart = scratch.RunStarts;
         if (parameters.BlockOrder == SeismicBlockOrder.GlobalBestFirst)
         {
             SearchGlobalBestFirst(terms, weights, order[..cut], heap, heapFactor, timed, scratch, lanes, ref stats, ref summaryTicks, ref documentTicks);
@@ -223,8 +227,9 @@ public sealed class SeismicIndex
                 continue;
             }
             long t0 = timed ? Stopwatch.GetTimestamp() : 0;
-            stats.SummaryEntriesRead += Summaries.ScoreList(term, firstBlock, blockCount, terms, weights,
-                scratch.BlockScores, scratch.WeightSums);
+            stats.SummaryEntriesRead += Summaries.AccumulateRuns(firstBlock, blockCount,
+                scratch.SummaryRuns.AsSpan(runStart[c], runStart[c + 1] - runStart[c]), weights, scratch.BlockScores, scratch.WeightSums);
+            PrefetchNextSummaries(terms, order, c + 1, cut, scratch);
             long t1 = timed ? Stopwatch.GetTimestamp() : 0;
             float[] blockScores = scratch.BlockScores;
             if (parameters.BlockOrder == SeismicBlockOrder.ListBestFirst)
@@ -287,6 +292,77 @@ public sealed class SeismicIndex
     }
 
     /// <summary>
+    /// Finds the query's terms in the summaries of every cut list with more than one block, before any list is scored,
+    /// leaving cut slot c's runs at [RunStarts[c], RunStarts[c+1]) of the scratch runs. Done list by list, each lookup
+    /// would be a chain of dependent cache misses (binary search, entry offset, entry run; summaries are ~100 MB);
+    /// done in three passes over all lists (prefetch every list's component ids; search them and prefetch the
+    /// offsets of hits; read the offsets and prefetch the entry runs) the misses of all lists overlap, and the entry
+    /// runs arrive while earlier lists' documents are scored.
+    /// </summary>
+    private void LocateSummaries(ReadOnlySpan<int> terms, ReadOnlySpan<long> cutOrder, SeismicScratch scratch)
+    {
+        int[] termBlockStart = Postings.TermBlockStart;
+        var summaries = Summaries;
+        int[] runStart = scratch.RunStartsFor(cutOrder.Length);
+        for (int c = 0; c < cutOrder.Length; c++)
+        {
+            int term = terms[(int)(uint)cutOrder[c]];
+            if (termBlockStart[term + 1] - termBlockStart[term] >= 2) summaries.PrefetchFence(term);
+        }
+        int segments = 0;
+        for (int c = 0; c < cutOrder.Length; c++)
+        {
+            runStart[c] = segments;
+            int term = terms[(int)(uint)cutOrder[c]];
+            if (termBlockStart[term + 1] - termBlockStart[term] < 2) continue;
+            var runs = scratch.SummaryRunsFor(segments + terms.Length);
+            segments += summaries.FindSegments(term, terms, runs.AsSpan(segments, terms.Length));
+        }
+        runStart[cutOrder.Length] = segments;
+        int kept = 0;
+        for (int c = 0; c < cutOrder.Length; c++)
+        {
+            int from = runStart[c], count = runStart[c + 1] - from;
+            runStart[c] = kept;
+            if (count == 0) continue;
+            int term = terms[(int)(uint)cutOrder[c]];
+            var runs = scratch.SummaryRuns;
+            int found = summaries.SearchSegments(term, terms, runs.AsSpan(from, count));
+            // Compact: kept <= from, so no run is overwritten before it is searched.
+            Array.Copy(runs, from, runs, kept, found);
+            kept += found;
+        }
+        runStart[cutOrder.Length] = kept;
+        for (int c = 0; c < cutOrder.Length; c++)
+        {
+            if (runStart[c + 1] == runStart[c]) continue;
+            int term = terms[(int)(uint)cutOrder[c]];
+            summaries.ResolveRuns(term, scratch.SummaryRuns.AsSpan(runStart[c], runStart[c + 1] - runStart[c]));
+        }
+    }
+
+    /// <summary>
+    /// Prefetches what scoring the summaries of the first list from cut slot <paramref name="from"/> on that has them
+    /// will read: its entry runs (fetched once by <see cref="LocateSummaries"/>, but that burst comes too early for
+    /// all but the first list) and its blocks' dequantisation parameters. Called before the previous list's documents
+    /// are scored, so they arrive in the meantime; the cold-cache summary time halved with it on BM25 passages.
+    /// </summary>
+    private void PrefetchNextSummaries(ReadOnlySpan<int> terms, ReadOnlySpan<long> cutOrder, int from, int cut, SeismicScratch scratch)
+    {
+        int[] termBlockStart = Postings.TermBlockStart;
+        int[] runStart = scratch.RunStarts;
+        for (int n = from; n < cut; n++)
+        {
+            int term = terms[(int)(uint)cutOrder[n]];
+            int firstBlock = termBlockStart[term], blockCount = termBlockStart[term + 1] - firstBlock;
+            if (blockCount < 2) continue;
+            Summaries.PrefetchRuns(scratch.SummaryRuns.AsSpan(runStart[n], runStart[n + 1] - runStart[n]));
+            Summaries.PrefetchBlockParameters(firstBlock, blockCount);
+            return;
+        }
+    }
+
+    /// <summary>
     /// <see cref="SeismicBlockOrder.GlobalBestFirst"/>: single-block lists (no summary; rare terms, strong documents) are
     /// scored first, then the summaries of every other cut list, then their blocks in one descending summary-score
     /// order across lists. A binary max-heap of (score bits, global block) keys is built in linear time and popped only
@@ -315,6 +391,7 @@ public sealed class SeismicIndex
             total += blockCount;
         }
         long t1 = timed ? Stopwatch.GetTimestamp() : 0;
+        int[] runStart = scratch.RunStarts;
         var keys = scratch.GlobalKeysFor(total);
         var scores = scratch.GlobalScoresFor(total);
         int filled = 0;
@@ -324,7 +401,9 @@ public sealed class SeismicIndex
             int firstBlock = termBlockStart[term], blockCount = termBlockStart[term + 1] - firstBlock;
             if (blockCount < 2) continue;
             var listScores = scores.Slice(filled, blockCount);
-            stats.SummaryEntriesRead += Summaries.ScoreList(term, firstBlock, blockCount, terms, weights, listScores, scratch.WeightSums);
+            PrefetchNextSummaries(terms, cutOrder, c + 1, cutOrder.Length, scratch);
+            stats.SummaryEntriesRead += Summaries.AccumulateRuns(firstBlock, blockCount,
+                scratch.SummaryRuns.AsSpan(runStart[c], runStart[c + 1] - runStart[c]), weights, listScores, scratch.WeightSums);
             for (int b = 0; b < blockCount; b++)
                 keys[filled + b] = ((long)BitConverter.SingleToInt32Bits(Math.Max(listScores[b], 0f)) << 32) | (uint)(firstBlock + b);
             filled += blockCount;

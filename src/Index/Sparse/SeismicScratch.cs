@@ -43,6 +43,31 @@ internal sealed class SeismicScratch
         return _globalScores.AsSpan(0, blocks);
     }
 
+    /// <summary>Located summary runs of the query's cut lists (see SeismicIndex.LocateSummaries); grows to the largest query seen.</summary>
+    public SummaryRun[] SummaryRuns { get; private set; } = new SummaryRun[256];
+
+    /// <summary>Cut slot c's summary runs are [RunStarts[c], RunStarts[c+1]) of <see cref="SummaryRuns"/>.</summary>
+    public int[] RunStarts { get; private set; } = new int[65];
+
+    /// <summary>The runs array with room for at least <paramref name="runs"/>, keeping what it holds.</summary>
+    public SummaryRun[] SummaryRunsFor(int runs)
+    {
+        if (SummaryRuns.Length < runs)
+        {
+            var grown = new SummaryRun[Math.Max(runs, SummaryRuns.Length * 2)];
+            SummaryRuns.CopyTo(grown, 0);
+            SummaryRuns = grown;
+        }
+        return SummaryRuns;
+    }
+
+    /// <summary>Run start offsets for <paramref name="cut"/> lists (cut + 1 entries).</summary>
+    public int[] RunStartsFor(int cut)
+    {
+        if (RunStarts.Length < cut + 1) RunStarts = new int[Math.Max(cut + 1, RunStarts.Length * 2)];
+        return RunStarts;
+    }
+
     public float[] DenseQuery { get; }
     /// <summary>The query prepared for gather-free scoring of 16-bit-term rows (see <see cref="QueryLanes"/>).</summary>
     public QueryLanes Lanes { get; } = new();
