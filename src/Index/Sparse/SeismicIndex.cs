@@ -299,7 +299,7 @@ public sealed class SeismicIndex
     /// offsets of hits; read the offsets and prefetch the entry runs) the misses of all lists overlap, and the entry
     /// runs arrive while earlier lists' documents are scored.
     /// </summary>
-    private void LocateSummaries(ReadOnlySpan<int> terms, ReadOnlySpan<long> cutOrder, SeismicScratch scratch)
+    internal void LocateSummaries(ReadOnlySpan<int> terms, ReadOnlySpan<long> cutOrder, SeismicScratch scratch)
     {
         int[] termBlockStart = Postings.TermBlockStart;
         var summaries = Summaries;
