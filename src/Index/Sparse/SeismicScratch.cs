@@ -61,10 +61,17 @@ internal sealed class SeismicScratch
         return SummaryRuns;
     }
 
-    /// <summary>Run start offsets for <paramref name="cut"/> lists (cut + 1 entries).</summary>
+    /// <summary>Cut slot c's located runs end at RunEnds[c] (runs from RunEnds[c] to RunStarts[c+1] were not found).</summary>
+    public int[] RunEnds { get; private set; } = new int[65];
+
+    /// <summary>Run start offsets for <paramref name="cut"/> lists (cut + 1 entries); <see cref="RunEnds"/> grows with them.</summary>
     public int[] RunStartsFor(int cut)
     {
-        if (RunStarts.Length < cut + 1) RunStarts = new int[Math.Max(cut + 1, RunStarts.Length * 2)];
+        if (RunStarts.Length < cut + 1)
+        {
+            RunStarts = new int[Math.Max(cut + 1, RunStarts.Length * 2)];
+            RunEnds = new int[RunStarts.Length];
+        }
         return RunStarts;
     }
 

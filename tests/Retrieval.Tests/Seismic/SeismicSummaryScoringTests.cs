@@ -133,7 +133,7 @@ public class SeismicSummaryScoringTests
                 int firstBlock = index.Postings.TermBlockStart[term], blockCount = index.Postings.BlockCountOf(term);
                 if (blockCount < 2) continue;
                 listsChecked++;
-                var runs = scratch.SummaryRuns.AsSpan(scratch.RunStarts[c], scratch.RunStarts[c + 1] - scratch.RunStarts[c]);
+                var runs = scratch.SummaryRuns.AsSpan(scratch.RunStarts[c], scratch.RunEnds[c] - scratch.RunStarts[c]);
                 var scores = new float[blockCount];
                 int entries = index.Summaries.AccumulateRuns(firstBlock, blockCount, runs, weights, scores, new float[blockCount]);
                 var expected = Reference(index.Summaries, term, firstBlock, blockCount, terms, weights, out int expectedEntries);
