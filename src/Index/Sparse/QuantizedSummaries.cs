@@ -30,13 +30,13 @@ namespace Retrieval.Index.Sparse;
 public abstract class QuantizedSummaries
 {
     private protected QuantizedSummaries(float[] blockMin, float[] blockScale, int[] termComponentStart, int[] termEntryStart,
-        byte[] entryCodes)
+        long entryCount)
     {
         BlockMin = blockMin;
         BlockScale = blockScale;
         TermComponentStart = termComponentStart;
         TermEntryStart = termEntryStart;
-        EntryCodes = entryCodes;
+        EntryCount = entryCount;
     }
 
     /// <summary>Per block (global block index): the dequantisation offset and step.</summary>
@@ -46,9 +46,7 @@ public abstract class QuantizedSummaries
     public int[] TermComponentStart { get; }
     /// <summary>Term t's summary entries are [TermEntryStart[t], TermEntryStart[t+1]) of the entry arrays.</summary>
     public int[] TermEntryStart { get; }
-    public byte[] EntryCodes { get; }
-
-    public long EntryCount => EntryCodes.LongLength;
+    public long EntryCount { get; }
     public int ComponentCount => TermComponentStart[^1];
 
     /// <summary>Bytes per component term id (2 or 4), per relative entry offset (2 or 4) and per entry block id (1 or 2).</summary>
@@ -79,6 +77,9 @@ public abstract class QuantizedSummaries
 
     /// <summary>The list-local block index of entry <paramref name="entry"/>.</summary>
     public abstract int EntryBlock(int entry);
+
+    /// <summary>The quantized summary value (code) of entry <paramref name="entry"/>.</summary>
+    public abstract byte EntryCode(int entry);
 
     /// <summary>
     /// Scores the summaries of all <paramref name="blockCount"/> blocks of <paramref name="term"/>'s list against the
@@ -143,8 +144,11 @@ public abstract class QuantizedSummaries
         for (byte* line = (byte*)((nint)first & ~63); line <= last; line += 64) Sse.Prefetch0(line);
     }
 
-    /// <summary>The width-dependent arrays for serialisation: component terms, relative entry offsets, entry blocks.</summary>
-    internal abstract (Array Terms, Array Offsets, Array Blocks) RawArrays { get; }
+    /// <summary>
+    /// The arrays as stored on disk: component terms, relative entry offsets (width-dependent), and entry blocks and
+    /// codes as two separate arrays (copied out of the interleaved entries: for saving and tests, not for searches).
+    /// </summary>
+    internal abstract (Array Terms, Array Offsets, Array Blocks, byte[] Codes) RawArrays { get; }
 
     internal static QuantizedSummaries Create(float[] blockMin, float[] blockScale, int[] termComponentStart, int[] termEntryStart,
         Array componentTerms, Array entryOffsets, Array entryBlocks, byte[] entryCodes) => (componentTerms, entryOffsets, entryBlocks) switch
@@ -176,15 +180,19 @@ internal sealed class QuantizedSummaries<TTerm, TOffset, TBlock> : QuantizedSumm
 {
     private readonly TTerm[] _componentTerms;
     private readonly TOffset[] _entryOffsets;
-    private readonly TBlock[] _entryBlocks;
+    /// <summary>Entries with block id and code side by side: a run of entries is one stream of lines, not two.</summary>
+    private readonly SummaryEntry<TBlock>[] _entries;
 
     public QuantizedSummaries(float[] blockMin, float[] blockScale, int[] termComponentStart, int[] termEntryStart,
         TTerm[] componentTerms, TOffset[] entryOffsets, TBlock[] entryBlocks, byte[] entryCodes)
-        : base(blockMin, blockScale, termComponentStart, termEntryStart, entryCodes)
+        : base(blockMin, blockScale, termComponentStart, termEntryStart, entryCodes.LongLength)
     {
         _componentTerms = componentTerms;
         _entryOffsets = entryOffsets;
-        _entryBlocks = entryBlocks;
+        if (entryBlocks.Length != entryCodes.Length)
+            throw new ArgumentException($"{entryBlocks.Length} entry blocks but {entryCodes.Length} codes");
+        _entries = new SummaryEntry<TBlock>[entryCodes.Length];
+        for (int e = 0; e < _entries.Length; e++) _entries[e] = new SummaryEntry<TBlock> { Block = entryBlocks[e], Code = entryCodes[e] };
         _fence = new TTerm[(componentTerms.Length + SegmentLength - 1) >> SegmentShift];
         for (int i = 0; i < _fence.Length; i++) _fence[i] = componentTerms[i << SegmentShift];
     }
@@ -195,7 +203,20 @@ internal sealed class QuantizedSummaries<TTerm, TOffset, TBlock> : QuantizedSumm
     public override (int TermBytes, int OffsetBytes, int BlockBytes) Widths =>
         (Unsafe.SizeOf<TTerm>(), Unsafe.SizeOf<TOffset>(), Unsafe.SizeOf<TBlock>());
 
-    internal override (Array Terms, Array Offsets, Array Blocks) RawArrays => (_componentTerms, _entryOffsets, _entryBlocks);
+    internal override (Array Terms, Array Offsets, Array Blocks, byte[] Codes) RawArrays
+    {
+        get
+        {
+            var blocks = new TBlock[_entries.Length];
+            var codes = new byte[_entries.Length];
+            for (int e = 0; e < _entries.Length; e++)
+            {
+                blocks[e] = _entries[e].Block;
+                codes[e] = _entries[e].Code;
+            }
+            return (_componentTerms, _entryOffsets, blocks, codes);
+        }
+    }
 
     public override int ComponentTerm(int component) => Load(ref MemoryMarshal.GetArrayDataReference(_componentTerms), component);
 
@@ -209,7 +230,9 @@ internal sealed class QuantizedSummaries<TTerm, TOffset, TBlock> : QuantizedSumm
         return (start, end);
     }
 
-    public override int EntryBlock(int entry) => Load(ref MemoryMarshal.GetArrayDataReference(_entryBlocks), entry);
+    public override int EntryBlock(int entry) => Load(ref _entries[entry].Block, 0);
+
+    public override byte EntryCode(int entry) => _entries[entry].Code;
 
     /// <summary>Components per fence segment: one 64-byte line of term ids.</summary>
     private static int SegmentLength => 64 / Unsafe.SizeOf<TTerm>();
@@ -288,8 +311,7 @@ internal sealed class QuantizedSummaries<TTerm, TOffset, TBlock> : QuantizedSumm
         int hi = TermComponentStart[term + 1];
         int entryBase = TermEntryStart[term], entryLimit = TermEntryStart[term + 1];
         ref TOffset offsets = ref MemoryMarshal.GetArrayDataReference(_entryOffsets);
-        ref TBlock blocks = ref MemoryMarshal.GetArrayDataReference(_entryBlocks);
-        ref byte codes = ref MemoryMarshal.GetArrayDataReference(EntryCodes);
+        ref SummaryEntry<TBlock> entries = ref MemoryMarshal.GetArrayDataReference(_entries);
         for (int i = 0; i < runs.Length; i++)
         {
             int component = runs[i].Start;
@@ -297,20 +319,17 @@ internal sealed class QuantizedSummaries<TTerm, TOffset, TBlock> : QuantizedSumm
             int end = component + 1 < hi ? entryBase + Load(ref offsets, component + 1) : entryLimit;
             runs[i].Start = start;
             runs[i].End = end;
-            PrefetchLines((byte*)Unsafe.AsPointer(ref Unsafe.Add(ref blocks, start)), (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref blocks, end - 1)));
-            PrefetchLines((byte*)Unsafe.AsPointer(ref Unsafe.Add(ref codes, start)), (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref codes, end - 1)));
+            PrefetchLines((byte*)Unsafe.AsPointer(ref Unsafe.Add(ref entries, start)), (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref entries, end - 1)));
         }
     }
 
     internal override unsafe void PrefetchRuns(ReadOnlySpan<SummaryRun> runs)
     {
-        ref TBlock blocks = ref MemoryMarshal.GetArrayDataReference(_entryBlocks);
-        ref byte codes = ref MemoryMarshal.GetArrayDataReference(EntryCodes);
+        ref SummaryEntry<TBlock> entries = ref MemoryMarshal.GetArrayDataReference(_entries);
         for (int i = 0; i < runs.Length; i++)
         {
             int start = runs[i].Start, end = runs[i].End;
-            PrefetchLines((byte*)Unsafe.AsPointer(ref Unsafe.Add(ref blocks, start)), (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref blocks, end - 1)));
-            PrefetchLines((byte*)Unsafe.AsPointer(ref Unsafe.Add(ref codes, start)), (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref codes, end - 1)));
+            PrefetchLines((byte*)Unsafe.AsPointer(ref Unsafe.Add(ref entries, start)), (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref entries, end - 1)));
         }
     }
 
@@ -323,8 +342,7 @@ internal sealed class QuantizedSummaries<TTerm, TOffset, TBlock> : QuantizedSumm
         weightSums.Clear();
         ref float codeSum = ref MemoryMarshal.GetReference(scores);
         ref float weightSum = ref MemoryMarshal.GetReference(weightSums);
-        ref TBlock blocks = ref MemoryMarshal.GetArrayDataReference(_entryBlocks);
-        ref byte codes = ref MemoryMarshal.GetArrayDataReference(EntryCodes);
+        ref SummaryEntry<TBlock> entries = ref MemoryMarshal.GetArrayDataReference(_entries);
         int entriesRead = 0;
         // Runs are in query-term order, so every block's sums add up in the same order as a term-by-term pass.
         for (int r = 0; r < runs.Length; r++)
@@ -334,8 +352,9 @@ internal sealed class QuantizedSummaries<TTerm, TOffset, TBlock> : QuantizedSumm
             entriesRead += end - start;
             for (int e = start; e < end; e++)
             {
-                int b = Load(ref blocks, e);
-                Unsafe.Add(ref codeSum, b) += wq * Unsafe.Add(ref codes, e);
+                ref var entry = ref Unsafe.Add(ref entries, e);
+                int b = Load(ref entry.Block, 0);
+                Unsafe.Add(ref codeSum, b) += wq * entry.Code;
                 Unsafe.Add(ref weightSum, b) += wq;
             }
         }
@@ -356,4 +375,12 @@ internal struct SummaryRun
     public int Query;
     public int Start;
     public int End;
+}
+
+/// <summary>One summary entry: the list-local block and the quantized value, packed (2 or 3 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+internal struct SummaryEntry<TBlock> where TBlock : unmanaged
+{
+    public TBlock Block;
+    public byte Code;
 }

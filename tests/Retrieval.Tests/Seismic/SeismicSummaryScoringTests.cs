@@ -18,6 +18,25 @@ public class SeismicSummaryScoringTests
 {
     public static TheoryData<string> Layouts => new() { "narrow", "wide-terms", "wide-blocks-and-offsets" };
 
+    [Fact]
+    public void EntriesArePackedBlockThenCode()
+    {
+        // Entries are stored in memory as (block, code) pairs with no padding: 2 bytes with u8 blocks, 3 with u16.
+        Assert.Equal(2, System.Runtime.CompilerServices.Unsafe.SizeOf<SummaryEntry<byte>>());
+        Assert.Equal(3, System.Runtime.CompilerServices.Unsafe.SizeOf<SummaryEntry<ushort>>());
+        var (docs, options) = Collection("wide-blocks-and-offsets");
+        var index = SeismicIndex.Build(docs, options);
+        var (_, _, blocks, codes) = index.Summaries.RawArrays;
+        Assert.Equal(index.Summaries.EntryCount, codes.LongLength);
+        var wide = Assert.IsType<ushort[]>(blocks);
+        for (int e = 0; e < codes.Length; e++)
+        {
+            Assert.Equal(wide[e], index.Summaries.EntryBlock(e));
+            Assert.Equal(codes[e], index.Summaries.EntryCode(e));
+        }
+        Assert.Contains(wide, b => b > 255);
+    }
+
     [Theory]
     [MemberData(nameof(Layouts))]
     public void EveryListScoresLikeTheTermByTermPass(string layout)
@@ -161,7 +180,7 @@ public class SeismicSummaryScoringTests
                 for (int e = start; e < end; e++)
                 {
                     int b = s.EntryBlock(e);
-                    codeSums[b] += weights[qi] * s.EntryCodes[e];
+                    codeSums[b] += weights[qi] * s.EntryCode(e);
                     weightSums[b] += weights[qi];
                 }
             }
