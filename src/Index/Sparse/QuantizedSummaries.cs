@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Retrieval.Index.Sparse;
@@ -360,7 +361,20 @@ internal sealed class QuantizedSummaries<TTerm, TOffset, TBlock> : QuantizedSumm
         }
         var mins = BlockMin.AsSpan(firstBlock, blockCount);
         var scales = BlockScale.AsSpan(firstBlock, blockCount);
-        for (int b = 0; b < scores.Length; b++)
+        int v = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // Multiply and add kept apart (no fused multiply-add), so every lane rounds exactly as the scalar tail does.
+            ref float min = ref MemoryMarshal.GetReference(mins);
+            ref float scale = ref MemoryMarshal.GetReference(scales);
+            for (; v + Vector256<float>.Count <= blockCount; v += Vector256<float>.Count)
+            {
+                var dequantized = Vector256.Multiply(Vector256.LoadUnsafe(ref min, (nuint)v), Vector256.LoadUnsafe(ref weightSum, (nuint)v))
+                    + Vector256.Multiply(Vector256.LoadUnsafe(ref scale, (nuint)v), Vector256.LoadUnsafe(ref codeSum, (nuint)v));
+                dequantized.StoreUnsafe(ref codeSum, (nuint)v);
+            }
+        }
+        for (int b = v; b < blockCount; b++)
             scores[b] = mins[b] * weightSums[b] + scales[b] * scores[b];
         return entriesRead;
     }
