@@ -382,7 +382,8 @@ internal sealed class QuantizedSummaries<TTerm, TOffset, TBlock> : QuantizedSumm
 
 /// <summary>
 /// One query term's hits in one list's summaries: the query term's index and, once resolved, its entries
-/// [Start, End) (while only located, Start holds the component index).
+/// [Start, End). Before that, Start holds the candidate segment (<see cref="QuantizedSummaries.FindSegments"/>), then
+/// the component index (<see cref="QuantizedSummaries.SearchSegments"/>).
 /// </summary>
 internal struct SummaryRun
 {

@@ -46,7 +46,7 @@ internal sealed class SeismicScratch
     /// <summary>Located summary runs of the query's cut lists (see SeismicIndex.LocateSummaries); grows to the largest query seen.</summary>
     public SummaryRun[] SummaryRuns { get; private set; } = new SummaryRun[256];
 
-    /// <summary>Cut slot c's summary runs are [RunStarts[c], RunStarts[c+1]) of <see cref="SummaryRuns"/>.</summary>
+    /// <summary>Cut slot c owns [RunStarts[c], RunStarts[c+1]) of <see cref="SummaryRuns"/> (one run per query term at most).</summary>
     public int[] RunStarts { get; private set; } = new int[65];
 
     /// <summary>The runs array with room for at least <paramref name="runs"/>, keeping what it holds.</summary>
@@ -61,7 +61,7 @@ internal sealed class SeismicScratch
         return SummaryRuns;
     }
 
-    /// <summary>Cut slot c's located runs end at RunEnds[c] (runs from RunEnds[c] to RunStarts[c+1] were not found).</summary>
+    /// <summary>Cut slot c's located runs are [RunStarts[c], RunEnds[c]) (the query terms its list's summaries hold).</summary>
     public int[] RunEnds { get; private set; } = new int[65];
 
     /// <summary>Run start offsets for <paramref name="cut"/> lists (cut + 1 entries); <see cref="RunEnds"/> grows with them.</summary>
