@@ -78,7 +78,7 @@ public static class SeismicIndexFormat
             Record(PostingsFile, w);
         }
         var s = index.Summaries;
-        var (summaryTerms, entryOffsets, entryBlocks) = s.RawArrays;
+        var (summaryTerms, entryOffsets, entryBlocks, entryCodes) = s.RawArrays;
         using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, SummariesFile), SummariesMagic, CurrentVersion, SummarySections))
         {
             w.Section(s.BlockMin);
@@ -88,7 +88,7 @@ public static class SeismicIndexFormat
             SectionOf(w, summaryTerms);
             SectionOf(w, entryOffsets);
             SectionOf(w, entryBlocks);
-            w.Section(s.EntryCodes);
+            w.Section(entryCodes);
             w.Commit();
             Record(SummariesFile, w);
         }

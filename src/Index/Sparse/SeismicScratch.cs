@@ -43,6 +43,38 @@ internal sealed class SeismicScratch
         return _globalScores.AsSpan(0, blocks);
     }
 
+    /// <summary>Located summary runs of the query's cut lists (see SeismicIndex.LocateSummaries); grows to the largest query seen.</summary>
+    public SummaryRun[] SummaryRuns { get; private set; } = new SummaryRun[256];
+
+    /// <summary>Cut slot c owns [RunStarts[c], RunStarts[c+1]) of <see cref="SummaryRuns"/> (one run per query term at most).</summary>
+    public int[] RunStarts { get; private set; } = new int[65];
+
+    /// <summary>The runs array with room for at least <paramref name="runs"/>, keeping what it holds.</summary>
+    public SummaryRun[] SummaryRunsFor(int runs)
+    {
+        if (SummaryRuns.Length < runs)
+        {
+            var grown = new SummaryRun[Math.Max(runs, SummaryRuns.Length * 2)];
+            SummaryRuns.CopyTo(grown, 0);
+            SummaryRuns = grown;
+        }
+        return SummaryRuns;
+    }
+
+    /// <summary>Cut slot c's located runs are [RunStarts[c], RunEnds[c]) (the query terms its list's summaries hold).</summary>
+    public int[] RunEnds { get; private set; } = new int[65];
+
+    /// <summary>Run start offsets for <paramref name="cut"/> lists (cut + 1 entries); <see cref="RunEnds"/> grows with them.</summary>
+    public int[] RunStartsFor(int cut)
+    {
+        if (RunStarts.Length < cut + 1)
+        {
+            RunStarts = new int[Math.Max(cut + 1, RunStarts.Length * 2)];
+            RunEnds = new int[RunStarts.Length];
+        }
+        return RunStarts;
+    }
+
     public float[] DenseQuery { get; }
     /// <summary>The query prepared for gather-free scoring of 16-bit-term rows (see <see cref="QueryLanes"/>).</summary>
     public QueryLanes Lanes { get; } = new();

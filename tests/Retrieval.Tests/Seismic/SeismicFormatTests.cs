@@ -40,7 +40,7 @@ public class SeismicFormatTests
         Assert.Equal(options, opened.Options);
         Assert.Equal(ids, opened.DocumentIds);
         Assert.Equal(built.Postings.DocIds, opened.Postings.DocIds);
-        Assert.Equal(built.Summaries.EntryCodes, opened.Summaries.EntryCodes);
+        Assert.Equal(built.Summaries.RawArrays.Codes, opened.Summaries.RawArrays.Codes);
         var p = new SeismicSearchParameters { QueryCut = 5, HeapFactor = 0.8f };
         var a = built.Search(queries, 10, p, threads: 1);
         var b = opened.Search(queries, 10, p, threads: 1);

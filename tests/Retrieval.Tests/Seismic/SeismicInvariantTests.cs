@@ -196,7 +196,7 @@ public class SeismicInvariantTests
         var b = SeismicIndex.Build(Docs, SeismicBuildOptions.Default with { Pruning = PostingPruning.FixedLambda, Lambda = 50, Threads = 1 });
         Assert.Equal(a.Postings.DocIds, b.Postings.DocIds);
         Assert.Equal(a.Postings.BlockDocStart, b.Postings.BlockDocStart);
-        Assert.Equal(a.Summaries.EntryCodes, b.Summaries.EntryCodes);
+        Assert.Equal(a.Summaries.RawArrays.Codes, b.Summaries.RawArrays.Codes);
     }
 
     private static List<int>[] Holders(SparseMatrix docs)
@@ -236,7 +236,7 @@ public class SeismicInvariantTests
         {
             var (start, end) = s.ComponentEntries(term, c);
             for (int e = start; e < end; e++)
-                result[s.EntryBlock(e)][s.ComponentTerm(c)] = s.Dequantize(first + s.EntryBlock(e), s.EntryCodes[e]);
+                result[s.EntryBlock(e)][s.ComponentTerm(c)] = s.Dequantize(first + s.EntryBlock(e), s.EntryCode(e));
         }
         return result;
     }
