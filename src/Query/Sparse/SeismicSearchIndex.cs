@@ -8,13 +8,14 @@ using Retrieval.Query.Reporting;
 
 namespace Retrieval.Query.Sparse;
 
-/// <summary>Seismic's query-time knobs as the CLI's per-call settings (query_cut, heap_factor, block_order).</summary>
+/// <summary>Seismic's query-time knobs as the CLI's per-call settings (query_cut, heap_factor, heap_factor_growth, block_order).</summary>
 public sealed record SeismicSearchSettings(SeismicSearchParameters Parameters) : SearchSettings
 {
     public override IReadOnlyList<ReportField> Describe() =>
     [
         new("query_cut", Parameters.QueryCut),
         new("heap_factor", (double)Parameters.HeapFactor),
+        new("heap_factor_growth", (double)Parameters.HeapFactorGrowth),
         new("block_order", SeismicSearchParameters.BlockOrderName(Parameters.BlockOrder)),
     ];
 }
@@ -74,11 +75,13 @@ public sealed class SeismicSearchIndex : ISearchIndex
     }
 
     /// <summary>Settings with the given knobs (null keeps the default), validated.</summary>
-    public static SeismicSearchSettings Settings(int? queryCut, float? heapFactor, SeismicBlockOrder? blockOrder = null)
+    public static SeismicSearchSettings Settings(int? queryCut, float? heapFactor, SeismicBlockOrder? blockOrder = null,
+        float? heapFactorGrowth = null)
     {
         var p = SeismicSearchParameters.Default;
         if (queryCut is int qc) p = p with { QueryCut = qc };
         if (heapFactor is float hf) p = p with { HeapFactor = hf };
+        if (heapFactorGrowth is float g) p = p with { HeapFactorGrowth = g };
         if (blockOrder is { } order) p = p with { BlockOrder = order };
         p.Validate();
         return new SeismicSearchSettings(p);

@@ -31,6 +31,15 @@ public class SeismicCliTests
             Assert.Equal(5, line.RootElement.GetProperty("queries").GetInt32());
         }
 
+        var grown = CliRunner.Run("--json", "search", "--index", dir, "--dataset", toy, "--k", "5", "--query-cut", "8", "--heap-factor", "0.6",
+            "--heap-factor-growth", "0.1");
+        Assert.True(grown.ExitCode == 0, grown.ToString());
+        using (var line = JsonDocument.Parse(grown.Stdout.Trim()))
+            Assert.Equal(0.1, line.RootElement.GetProperty("heap_factor_growth").GetDouble(), 1e-6);
+        var negative = CliRunner.Run("search", "--index", dir, "--dataset", toy, "--heap-factor-growth", "-1");
+        Assert.NotEqual(0, negative.ExitCode);
+        Assert.Contains("HeapFactorGrowth", negative.Stderr);
+
         var sweep = CliRunner.Run("--json", "search", "--index", dir, "--dataset", toy, "--k", "5", "--sweep");
         Assert.True(sweep.ExitCode == 0, sweep.ToString());
         Assert.Equal(20, sweep.Stdout.Trim().Split('\n').Length);

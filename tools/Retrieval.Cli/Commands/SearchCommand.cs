@@ -66,6 +66,11 @@ public static class SearchCommand
             Description = "Seismic: skip a block when its summary score is below heap_factor x the k-th best score (default 0.7; 0 never skips).",
             HelpName = "F",
         };
+        var heapFactorGrowth = new Option<float?>("--heap-factor-growth")
+        {
+            Description = "Seismic: the list at position c of the query cut uses heap_factor x (1 + growth x c) (default 0: one factor for all lists).",
+            HelpName = "G",
+        };
         var blockOrder = new Option<string?>("--block-order")
         {
             Description = "Seismic: block visiting order: list (default: each list in stored order), list-best-first, global (all cut lists' blocks in one summary-score order).",
@@ -82,7 +87,7 @@ public static class SearchCommand
             "index size on disk and bytes read per query. Fields that do not apply are null.")
         {
             exact, index, dataset, baseFile, queries, gt, gtScores, k, metric, threads, exactBaseline, sweep, maxQueries,
-            queryCut, heapFactor, blockOrder, queryText,
+            queryCut, heapFactor, heapFactorGrowth, blockOrder, queryText,
         };
         spannOptions.AddTo(command);
 
@@ -123,6 +128,7 @@ public static class SearchCommand
             int? limit = parse.GetValue(maxQueries);
             int? cut = parse.GetValue(queryCut);
             float? heap = parse.GetValue(heapFactor);
+            float? growth = parse.GetValue(heapFactorGrowth);
             SeismicBlockOrder? order = parse.GetValue(blockOrder) is { } orderName ? SeismicSearchParameters.ParseBlockOrder(orderName) : null;
             if (parse.GetValue(queryText) is { } textPath)
             {
@@ -133,7 +139,7 @@ public static class SearchCommand
                 var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts, out long unknownTokens);
                 progress.Log($"{textQueries.Count} query texts encoded; unknown tokens ([UNK], dropped): {unknownTokens}");
                 var textRun = new SearchRun(parse.GetValue(k), parse.GetValue(threads), null, progress);
-                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), cut, heap, order))
+                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), cut, heap, order, growth))
                     results.Add(textRun.Measure(seismicText, textQueries, setting));
                 results.Flush();
                 return ExitCodes.Success;
@@ -154,7 +160,7 @@ public static class SearchCommand
             spannOptions.Apply(parse, searched);
             var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
                 inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
-            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), cut, heap, order))
+            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), cut, heap, order, growth))
                 results.Add(run.Measure(searched, inputs.Queries, setting));
 
             if (indexDir is not null && parse.GetValue(exactBaseline))
@@ -170,12 +176,12 @@ public static class SearchCommand
 
     /// <summary>The settings to run: the sweep, or the index's default with any Seismic knobs applied.</summary>
     private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, int? queryCut, float? heapFactor,
-        SeismicBlockOrder? blockOrder)
+        SeismicBlockOrder? blockOrder, float? heapFactorGrowth = null)
     {
-        bool knobs = queryCut is not null || heapFactor is not null;
+        bool knobs = queryCut is not null || heapFactor is not null || heapFactorGrowth is not null;
         if (index is Retrieval.Query.Sparse.SeismicSearchIndex)
         {
-            if (sweep && knobs) throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor");
+            if (sweep && knobs) throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor/--heap-factor-growth");
             if (sweep && blockOrder is { } order)
             {
                 var ordered = new List<SearchSettings>();
@@ -183,10 +189,10 @@ public static class SearchCommand
                     ordered.Add(setting is Retrieval.Query.Sparse.SeismicSearchSettings s ? s with { Parameters = s.Parameters with { BlockOrder = order } } : setting);
                 return ordered;
             }
-            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(queryCut, heapFactor, blockOrder)];
+            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(queryCut, heapFactor, blockOrder, heapFactorGrowth)];
         }
         if (knobs || blockOrder is not null)
-            throw new UsageException($"--query-cut, --heap-factor and --block-order are Seismic settings; the {index.Kind} index does not take them");
+            throw new UsageException($"--query-cut, --heap-factor, --heap-factor-growth and --block-order are Seismic settings; the {index.Kind} index does not take them");
         return sweep ? index.SweepSettings : [index.DefaultSettings];
     }
 }
