@@ -99,6 +99,8 @@ public sealed record SparseIndexSettings
     /// <summary>Largest query terms used to pick posting lists.</summary>
     public int QueryCut { get; init; } = SeismicSearchParameters.DefaultQueryCut;
     public float HeapFactor { get; init; } = SeismicSearchParameters.DefaultHeapFactor;
+    /// <summary>See <see cref="SeismicSearchParameters.HeapFactorGrowth"/> (0: one heap factor for every list).</summary>
+    public float HeapFactorGrowth { get; init; }
 
     internal SeismicBuildOptions BuildOptions() => new()
     {
@@ -108,7 +110,7 @@ public sealed record SparseIndexSettings
         Threads = 1,
     };
 
-    internal SeismicSearchParameters SearchParameters() => new() { QueryCut = QueryCut, HeapFactor = HeapFactor };
+    internal SeismicSearchParameters SearchParameters() => new() { QueryCut = QueryCut, HeapFactor = HeapFactor, HeapFactorGrowth = HeapFactorGrowth };
 
     internal void Validate()
     {

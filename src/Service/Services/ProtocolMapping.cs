@@ -87,6 +87,7 @@ internal static class ProtocolMapping
             SummaryEnergy = index.HasSummaryEnergy ? index.SummaryEnergy : d.SummaryEnergy,
             QueryCut = index.HasQueryCut ? Clamp(index.QueryCut) : d.QueryCut,
             HeapFactor = index.HasHeapFactor ? index.HeapFactor : d.HeapFactor,
+            HeapFactorGrowth = index.HasHeapFactorGrowth ? index.HeapFactorGrowth : d.HeapFactorGrowth,
         };
     }
 
@@ -115,6 +116,7 @@ internal static class ProtocolMapping
         SummaryEnergy = i.SummaryEnergy,
         QueryCut = (uint)i.QueryCut,
         HeapFactor = i.HeapFactor,
+        HeapFactorGrowth = i.HeapFactorGrowth,
     };
 
     public static Metric ToMetric(V1.Metric metric) => metric switch

@@ -113,6 +113,16 @@ public sealed class ServiceEndToEndTests : IClassFixture<ServerFixture>
         refused = await ServerFixture.Status(() => _f.Collections.CreateCollectionAsync(new CreateCollectionRequest { Schema = badKind }).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
         Assert.Contains("schema.sparse.index.kind 9 is unknown", refused.Status.Detail);
+        var badGrowth = DenseSchema("bad-growth");
+        badGrowth.Sparse.Index = new SparseIndex { HeapFactorGrowth = -0.5f };
+        refused = await ServerFixture.Status(() => _f.Collections.CreateCollectionAsync(new CreateCollectionRequest { Schema = badGrowth }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("HeapFactorGrowth", refused.Status.Detail);
+        var growth = DenseSchema("growth");
+        growth.Sparse.Index = new SparseIndex { QueryCut = 8, HeapFactor = 0.6f, HeapFactorGrowth = 0.1f };
+        await _f.Collections.CreateCollectionAsync(new CreateCollectionRequest { Schema = growth });
+        var growthSchema = await _f.Collections.DescribeCollectionAsync(new DescribeCollectionRequest { Name = "growth" });
+        Assert.Equal(0.1f, growthSchema.Schema.Sparse.Index.HeapFactorGrowth);
     }
 
     [Fact]
