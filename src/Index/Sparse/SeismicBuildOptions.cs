@@ -45,6 +45,8 @@ public sealed record SeismicBuildOptions
     public const int DefaultSeed = 42;
     /// <summary>Blocks of one list are addressed by a 16-bit local index inside the list's summaries.</summary>
     public const int MaxBlocksPerList = ushort.MaxValue;
+    /// <summary>Upper bound of <see cref="KnnNeighbours"/>: refinement scores up to k x kappa rows, and the graph is 4 x kappa bytes per document.</summary>
+    public const int MaxKnnNeighbours = 256;
 
     public static readonly SeismicBuildOptions Default = new();
 
@@ -103,6 +105,13 @@ public sealed record SeismicBuildOptions
     /// <summary>Seed of the centroid sampling; the same seed and input give a byte-identical index.</summary>
     public int Seed { get; init; } = DefaultSeed;
 
+    /// <summary>
+    /// Neighbours per document in the kNN graph (paper: kappa; 0 = no graph). The graph is built with the index itself,
+    /// each document's vector searched as a query (see <see cref="KnnGraphBuilder"/>), and expanded at query time
+    /// (<see cref="SeismicSearchParameters.KnnRefine"/>).
+    /// </summary>
+    public int KnnNeighbours { get; init; }
+
     /// <summary>Build threads (0 = all cores).</summary>
     public int Threads { get; init; }
 
@@ -127,6 +136,8 @@ public sealed record SeismicBuildOptions
         if (!Enum.IsDefined(RowOrder)) Problem($"RowOrder {RowOrder} is not a known row order");
         if (DocumentComponents < 1) Problem($"DocumentComponents must be >= 1, got {DocumentComponents}");
         if (CentroidComponents < 1) Problem($"CentroidComponents must be >= 1, got {CentroidComponents}");
+        if (KnnNeighbours < 0 || KnnNeighbours > MaxKnnNeighbours)
+            Problem($"KnnNeighbours must be in [0, {MaxKnnNeighbours}] (0 = no kNN graph), got {KnnNeighbours}");
         if (Threads < 0) Problem($"Threads must be >= 0 (0 = all cores), got {Threads}");
         if (problems.Length > 0) Guard.ThrowInvalid("invalid Seismic build options: " + problems);
     }

@@ -50,6 +50,34 @@ public sealed class SeismicIndex
         for (int d = 0; d < forward.DocumentCount; d++) _maxDocumentLength = Math.Max(_maxDocumentLength, forward.LengthOf(d));
         _rowRefs = ForwardIndex.RowRefs(forward, postings.DocIds);
         HugePageBytes = forward.HugePageBytes + BackWithHugePages();
+        DocumentRows = new int[rowDocuments.Length];
+        for (int r = 0; r < rowDocuments.Length; r++) DocumentRows[rowDocuments[r]] = r;
+    }
+
+    /// <summary>Input document id -> forward row (the inverse of <see cref="RowDocuments"/>); the heap holds input ids.</summary>
+    internal int[] DocumentRows { get; }
+
+    /// <summary>Each document's approximate nearest neighbours (forward rows), or null when built with KnnNeighbours = 0.</summary>
+    public KnnGraph? Graph { get; private set; }
+
+    /// <summary>Per graph slot, the neighbour row's reference (see <see cref="ForwardIndex.RowRefs"/>; padding slots hold row 0's); null when refs do not fit.</summary>
+    private uint[]? _graphRefs;
+
+    /// <summary>
+    /// Installs the kNN graph (after a build ran its searches, or when opening); <paramref name="buildStats"/> replaces
+    /// the build statistics when given (they then include the graph's build time).
+    /// </summary>
+    internal void AttachGraph(KnnGraph graph, SeismicBuildStats? buildStats = null)
+    {
+        if (graph.RowCount != Count) throw new ArgumentException($"graph of {graph.RowCount} rows for {Count} documents");
+        if (graph.Kappa != Options.KnnNeighbours)
+            throw new ArgumentException($"graph kappa {graph.Kappa} but the options say {Options.KnnNeighbours}");
+        var rows = graph.Neighbours;
+        var padded = new int[rows.Length];
+        for (int i = 0; i < rows.Length; i++) padded[i] = Math.Max(rows[i], 0);
+        _graphRefs = ForwardIndex.RowRefs(Forward, padded);
+        Graph = graph;
+        if (buildStats is not null) BuildStats = buildStats;
     }
 
     /// <summary>
@@ -104,7 +132,7 @@ public sealed class SeismicIndex
     /// <summary>External document ids (row i of the input is DocumentIds[i]), or null when built without them.</summary>
     public string[]? DocumentIds { get; }
     /// <summary>Build statistics when this index was built in this process (null after <see cref="Open"/>).</summary>
-    public SeismicBuildStats? BuildStats { get; }
+    public SeismicBuildStats? BuildStats { get; private set; }
 
     public int Count => Forward.DocumentCount;
     public int VocabularySize => Forward.VocabularySize;
@@ -137,7 +165,7 @@ public sealed class SeismicIndex
             var scratch = RentScratch();
             for (int row = 0; row < queries.RowCount; row++)
                 SearchCore(queries.Row(row), k, parameters, results.IdsOf(row), results.ScoresOf(row), scratch, ref total);
-            _scratchPool.Add(scratch);
+            ReturnScratch(scratch);
             stats = total;
             return results;
         }
@@ -198,16 +226,22 @@ public sealed class SeismicIndex
         return SearchOne(query, k, ids, scores, parameters ?? SeismicSearchParameters.Default, ref ignored);
     }
 
-    private SeismicScratch RentScratch() =>
+    internal SeismicScratch RentScratch() =>
         _scratchPool.TryTake(out var scratch)
             ? scratch
             : new SeismicScratch(VocabularySize, Count, _maxBlocksPerList, _maxDocumentLength);
+
+    internal void ReturnScratch(SeismicScratch scratch) => _scratchPool.Add(scratch);
+
+    /// <summary>The longest document (entries): buffers that hold any row as a query need this many slots.</summary>
+    internal int MaxDocumentLength => _maxDocumentLength;
 
     private void ValidateQuery(SparseVector query, int row) =>
         SparseQueryValidation.Validate(query, VocabularySize, row,
             negativeWeightsReason: "block summaries bound only non-negative queries");
 
-    private int SearchCore(SparseVector query, int k, SeismicSearchParameters parameters, Span<int> ids, Span<float> scores,
+    /// <summary>One query on the calling thread; the caller validated the query and parameters.</summary>
+    internal int SearchCore(SparseVector query, int k, SeismicSearchParameters parameters, Span<int> ids, Span<float> scores,
         SeismicScratch scratch, ref SeismicQueryStats stats)
     {
         var heap = scratch.HeapFor(k);
@@ -303,6 +337,14 @@ public sealed class SeismicIndex
                 documentTicks += t2 - t1;
             }
         }
+        if (parameters.KnnRefine && Graph is { } graph)
+        {
+            long r0 = timed ? Stopwatch.GetTimestamp() : 0;
+            int refined = RefineWithGraph(graph, k, scratch, heap, lanes);
+            stats.DocumentsScored += refined;
+            stats.KnnDocumentsScored += refined;
+            if (timed) documentTicks += Stopwatch.GetTimestamp() - r0;
+        }
         for (int i = 0; i < terms.Length; i++) dense[terms[i]] = 0f;
         scratch.Visited.Clear();
         stats.Queries++;
@@ -313,6 +355,46 @@ public sealed class SeismicIndex
         ids[found..].Fill(SearchResults.MissingId);
         scores[found..].Fill(float.NaN);
         return found;
+    }
+
+    /// <summary>
+    /// kNN refinement (CIKM 2024): the documents in the heap after the block walk are likely near the query, and their
+    /// graph neighbours likely are too; those this query has not scored yet are scored exactly and offered to the heap.
+    /// One step over the heap as it stands (members entering now are not expanded). Returns how many were scored.
+    /// </summary>
+    private int RefineWithGraph(KnnGraph graph, int k, SeismicScratch scratch, TopKHeap heap, QueryLanes? lanes)
+    {
+        var heapIds = heap.UnorderedIds;
+        if (heapIds.Length == 0) return 0;
+        int kappa = graph.Kappa;
+        var (members, rows, rowRefs) = scratch.RefineBuffers(k, kappa);
+        heapIds.CopyTo(members);
+        int memberCount = heapIds.Length;
+        int[] neighbours = graph.Neighbours;
+        int[] documentRows = DocumentRows;
+        var visited = scratch.Visited;
+        uint[]? graphRefs = _graphRefs;
+        int candidates = 0;
+        for (int m = 0; m < memberCount; m++)
+        {
+            int first = documentRows[members[m]] * kappa;
+            for (int i = first; i < first + kappa; i++)
+            {
+                int row = neighbours[i];
+                if (row < 0) break;
+                if (visited.IsVisited(row)) continue;
+                rows[candidates] = row;
+                if (graphRefs is not null) rowRefs[candidates] = graphRefs[i];
+                candidates++;
+            }
+        }
+        if (candidates == 0) return 0;
+        // Rows named twice (neighbours of two members) are scored once: ScoreUnvisited marks each as it goes.
+        return graphRefs is not null
+            ? Forward.ScoreUnvisited(rows.AsSpan(0, candidates), default, scratch.DenseQuery, visited, heap, scratch.ValueBuffer,
+                RowDocuments, lanes, rowRefs.AsSpan(0, candidates))
+            : Forward.ScoreUnvisited(rows.AsSpan(0, candidates), default, scratch.DenseQuery, visited, heap, scratch.ValueBuffer,
+                RowDocuments, lanes);
     }
 
     /// <summary>

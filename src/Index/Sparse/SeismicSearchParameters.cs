@@ -30,6 +30,12 @@ public sealed record SeismicSearchParameters
 
     public const SeismicBlockOrder DefaultBlockOrder = SeismicBlockOrder.ListOrder;
 
+    /// <summary>
+    /// After the block walk, score the unvisited kNN-graph neighbours of the heap's documents and offer them to the
+    /// heap (CIKM 2024 refinement). Acts only on an index built with <see cref="SeismicBuildOptions.KnnNeighbours"/> > 0.
+    /// </summary>
+    public bool KnnRefine { get; init; } = true;
+
     /// <summary>Measure time spent scoring summaries vs documents (two timestamps per visited list; off by default).</summary>
     public bool CollectTimings { get; init; }
 
