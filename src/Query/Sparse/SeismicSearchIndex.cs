@@ -16,6 +16,7 @@ public sealed record SeismicSearchSettings(SeismicSearchParameters Parameters) :
         new("query_cut", Parameters.QueryCut),
         new("heap_factor", (double)Parameters.HeapFactor),
         new("block_order", SeismicSearchParameters.BlockOrderName(Parameters.BlockOrder)),
+        new("knn_refine", Parameters.KnnRefine),
     ];
 }
 
@@ -74,9 +75,10 @@ public sealed class SeismicSearchIndex : ISearchIndex
     }
 
     /// <summary>Settings with the given knobs (null keeps the default), validated.</summary>
-    public static SeismicSearchSettings Settings(int? queryCut, float? heapFactor, SeismicBlockOrder? blockOrder = null)
+    public static SeismicSearchSettings Settings(int? queryCut, float? heapFactor, SeismicBlockOrder? blockOrder = null, bool? knnRefine = null)
     {
         var p = SeismicSearchParameters.Default;
+        if (knnRefine is bool refine) p = p with { KnnRefine = refine };
         if (queryCut is int qc) p = p with { QueryCut = qc };
         if (heapFactor is float hf) p = p with { HeapFactor = hf };
         if (blockOrder is { } order) p = p with { BlockOrder = order };
