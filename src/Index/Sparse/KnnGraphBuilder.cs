@@ -5,29 +5,32 @@ namespace Retrieval.Index.Sparse;
 /// <summary>
 /// Builds a <see cref="KnnGraph"/> approximately with the finished index itself, as the CIKM 2024 paper does: every
 /// document's full stored vector is searched as a query for its kappa + 1 best documents, and the document itself is
-/// dropped from its answer. Searches run on <see cref="BuildSearch"/> (fixed, more thorough than a typical query-time
+/// dropped from its answer. Searches run with <see cref="SeismicBuildOptions.KnnBuildQueryCut"/> and
+/// <see cref="SeismicBuildOptions.KnnBuildHeapFactor"/> (default 10 and 0.8: more thorough than a typical query-time
 /// setting because a graph error costs every later query that reaches the document), spread over the build threads.
 /// Documents longer than <see cref="QueryLanes.MaxTerms"/> terms are searched on the gather scoring path, as any long
 /// query is.
 /// </summary>
 public static class KnnGraphBuilder
 {
-    /// <summary>
-    /// The search each document's neighbours come from: its 10 heaviest terms' lists, blocks skipped below 0.8 of the
-    /// heap (query-time sweeps use 5 and 0.65-0.9). On the 395K passages this gives a graph recall@10 of about 0.9
-    /// against exact neighbours (see the bench log's "graph recall" note).
-    /// </summary>
-    public static readonly SeismicSearchParameters BuildSearch = new() { QueryCut = 10, HeapFactor = 0.8f, KnnRefine = false };
+    /// <summary>The search each document's neighbours come from, from the build options (no refinement: there is no graph yet).</summary>
+    public static SeismicSearchParameters BuildSearch(SeismicBuildOptions options) => new()
+    {
+        QueryCut = options.KnnBuildQueryCut,
+        HeapFactor = options.KnnBuildHeapFactor,
+        KnnRefine = false,
+    };
 
     private const int RowsPerClaim = 64;
 
     /// <summary>The graph of <paramref name="kappa"/> neighbours per row, searched on <paramref name="threads"/> threads (0 = all cores).</summary>
-    public static KnnGraph Build(SeismicIndex index, int kappa, int threads, SeismicSearchParameters? search = null)
+    public static KnnGraph Build(SeismicIndex index, int kappa, int threads, SeismicSearchParameters search)
     {
         ArgumentNullException.ThrowIfNull(index);
         if (kappa < 1 || kappa > SeismicBuildOptions.MaxKnnNeighbours)
             throw new ArgumentOutOfRangeException(nameof(kappa), kappa, $"kappa must be in [1, {SeismicBuildOptions.MaxKnnNeighbours}]");
-        search = (search ?? BuildSearch) with { KnnRefine = false, CollectTimings = false };
+        ArgumentNullException.ThrowIfNull(search);
+        search = search with { KnnRefine = false, CollectTimings = false };
         search.Validate();
         int rows = index.Count;
         var neighbours = new int[(long)rows * kappa];

@@ -112,6 +112,18 @@ public sealed record SeismicBuildOptions
     /// </summary>
     public int KnnNeighbours { get; init; }
 
+    public const int DefaultKnnBuildQueryCut = 10;
+    public const float DefaultKnnBuildHeapFactor = 0.8f;
+
+    /// <summary>
+    /// query_cut of the searches that find each document's neighbours when <see cref="KnnNeighbours"/> > 0 (documents
+    /// as queries have ~3x the terms of a user query, so more lists than a query-time setting).
+    /// </summary>
+    public int KnnBuildQueryCut { get; init; } = DefaultKnnBuildQueryCut;
+
+    /// <summary>heap_factor of the graph-building searches (see <see cref="KnnBuildQueryCut"/>).</summary>
+    public float KnnBuildHeapFactor { get; init; } = DefaultKnnBuildHeapFactor;
+
     /// <summary>Build threads (0 = all cores).</summary>
     public int Threads { get; init; }
 
@@ -138,6 +150,9 @@ public sealed record SeismicBuildOptions
         if (CentroidComponents < 1) Problem($"CentroidComponents must be >= 1, got {CentroidComponents}");
         if (KnnNeighbours < 0 || KnnNeighbours > MaxKnnNeighbours)
             Problem($"KnnNeighbours must be in [0, {MaxKnnNeighbours}] (0 = no kNN graph), got {KnnNeighbours}");
+        if (KnnBuildQueryCut < 1) Problem($"KnnBuildQueryCut must be >= 1, got {KnnBuildQueryCut}");
+        if (!(KnnBuildHeapFactor >= 0) || float.IsInfinity(KnnBuildHeapFactor))
+            Problem($"KnnBuildHeapFactor must be a finite number >= 0, got {KnnBuildHeapFactor}");
         if (Threads < 0) Problem($"Threads must be >= 0 (0 = all cores), got {Threads}");
         if (problems.Length > 0) Guard.ThrowInvalid("invalid Seismic build options: " + problems);
     }

@@ -58,7 +58,7 @@ internal static class SeismicBuilder
         {
             // The graph is searched with the finished index, so it comes last.
             double before = clock.Elapsed.TotalSeconds;
-            var graph = KnnGraphBuilder.Build(index, options.KnnNeighbours, threads);
+            var graph = KnnGraphBuilder.Build(index, options.KnnNeighbours, threads, KnnGraphBuilder.BuildSearch(options));
             double after = clock.Elapsed.TotalSeconds;
             index.AttachGraph(graph, stats with { BuildSeconds = after, KnnGraphSeconds = after - before });
         }

@@ -340,7 +340,7 @@ public sealed class SeismicIndex
         if (parameters.KnnRefine && Graph is { } graph)
         {
             long r0 = timed ? Stopwatch.GetTimestamp() : 0;
-            int refined = RefineWithGraph(graph, k, scratch, heap, lanes);
+            int refined = RefineWithGraph(graph, parameters.KnnExpand, k, scratch, heap, lanes);
             stats.DocumentsScored += refined;
             stats.KnnDocumentsScored += refined;
             if (timed) documentTicks += Stopwatch.GetTimestamp() - r0;
@@ -362,12 +362,13 @@ public sealed class SeismicIndex
     /// graph neighbours likely are too; those this query has not scored yet are scored exactly and offered to the heap.
     /// One step over the heap as it stands (members entering now are not expanded). Returns how many were scored.
     /// </summary>
-    private int RefineWithGraph(KnnGraph graph, int k, SeismicScratch scratch, TopKHeap heap, QueryLanes? lanes)
+    private int RefineWithGraph(KnnGraph graph, int expand, int k, SeismicScratch scratch, TopKHeap heap, QueryLanes? lanes)
     {
         var heapIds = heap.UnorderedIds;
         if (heapIds.Length == 0) return 0;
         int kappa = graph.Kappa;
-        var (members, rows, rowRefs) = scratch.RefineBuffers(k, kappa);
+        int used = expand == 0 ? kappa : Math.Min(expand, kappa);
+        var (members, rows, rowRefs) = scratch.RefineBuffers(k, used);
         heapIds.CopyTo(members);
         int memberCount = heapIds.Length;
         int[] neighbours = graph.Neighbours;
@@ -378,7 +379,7 @@ public sealed class SeismicIndex
         for (int m = 0; m < memberCount; m++)
         {
             int first = documentRows[members[m]] * kappa;
-            for (int i = first; i < first + kappa; i++)
+            for (int i = first; i < first + used; i++)
             {
                 int row = neighbours[i];
                 if (row < 0) break;

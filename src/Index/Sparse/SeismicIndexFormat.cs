@@ -151,6 +151,8 @@ public static class SeismicIndexFormat
                 ["centroid_components"] = o.CentroidComponents,
                 ["seed"] = o.Seed,
                 ["knn_neighbours"] = index.Graph?.Kappa ?? 0,
+                ["knn_build_query_cut"] = o.KnnBuildQueryCut,
+                ["knn_build_heap_factor"] = o.KnnBuildHeapFactor,
             },
             ["counts"] = new JsonObject
             {
@@ -420,6 +422,8 @@ public static class SeismicIndexFormat
                 Seed = p["seed"]!.GetValue<int>(),
                 // Absent in indexes written before the kNN graph existed: no graph.
                 KnnNeighbours = p["knn_neighbours"]?.GetValue<int>() ?? 0,
+                KnnBuildQueryCut = p["knn_build_query_cut"]?.GetValue<int>() ?? SeismicBuildOptions.DefaultKnnBuildQueryCut,
+                KnnBuildHeapFactor = p["knn_build_heap_factor"]?.GetValue<float>() ?? SeismicBuildOptions.DefaultKnnBuildHeapFactor,
             };
             if (options.KnnNeighbours < 0 || options.KnnNeighbours > SeismicBuildOptions.MaxKnnNeighbours)
                 throw new DataFormatException(path, $"knn_neighbours {options.KnnNeighbours} is outside [0, {SeismicBuildOptions.MaxKnnNeighbours}]");

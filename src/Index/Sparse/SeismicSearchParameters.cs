@@ -36,6 +36,12 @@ public sealed record SeismicSearchParameters
     /// </summary>
     public bool KnnRefine { get; init; } = true;
 
+    /// <summary>
+    /// Refinement expands at most this many of each heap document's stored neighbours (the best first; 0 = all kappa),
+    /// so one graph serves any smaller kappa.
+    /// </summary>
+    public int KnnExpand { get; init; }
+
     /// <summary>Measure time spent scoring summaries vs documents (two timestamps per visited list; off by default).</summary>
     public bool CollectTimings { get; init; }
 
@@ -64,6 +70,8 @@ public sealed record SeismicSearchParameters
         if (QueryCut < 1) problems.Append($"QueryCut must be >= 1, got {QueryCut}");
         if (!(HeapFactor >= 0) || float.IsInfinity(HeapFactor))
             problems.Append(problems.Length > 0 ? "; " : "").Append($"HeapFactor must be a finite number >= 0, got {HeapFactor}");
+        if (KnnExpand < 0)
+            problems.Append(problems.Length > 0 ? "; " : "").Append($"KnnExpand must be >= 0 (0 = every stored neighbour), got {KnnExpand}");
         if (!Enum.IsDefined(BlockOrder))
             problems.Append(problems.Length > 0 ? "; " : "").Append($"BlockOrder {(int)BlockOrder} is not a defined block order");
         if (problems.Length > 0) Guard.ThrowInvalid("invalid Seismic search parameters: " + problems);

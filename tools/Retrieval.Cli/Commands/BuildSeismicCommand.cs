@@ -37,10 +37,12 @@ public static class BuildSeismicCommand
         var rowOrder = new Option<string>("--row-order") { Description = "Forward rows: block-locality (default; blocks' documents stored together) or input (input order).", DefaultValueFactory = _ => "block-locality" };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Text input: index the score-preserving sqrt(idf) split of the BM25 weights." };
         var knn = new Option<int?>("--knn") { Description = $"kNN graph: store each document's N approximate nearest neighbours (kappa, 0-{SeismicBuildOptions.MaxKnnNeighbours}; default 0 = no graph), expanded at search time after the block walk.", HelpName = "N" };
+        var knnBuildQueryCut = new Option<int?>("--knn-build-query-cut") { Description = $"With --knn: query_cut of the searches that find each document's neighbours (default {SeismicBuildOptions.DefaultKnnBuildQueryCut}).", HelpName = "N" };
+        var knnBuildHeapFactor = new Option<float?>("--knn-build-heap-factor") { Description = $"With --knn: heap_factor of those searches (default {SeismicBuildOptions.DefaultKnnBuildHeapFactor.ToString(CultureInfo.InvariantCulture)}).", HelpName = "F" };
         var threads = CommonOptions.Threads(0, "Build threads.");
         var command = new Command("seismic", "Build a Seismic learned-sparse index (pruned, blocked inverted lists with quantized summaries and a forward index).")
         {
-            input, output, format, lambda, avgPostings, maxFraction, noPruning, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, values, rowOrder, idfSplit, knn, threads,
+            input, output, format, lambda, avgPostings, maxFraction, noPruning, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, values, rowOrder, idfSplit, knn, knnBuildQueryCut, knnBuildHeapFactor, threads,
         };
         host.Examples(command,
             "retrieval build seismic --input ../shared/datasets/seismic-toy/documents.jsonl --out /tmp/seismic-toy",
@@ -77,6 +79,8 @@ public static class BuildSeismicCommand
             if (parse.GetValue(summaryMaxEntries) is int sme) options = options with { SummaryMaxEntries = sme };
             if (parse.GetValue(summaryEnergy) is double alpha) options = options with { SummaryEnergy = alpha };
             if (parse.GetValue(knn) is int kappa) options = options with { KnnNeighbours = kappa };
+            if (parse.GetValue(knnBuildQueryCut) is int kqc) options = options with { KnnBuildQueryCut = kqc };
+            if (parse.GetValue(knnBuildHeapFactor) is float khf) options = options with { KnnBuildHeapFactor = khf };
             options.Validate();
 
             string kind = parse.GetValue(format) ?? InferFormat(path);

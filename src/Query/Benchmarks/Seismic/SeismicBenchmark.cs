@@ -191,12 +191,18 @@ public static class SeismicBenchmark
             foreach (float heap in options.HeapFactors)
             {
                 foreach (var blockOrder in options.BlockOrders)
-                foreach (bool refine in build.KnnNeighbours > 0 ? [false, true] : new[] { true })
+                foreach (int expand in KnnSweep(build.KnnNeighbours, options.KnnExpands))
                 {
-                    var p = new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap, BlockOrder = blockOrder, KnnRefine = refine };
+                    // expand -1: refinement off (the same index searched as if it had no graph).
+                    bool refine = expand >= 0;
+                    var p = new SeismicSearchParameters
+                    {
+                        QueryCut = cut, HeapFactor = heap, BlockOrder = blockOrder, KnnRefine = refine, KnnExpand = Math.Max(0, expand),
+                    };
                     string orderSuffix = (options.BlockOrders.Count > 1 || blockOrder != SeismicSearchParameters.DefaultBlockOrder
                         ? " order=" + SeismicSearchParameters.BlockOrderName(blockOrder) : "")
-                        + (build.KnnNeighbours > 0 ? (refine ? $" knn={build.KnnNeighbours}" : " knn=off") : "");
+                        + (build.KnnNeighbours == 0 ? "" : !refine ? " knn=off"
+                            : expand == 0 || expand >= build.KnnNeighbours ? $" knn={build.KnnNeighbours}" : $" knn={expand}/{build.KnnNeighbours}");
                     foreach (var v in variants)
                     {
                         var index = v.Index;
@@ -272,6 +278,18 @@ public static class SeismicBenchmark
         }
     }
 
+    /// <summary>The refinement settings swept: -1 (off) then each expansion width (0 = all kappa); just "on" without a graph.</summary>
+    private static IEnumerable<int> KnnSweep(int kappa, IReadOnlyList<int> expands)
+    {
+        if (kappa == 0)
+        {
+            yield return 0;
+            yield break;
+        }
+        yield return -1;
+        foreach (int e in expands) yield return e;
+    }
+
     private static string ConfigName(SeismicSearchParameters p) =>
         $"qc={p.QueryCut} hf={p.HeapFactor.ToString(CultureInfo.InvariantCulture)}";
 
@@ -316,7 +334,7 @@ public static class SeismicBenchmark
             double graphRecall = KnnGraphRecall.Measure(index, options.GraphRecallSample, seed: 1, options.Threads);
             string line = string.Create(CultureInfo.InvariantCulture,
                 $"{dataset}{suffix}: kNN graph kappa={graph.Kappa} built in {stats.KnnGraphSeconds:F1} s of {stats.BuildSeconds:F1} s " +
-                $"(each document searched at qc={KnnGraphBuilder.BuildSearch.QueryCut} hf={KnnGraphBuilder.BuildSearch.HeapFactor}, k=kappa+1, " +
+                $"(each document searched at qc={build.KnnBuildQueryCut} hf={build.KnnBuildHeapFactor}, k=kappa+1, " +
                 $"{Math.Max(1, build.Threads == 0 ? Environment.ProcessorCount : build.Threads)} threads); {graph.SizeInBytes / 1048576.0:F1} MiB; " +
                 $"graph recall@{graph.Kappa} vs exact neighbours {graphRecall:F4} on {Math.Min(options.GraphRecallSample, index.Count)} sampled rows " +
                 $"(measured in {clock.Elapsed.TotalSeconds:F1} s)");

@@ -42,6 +42,9 @@ public sealed record SeismicBenchmarkOptions
     /// </summary>
     public int KnnNeighbours { get; init; }
 
+    /// <summary>Refinement widths swept with a graph (<see cref="SeismicSearchParameters.KnnExpand"/>; 0 = all kappa).</summary>
+    public IReadOnlyList<int> KnnExpands { get; init; } = [0];
+
     /// <summary>Rows sampled to measure the kNN graph's recall against exact neighbours (brute force over all rows each).</summary>
     public int GraphRecallSample { get; init; } = 200;
 
@@ -68,6 +71,7 @@ public sealed record SeismicBenchmarkOptions
         if (MaxQueries < 0) Guard.ThrowInvalid($"MaxQueries must be >= 0 (0 = all), got {MaxQueries}");
         if (KnnNeighbours < 0 || KnnNeighbours > SeismicBuildOptions.MaxKnnNeighbours)
             Guard.ThrowInvalid($"KnnNeighbours must be in [0, {SeismicBuildOptions.MaxKnnNeighbours}] (0 = no graph), got {KnnNeighbours}");
+        foreach (int e in KnnExpands) if (e < 0) Guard.ThrowInvalid($"KnnExpands must be >= 0 (0 = all kappa), got {e}");
         if (GraphRecallSample < 0) Guard.ThrowInvalid($"GraphRecallSample must be >= 0, got {GraphRecallSample}");
         if (Threads < 0) Guard.ThrowInvalid($"Threads must be >= 0 (0 = all cores), got {Threads}");
         if (RowOrders.Count == 0) Guard.ThrowInvalid("at least one forward row order is needed");
