@@ -66,6 +66,9 @@ public sealed record SeismicSearchParameters
 
     public void Validate()
     {
+        // Checked first without building a message: searches validate their parameters on every call.
+        bool valid = QueryCut >= 1 && HeapFactor >= 0 && !float.IsInfinity(HeapFactor) && KnnExpand >= 0 && Enum.IsDefined(BlockOrder);
+        if (valid) return;
         var problems = new StringBuilder();
         if (QueryCut < 1) problems.Append($"QueryCut must be >= 1, got {QueryCut}");
         if (!(HeapFactor >= 0) || float.IsInfinity(HeapFactor))
@@ -74,7 +77,7 @@ public sealed record SeismicSearchParameters
             problems.Append(problems.Length > 0 ? "; " : "").Append($"KnnExpand must be >= 0 (0 = every stored neighbour), got {KnnExpand}");
         if (!Enum.IsDefined(BlockOrder))
             problems.Append(problems.Length > 0 ? "; " : "").Append($"BlockOrder {(int)BlockOrder} is not a defined block order");
-        if (problems.Length > 0) Guard.ThrowInvalid("invalid Seismic search parameters: " + problems);
+        Guard.ThrowInvalid("invalid Seismic search parameters: " + problems);
     }
 }
 
