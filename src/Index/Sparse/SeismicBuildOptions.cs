@@ -112,12 +112,14 @@ public sealed record SeismicBuildOptions
     /// </summary>
     public int KnnNeighbours { get; init; }
 
-    public const int DefaultKnnBuildQueryCut = 10;
-    public const float DefaultKnnBuildHeapFactor = 0.8f;
+    public const int DefaultKnnBuildQueryCut = 5;
+    public const float DefaultKnnBuildHeapFactor = 0.9f;
 
     /// <summary>
-    /// query_cut of the searches that find each document's neighbours when <see cref="KnnNeighbours"/> > 0 (documents
-    /// as queries have ~3x the terms of a user query, so more lists than a query-time setting).
+    /// query_cut of the searches that find each document's neighbours when <see cref="KnnNeighbours"/> > 0. The
+    /// default (5, with heap_factor 0.9) is cheap and rough: on 50K passages its graph recall@10 is 0.67 against 0.90 at
+    /// 10 / 0.8 and 0.996 at 30 / 0.5, yet refinement gave the same query recall with each (within 0.001) at 1/3 to
+    /// 1/7 of the build time; a neighbour that is not among the true top kappa is still a near one.
     /// </summary>
     public int KnnBuildQueryCut { get; init; } = DefaultKnnBuildQueryCut;
 

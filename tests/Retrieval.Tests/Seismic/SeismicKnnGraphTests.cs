@@ -140,8 +140,8 @@ public class SeismicKnnGraphTests
 
     /// <summary>
     /// Real learned-sparse vectors (the paper's setting): 3,000 SPLADE-v3 MS MARCO query vectors as documents, 100
-    /// DistilSPLADE-max vectors as queries, kappa 10. Measured recall@10 at query_cut 5 / heap_factor 1.1: 0.809 without
-    /// refinement, 0.846 with it (about 20 extra documents per query).
+    /// DistilSPLADE-max vectors as queries, kappa 10 (default graph build). Measured recall@10 at query_cut 5 /
+    /// heap_factor 1.1: 0.861 without refinement (60 documents scored per query), 0.919 with it (51 more).
     /// </summary>
     [SkippableFact]
     public void RefinementRaisesRecallOnRealSpladeVectors()
@@ -159,7 +159,7 @@ public class SeismicKnnGraphTests
         var refined = index.Search(queries.Vectors, 10, p, 0, out var refinedStats);
         double plainRecall = NeighborRecall.RecallAtK(plain, truth.Ids, 10, 10).Mean;
         double refinedRecall = NeighborRecall.RecallAtK(refined, truth.Ids, 10, 10).Mean;
-        Assert.True(refinedRecall >= plainRecall + 0.01, $"recall@10 {refinedRecall} with refinement vs {plainRecall} without");
+        Assert.True(refinedRecall >= plainRecall + 0.03, $"recall@10 {refinedRecall} with refinement vs {plainRecall} without");
         Assert.True(refinedStats.DocumentsScored > plainStats.DocumentsScored);
         for (int q = 0; q < queries.Count; q++)
             for (int i = 0; i < 10; i++)
