@@ -50,9 +50,14 @@ public sealed class SeismicIndex
         for (int d = 0; d < forward.DocumentCount; d++) _maxDocumentLength = Math.Max(_maxDocumentLength, forward.LengthOf(d));
         _rowRefs = ForwardIndex.RowRefs(forward, postings.DocIds);
         HugePageBytes = forward.HugePageBytes + BackWithHugePages();
+        _rowBytes = forward.RowBytes;
+        _rowStride = ForwardIndex.EntryBytes(forward.WideTermIds, forward.ValueStorage);
         DocumentRows = new int[rowDocuments.Length];
         for (int r = 0; r < rowDocuments.Length; r++) DocumentRows[rowDocuments[r]] = r;
     }
+
+    private readonly byte[] _rowBytes;
+    private readonly int _rowStride;
 
     /// <summary>Input document id -> forward row (the inverse of <see cref="RowDocuments"/>); the heap holds input ids.</summary>
     internal int[] DocumentRows { get; }
@@ -369,16 +374,24 @@ public sealed class SeismicIndex
         int kappa = graph.Kappa;
         int used = expand == 0 ? kappa : Math.Min(expand, kappa);
         var (members, rows, rowRefs) = scratch.RefineBuffers(k, used);
-        heapIds.CopyTo(members);
         int memberCount = heapIds.Length;
         int[] neighbours = graph.Neighbours;
         int[] documentRows = DocumentRows;
         var visited = scratch.Visited;
         uint[]? graphRefs = _graphRefs;
+        // Each step below is a random access per member or neighbour (graph rows lie anywhere in tens of MiB, their
+        // documents anywhere in the forward index), so every step first requests all of its lines, then reads them.
+        for (int m = 0; m < memberCount; m++)
+        {
+            int first = documentRows[heapIds[m]] * kappa;
+            members[m] = first;
+            Prefetch(neighbours, first);
+            if (graphRefs is not null) Prefetch(graphRefs, first);
+        }
         int candidates = 0;
         for (int m = 0; m < memberCount; m++)
         {
-            int first = documentRows[members[m]] * kappa;
+            int first = members[m];
             for (int i = first; i < first + used; i++)
             {
                 int row = neighbours[i];
@@ -390,12 +403,34 @@ public sealed class SeismicIndex
             }
         }
         if (candidates == 0) return 0;
+        if (graphRefs is not null) PrefetchRows(rowRefs.AsSpan(0, candidates));
         // Rows named twice (neighbours of two members) are scored once: ScoreUnvisited marks each as it goes.
         return graphRefs is not null
             ? Forward.ScoreUnvisited(rows.AsSpan(0, candidates), default, scratch.DenseQuery, visited, heap, scratch.ValueBuffer,
                 RowDocuments, lanes, rowRefs.AsSpan(0, candidates))
             : Forward.ScoreUnvisited(rows.AsSpan(0, candidates), default, scratch.DenseQuery, visited, heap, scratch.ValueBuffer,
                 RowDocuments, lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch<T>(T[] array, int index) where T : unmanaged
+    {
+        if (Sse.IsSupported) Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(array), index)));
+    }
+
+    /// <summary>Requests the first line of every referenced row (and the second where the row crosses into it).</summary>
+    private unsafe void PrefetchRows(ReadOnlySpan<uint> refs)
+    {
+        if (!Sse.IsSupported) return;
+        byte* rows = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_rowBytes));
+        for (int i = 0; i < refs.Length; i++)
+        {
+            uint reference = refs[i];
+            byte* row = rows + (long)(reference >> ForwardIndex.RefLengthBits) * _rowStride;
+            Sse.Prefetch0(row);
+            byte* last = row + (long)(reference & ForwardIndex.RefLengthEscape) * _rowStride - 1;
+            if (((nint)last & ~63) != ((nint)row & ~63)) Sse.Prefetch0(last);
+        }
     }
 
     /// <summary>

@@ -59,8 +59,8 @@ internal sealed class SeismicScratch
     private uint[] _refineRefs = [];
 
     /// <summary>
-    /// kNN refinement buffers: the heap's ids copied out (pushing reorders the heap), and the candidate neighbour rows
-    /// with their row references; grown to k and k x kappa on first use, then reused.
+    /// kNN refinement buffers: each heap member's first graph slot, and the candidate neighbour rows with their row
+    /// references; grown to k and k x kappa on first use, then reused.
     /// </summary>
     public (int[] Members, int[] Rows, uint[] Refs) RefineBuffers(int k, int kappa)
     {
