@@ -6,8 +6,8 @@ namespace Retrieval.Index.Sparse;
 /// Builds a <see cref="KnnGraph"/> approximately with the finished index itself, as the CIKM 2024 paper does: every
 /// document's full stored vector is searched as a query for its kappa + 1 best documents, and the document itself is
 /// dropped from its answer. Searches run with <see cref="SeismicBuildOptions.KnnBuildQueryCut"/> and
-/// <see cref="SeismicBuildOptions.KnnBuildHeapFactor"/> (default 5 and 0.9: rough, since refinement proved insensitive
-/// to graph recall), spread over the build threads.
+/// <see cref="SeismicBuildOptions.KnnBuildHeapFactor"/> (default 10 and 0.8; see there for what cheaper settings cost),
+/// spread over the build threads.
 /// Documents longer than <see cref="QueryLanes.MaxTerms"/> terms are searched on the gather scoring path, as any long
 /// query is.
 /// </summary>
