@@ -34,6 +34,9 @@ public sealed class TopKHeap
 
     public void Clear() => _count = 0;
 
+    /// <summary>The ids kept so far, in heap order (not sorted); valid until the next <see cref="Push"/>.</summary>
+    public ReadOnlySpan<int> UnorderedIds => _ids.AsSpan(0, _count);
+
     /// <summary>Offers a candidate; returns true if it was kept.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Push(int id, float goodness)

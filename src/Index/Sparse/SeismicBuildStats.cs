@@ -1,5 +1,8 @@
 namespace Retrieval.Index.Sparse;
 
-/// <summary>What a build produced: seconds, empty documents (kept, never returned), postings kept, blocks, summary entries.</summary>
+/// <summary>
+/// What a build produced: seconds (the kNN graph included), empty documents (kept, never returned), postings kept,
+/// blocks, summary entries, and the seconds spent building the kNN graph (0 without one).
+/// </summary>
 public sealed record SeismicBuildStats(double BuildSeconds, int EmptyDocuments, long PostingCount, int BlockCount,
-    long SummaryEntryCount);
+    long SummaryEntryCount, double KnnGraphSeconds = 0);

@@ -53,7 +53,16 @@ internal static class SeismicBuilder
         }
         var stats = new SeismicBuildStats(clock.Elapsed.TotalSeconds, emptyDocuments, postings.PostingCount,
             postings.BlockCount, summaries.EntryCount);
-        return new SeismicIndex(options, forward, postings, summaries, rowDocuments, documentIds, stats);
+        var index = new SeismicIndex(options, forward, postings, summaries, rowDocuments, documentIds, stats);
+        if (options.KnnNeighbours > 0)
+        {
+            // The graph is searched with the finished index, so it comes last.
+            double before = clock.Elapsed.TotalSeconds;
+            var graph = KnnGraphBuilder.Build(index, options.KnnNeighbours, threads, KnnGraphBuilder.BuildSearch(options));
+            double after = clock.Elapsed.TotalSeconds;
+            index.AttachGraph(graph, stats with { BuildSeconds = after, KnnGraphSeconds = after - before });
+        }
+        return index;
     }
 
     private static (PostingLists, QuantizedSummaries) Stitch(BlockSummarizer.ListBuild?[] lists, int vocabulary)

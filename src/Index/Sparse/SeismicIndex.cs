@@ -50,6 +50,39 @@ public sealed class SeismicIndex
         for (int d = 0; d < forward.DocumentCount; d++) _maxDocumentLength = Math.Max(_maxDocumentLength, forward.LengthOf(d));
         _rowRefs = ForwardIndex.RowRefs(forward, postings.DocIds);
         HugePageBytes = forward.HugePageBytes + BackWithHugePages();
+        _rowBytes = forward.RowBytes;
+        _rowStride = ForwardIndex.EntryBytes(forward.WideTermIds, forward.ValueStorage);
+        DocumentRows = new int[rowDocuments.Length];
+        for (int r = 0; r < rowDocuments.Length; r++) DocumentRows[rowDocuments[r]] = r;
+    }
+
+    private readonly byte[] _rowBytes;
+    private readonly int _rowStride;
+
+    /// <summary>Input document id -> forward row (the inverse of <see cref="RowDocuments"/>); the heap holds input ids.</summary>
+    internal int[] DocumentRows { get; }
+
+    /// <summary>Each document's approximate nearest neighbours (forward rows), or null when built with KnnNeighbours = 0.</summary>
+    public KnnGraph? Graph { get; private set; }
+
+    /// <summary>Per graph slot, the neighbour row's reference (see <see cref="ForwardIndex.RowRefs"/>; padding slots hold row 0's); null when refs do not fit.</summary>
+    private uint[]? _graphRefs;
+
+    /// <summary>
+    /// Installs the kNN graph (after a build ran its searches, or when opening); <paramref name="buildStats"/> replaces
+    /// the build statistics when given (they then include the graph's build time).
+    /// </summary>
+    internal void AttachGraph(KnnGraph graph, SeismicBuildStats? buildStats = null)
+    {
+        if (graph.RowCount != Count) throw new ArgumentException($"graph of {graph.RowCount} rows for {Count} documents");
+        if (graph.Kappa != Options.KnnNeighbours)
+            throw new ArgumentException($"graph kappa {graph.Kappa} but the options say {Options.KnnNeighbours}");
+        var rows = graph.Neighbours;
+        var padded = new int[rows.Length];
+        for (int i = 0; i < rows.Length; i++) padded[i] = Math.Max(rows[i], 0);
+        _graphRefs = ForwardIndex.RowRefs(Forward, padded);
+        Graph = graph;
+        if (buildStats is not null) BuildStats = buildStats;
     }
 
     /// <summary>
@@ -93,7 +126,7 @@ public sealed class SeismicIndex
     /// <summary>External document ids (row i of the input is DocumentIds[i]), or null when built without them.</summary>
     public string[]? DocumentIds { get; }
     /// <summary>Build statistics when this index was built in this process (null after <see cref="Open"/>).</summary>
-    public SeismicBuildStats? BuildStats { get; }
+    public SeismicBuildStats? BuildStats { get; private set; }
 
     public int Count => Forward.DocumentCount;
     public int VocabularySize => Forward.VocabularySize;
@@ -126,7 +159,7 @@ public sealed class SeismicIndex
             var scratch = RentScratch();
             for (int row = 0; row < queries.RowCount; row++)
                 SearchCore(queries.Row(row), k, parameters, results.IdsOf(row), results.ScoresOf(row), scratch, ref total);
-            _scratchPool.Add(scratch);
+            ReturnScratch(scratch);
             stats = total;
             return results;
         }
@@ -187,16 +220,22 @@ public sealed class SeismicIndex
         return SearchOne(query, k, ids, scores, parameters ?? SeismicSearchParameters.Default, ref ignored);
     }
 
-    private SeismicScratch RentScratch() =>
+    internal SeismicScratch RentScratch() =>
         _scratchPool.TryTake(out var scratch)
             ? scratch
             : new SeismicScratch(VocabularySize, Count, _maxBlocksPerList, _maxDocumentLength);
+
+    internal void ReturnScratch(SeismicScratch scratch) => _scratchPool.Add(scratch);
+
+    /// <summary>The longest document (entries): buffers that hold any row as a query need this many slots.</summary>
+    internal int MaxDocumentLength => _maxDocumentLength;
 
     private void ValidateQuery(SparseVector query, int row) =>
         SparseQueryValidation.Validate(query, VocabularySize, row,
             negativeWeightsReason: "block summaries bound only non-negative queries");
 
-    private int SearchCore(SparseVector query, int k, SeismicSearchParameters parameters, Span<int> ids, Span<float> scores,
+    /// <summary>One query on the calling thread; the caller validated the query and parameters.</summary>
+    internal int SearchCore(SparseVector query, int k, SeismicSearchParameters parameters, Span<int> ids, Span<float> scores,
         SeismicScratch scratch, ref SeismicQueryStats stats)
     {
         var heap = scratch.HeapFor(k);
@@ -299,6 +338,14 @@ public sealed class SeismicIndex
                 documentTicks += t2 - t1;
             }
         }
+        if (parameters.KnnRefine && Graph is { } graph)
+        {
+            long r0 = timed ? Stopwatch.GetTimestamp() : 0;
+            int refined = RefineWithGraph(graph, parameters.KnnExpand, k, scratch, heap, lanes);
+            stats.DocumentsScored += refined;
+            stats.KnnDocumentsScored += refined;
+            if (timed) documentTicks += Stopwatch.GetTimestamp() - r0;
+        }
         for (int i = 0; i < terms.Length; i++) dense[terms[i]] = 0f;
         scratch.Visited.Clear();
         stats.Queries++;
@@ -383,6 +430,77 @@ public sealed class SeismicIndex
             Summaries.PrefetchRuns(scratch.SummaryRuns.AsSpan(runStart[n], scratch.RunEnds[n] - runStart[n]));
             Summaries.PrefetchBlockParameters(firstBlock, blockCount);
             return;
+        }
+    }
+
+    /// <summary>
+    /// kNN refinement (CIKM 2024): the documents in the heap after the block walk are likely near the query, and their
+    /// graph neighbours likely are too; those this query has not scored yet are scored exactly and offered to the heap.
+    /// One step over the heap as it stands (members entering now are not expanded). Returns how many were scored.
+    /// </summary>
+    private int RefineWithGraph(KnnGraph graph, int expand, int k, SeismicScratch scratch, TopKHeap heap, QueryLanes? lanes)
+    {
+        var heapIds = heap.UnorderedIds;
+        if (heapIds.Length == 0) return 0;
+        int kappa = graph.Kappa;
+        int used = expand == 0 ? kappa : Math.Min(expand, kappa);
+        var (members, rows, rowRefs) = scratch.RefineBuffers(k, used);
+        int memberCount = heapIds.Length;
+        int[] neighbours = graph.Neighbours;
+        int[] documentRows = DocumentRows;
+        var visited = scratch.Visited;
+        uint[]? graphRefs = _graphRefs;
+        // Each step below is a random access per member or neighbour (graph rows lie anywhere in tens of MiB, their
+        // documents anywhere in the forward index), so every step first requests all of its lines, then reads them.
+        for (int m = 0; m < memberCount; m++)
+        {
+            int first = documentRows[heapIds[m]] * kappa;
+            members[m] = first;
+            Prefetch(neighbours, first);
+            if (graphRefs is not null) Prefetch(graphRefs, first);
+        }
+        int candidates = 0;
+        for (int m = 0; m < memberCount; m++)
+        {
+            int first = members[m];
+            for (int i = first; i < first + used; i++)
+            {
+                int row = neighbours[i];
+                if (row < 0) break;
+                if (visited.IsVisited(row)) continue;
+                rows[candidates] = row;
+                if (graphRefs is not null) rowRefs[candidates] = graphRefs[i];
+                candidates++;
+            }
+        }
+        if (candidates == 0) return 0;
+        if (graphRefs is not null) PrefetchRows(rowRefs.AsSpan(0, candidates));
+        // Rows named twice (neighbours of two members) are scored once: ScoreUnvisited marks each as it goes.
+        return graphRefs is not null
+            ? Forward.ScoreUnvisited(rows.AsSpan(0, candidates), default, scratch.DenseQuery, visited, heap, scratch.ValueBuffer,
+                RowDocuments, lanes, rowRefs.AsSpan(0, candidates))
+            : Forward.ScoreUnvisited(rows.AsSpan(0, candidates), default, scratch.DenseQuery, visited, heap, scratch.ValueBuffer,
+                RowDocuments, lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch<T>(T[] array, int index) where T : unmanaged
+    {
+        if (Sse.IsSupported) Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(array), index)));
+    }
+
+    /// <summary>Requests the first line of every referenced row (and the second where the row crosses into it).</summary>
+    private unsafe void PrefetchRows(ReadOnlySpan<uint> refs)
+    {
+        if (!Sse.IsSupported) return;
+        byte* rows = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_rowBytes));
+        for (int i = 0; i < refs.Length; i++)
+        {
+            uint reference = refs[i];
+            byte* row = rows + (long)(reference >> ForwardIndex.RefLengthBits) * _rowStride;
+            Sse.Prefetch0(row);
+            byte* last = row + (long)(reference & ForwardIndex.RefLengthEscape) * _rowStride - 1;
+            if (((nint)last & ~63) != ((nint)row & ~63)) Sse.Prefetch0(last);
         }
     }
 

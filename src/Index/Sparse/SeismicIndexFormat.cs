@@ -11,7 +11,9 @@ namespace Retrieval.Index.Sparse;
 /// The Seismic index directory: manifest.json (format name and version, build parameters, counts, and each binary
 /// file's size and CRC-32C) beside forward.bin (the forward index by row, and each row's input document id),
 /// postings.bin (blocked lists of rows) (blocked lists), summaries.bin
-/// (quantized summaries) and, when the index has external ids, doc-ids.bin. Binary files use
+/// (quantized summaries), when the index has external ids, doc-ids.bin, and when it has a kNN graph, knn.bin
+/// (kappa neighbour rows per row; the manifest's parameters carry knn_neighbours; indexes written before the graph
+/// existed have neither and open with no graph). Binary files use
 /// <see cref="ChecksummedBinaryFile"/> framing. Files are written to temporary names and renamed; the manifest goes
 /// last, so a reader sees either the previous complete index or the new one. Opening checks the manifest against
 /// every file, every checksum, and the structure (offsets monotone, ids in range) before any search can run.
@@ -35,17 +37,20 @@ public static class SeismicIndexFormat
     public const string PostingsFile = "postings.bin";
     public const string SummariesFile = "summaries.bin";
     public const string DocumentIdsFile = "doc-ids.bin";
+    public const string KnnGraphFile = "knn.bin";
 
     private const string ForwardMagic = "SSMCFWD1";
     private const string PostingsMagic = "SSMCPST1";
     private const string SummariesMagic = "SSMCSUM1";
     private const string DocumentIdsMagic = "SSMCIDS1";
+    private const string KnnGraphMagic = "SSMCKNN1";
+    private const int KnnGraphSections = 2;
 
     /// <summary>Total bytes of the index's files on disk (manifest included).</summary>
     public static long DirectorySize(string directory)
     {
         long total = 0;
-        foreach (var name in new[] { ManifestFile, ForwardFile, PostingsFile, SummariesFile, DocumentIdsFile })
+        foreach (var name in new[] { ManifestFile, ForwardFile, PostingsFile, SummariesFile, DocumentIdsFile, KnnGraphFile })
         {
             var path = Path.Combine(directory, name);
             if (File.Exists(path)) total += new FileInfo(path).Length;
@@ -110,6 +115,20 @@ public static class SeismicIndexFormat
             File.Delete(idsPath);
         }
 
+        var knnPath = Path.Combine(directory, KnnGraphFile);
+        if (index.Graph is { } graph)
+        {
+            using var w = new ChecksummedBinaryFile.Writer(knnPath, KnnGraphMagic, CurrentVersion, KnnGraphSections);
+            w.Section(new[] { graph.Kappa, graph.RowCount });
+            w.Section(graph.Neighbours);
+            w.Commit();
+            Record(KnnGraphFile, w);
+        }
+        else if (File.Exists(knnPath))
+        {
+            File.Delete(knnPath);
+        }
+
         var o = index.Options;
         var manifest = new JsonObject
         {
@@ -131,6 +150,9 @@ public static class SeismicIndexFormat
                 ["document_components"] = o.DocumentComponents,
                 ["centroid_components"] = o.CentroidComponents,
                 ["seed"] = o.Seed,
+                ["knn_neighbours"] = index.Graph?.Kappa ?? 0,
+                ["knn_build_query_cut"] = o.KnnBuildQueryCut,
+                ["knn_build_heap_factor"] = o.KnnBuildHeapFactor,
             },
             ["counts"] = new JsonObject
             {
@@ -255,10 +277,30 @@ public static class SeismicIndexFormat
                 ids[i] = Encoding.UTF8.GetString(utf8, (int)idOffsets[i], (int)(idOffsets[i + 1] - idOffsets[i]));
             }
         }
-        return new SeismicIndex(m.Options, forward,
+        var index = new SeismicIndex(m.Options, forward,
             new PostingLists(termBlockStart, blockDocStart, docIds),
             summaries,
             rowDocuments, ids, buildStats: null);
+        if (ReadGraph(directory, m) is { } graph) index.AttachGraph(graph);
+        return index;
+    }
+
+    /// <summary>knn.bin when the manifest lists one (kappa from the manifest must match the file's), validated; else null.</summary>
+    private static KnnGraph? ReadGraph(string directory, Manifest m)
+    {
+        int kappa = m.Options.KnnNeighbours;
+        bool listed = m.Files.ContainsKey(KnnGraphFile);
+        if (kappa == 0 && !listed) return null;
+        if (kappa == 0)
+            throw new DataFormatException(Path.Combine(directory, ManifestFile), $"lists {KnnGraphFile} but knn_neighbours is 0");
+        var file = OpenFile(directory, KnnGraphFile, KnnGraphMagic, m, KnnGraphSections);
+        var shape = file.Section<int>("graph shape (kappa, rows)");
+        var neighbours = file.Section<int>("neighbour rows");
+        file.ExpectEnd();
+        if (shape.Length != 2 || shape[0] != kappa || shape[1] != m.Documents)
+            throw file.Invalid($"graph shape [{string.Join(", ", shape)}], expected [kappa {kappa}, rows {m.Documents}] from the manifest");
+        if (KnnGraph.FindProblem(kappa, m.Documents, neighbours) is { } problem) throw file.Invalid(problem);
+        return new KnnGraph(kappa, m.Documents, neighbours);
     }
 
     private const int SummarySections = 8;
@@ -378,7 +420,13 @@ public static class SeismicIndexFormat
                 DocumentComponents = p["document_components"]!.GetValue<int>(),
                 CentroidComponents = p["centroid_components"]!.GetValue<int>(),
                 Seed = p["seed"]!.GetValue<int>(),
+                // Absent in indexes written before the kNN graph existed: no graph.
+                KnnNeighbours = p["knn_neighbours"]?.GetValue<int>() ?? 0,
+                KnnBuildQueryCut = p["knn_build_query_cut"]?.GetValue<int>() ?? SeismicBuildOptions.DefaultKnnBuildQueryCut,
+                KnnBuildHeapFactor = p["knn_build_heap_factor"]?.GetValue<float>() ?? SeismicBuildOptions.DefaultKnnBuildHeapFactor,
             };
+            if (options.KnnNeighbours < 0 || options.KnnNeighbours > SeismicBuildOptions.MaxKnnNeighbours)
+                throw new DataFormatException(path, $"knn_neighbours {options.KnnNeighbours} is outside [0, {SeismicBuildOptions.MaxKnnNeighbours}]");
             var c = root["counts"]!;
             var files = new Dictionary<string, (long, uint)>(StringComparer.Ordinal);
             foreach (var f in root["files"]!.AsArray())

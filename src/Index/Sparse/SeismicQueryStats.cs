@@ -17,6 +17,8 @@ public struct SeismicQueryStats
     public long BlocksSkipped;
     /// <summary>Documents scored exactly from the forward index (each at most once per query).</summary>
     public long DocumentsScored;
+    /// <summary>Of <see cref="DocumentsScored"/>, those scored as kNN-graph neighbours of the heap (refinement).</summary>
+    public long KnnDocumentsScored;
     /// <summary>Summary entries read while scoring block summaries.</summary>
     public long SummaryEntriesRead;
     public long SummaryTicks;
@@ -33,6 +35,7 @@ public struct SeismicQueryStats
         BlocksSkipped += other.BlocksSkipped;
         DocumentsScored += other.DocumentsScored;
         SummaryEntriesRead += other.SummaryEntriesRead;
+        KnnDocumentsScored += other.KnnDocumentsScored;
         SummaryTicks += other.SummaryTicks;
         DocumentTicks += other.DocumentTicks;
     }

@@ -86,6 +86,26 @@ internal sealed class SeismicScratch
     private TopKHeap? _heap;
 
 
+    private int[] _refineMembers = [];
+    private int[] _refineRows = [];
+    private uint[] _refineRefs = [];
+
+    /// <summary>
+    /// kNN refinement buffers: each heap member's first graph slot, and the candidate neighbour rows with their row
+    /// references; grown to k and k x kappa on first use, then reused.
+    /// </summary>
+    public (int[] Members, int[] Rows, uint[] Refs) RefineBuffers(int k, int kappa)
+    {
+        if (_refineMembers.Length < k) _refineMembers = new int[k];
+        int slots = k * kappa;
+        if (_refineRows.Length < slots)
+        {
+            _refineRows = new int[slots];
+            _refineRefs = new uint[slots];
+        }
+        return (_refineMembers, _refineRows, _refineRefs);
+    }
+
     public TopKHeap HeapFor(int k)
     {
         if (_heap is null || _heap.Capacity != k) _heap = new TopKHeap(k);

@@ -42,6 +42,18 @@ public sealed record SeismicSearchParameters
 
     public const SeismicBlockOrder DefaultBlockOrder = SeismicBlockOrder.ListOrder;
 
+    /// <summary>
+    /// After the block walk, score the unvisited kNN-graph neighbours of the heap's documents and offer them to the
+    /// heap (CIKM 2024 refinement). Acts only on an index built with <see cref="SeismicBuildOptions.KnnNeighbours"/> > 0.
+    /// </summary>
+    public bool KnnRefine { get; init; } = true;
+
+    /// <summary>
+    /// Refinement expands at most this many of each heap document's stored neighbours (the best first; 0 = all kappa),
+    /// so one graph serves any smaller kappa.
+    /// </summary>
+    public int KnnExpand { get; init; }
+
     /// <summary>Measure time spent scoring summaries vs documents (two timestamps per visited list; off by default).</summary>
     public bool CollectTimings { get; init; }
 
@@ -66,15 +78,21 @@ public sealed record SeismicSearchParameters
 
     public void Validate()
     {
+        // Checked first without building a message: searches validate their parameters on every call.
+        bool valid = QueryCut >= 1 && HeapFactor >= 0 && !float.IsInfinity(HeapFactor)
+            && HeapFactorGrowth >= 0 && !float.IsInfinity(HeapFactorGrowth) && KnnExpand >= 0 && Enum.IsDefined(BlockOrder);
+        if (valid) return;
         var problems = new StringBuilder();
         if (QueryCut < 1) problems.Append($"QueryCut must be >= 1, got {QueryCut}");
         if (!(HeapFactor >= 0) || float.IsInfinity(HeapFactor))
             problems.Append(problems.Length > 0 ? "; " : "").Append($"HeapFactor must be a finite number >= 0, got {HeapFactor}");
         if (!(HeapFactorGrowth >= 0) || float.IsInfinity(HeapFactorGrowth))
             problems.Append(problems.Length > 0 ? "; " : "").Append($"HeapFactorGrowth must be a finite number >= 0, got {HeapFactorGrowth}");
+        if (KnnExpand < 0)
+            problems.Append(problems.Length > 0 ? "; " : "").Append($"KnnExpand must be >= 0 (0 = every stored neighbour), got {KnnExpand}");
         if (!Enum.IsDefined(BlockOrder))
             problems.Append(problems.Length > 0 ? "; " : "").Append($"BlockOrder {(int)BlockOrder} is not a defined block order");
-        if (problems.Length > 0) Guard.ThrowInvalid("invalid Seismic search parameters: " + problems);
+        Guard.ThrowInvalid("invalid Seismic search parameters: " + problems);
     }
 }
 

@@ -17,6 +17,7 @@ public sealed record SeismicSearchSettings(SeismicSearchParameters Parameters) :
         new("heap_factor", (double)Parameters.HeapFactor),
         new("heap_factor_growth", (double)Parameters.HeapFactorGrowth),
         new("block_order", SeismicSearchParameters.BlockOrderName(Parameters.BlockOrder)),
+        new("knn_refine", Parameters.KnnRefine),
     ];
 }
 
@@ -75,10 +76,11 @@ public sealed class SeismicSearchIndex : ISearchIndex
     }
 
     /// <summary>Settings with the given knobs (null keeps the default), validated.</summary>
-    public static SeismicSearchSettings Settings(int? queryCut, float? heapFactor, SeismicBlockOrder? blockOrder = null,
+    public static SeismicSearchSettings Settings(int? queryCut, float? heapFactor, SeismicBlockOrder? blockOrder = null, bool? knnRefine = null,
         float? heapFactorGrowth = null)
     {
         var p = SeismicSearchParameters.Default;
+        if (knnRefine is bool refine) p = p with { KnnRefine = refine };
         if (queryCut is int qc) p = p with { QueryCut = qc };
         if (heapFactor is float hf) p = p with { HeapFactor = hf };
         if (heapFactorGrowth is float g) p = p with { HeapFactorGrowth = g };

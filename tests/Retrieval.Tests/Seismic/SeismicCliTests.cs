@@ -70,6 +70,33 @@ public class SeismicCliTests
         Assert.Contains("\"index\":\"exact\"", lines[1]);
     }
 
+    /// <summary>build --knn writes the graph (knn.bin, manifest kappa); search refines by default and --no-knn-refine turns it off.</summary>
+    [Fact]
+    public void BuildWithKnnGraphThenSearchWithAndWithoutRefinement()
+    {
+        var work = TestData.TempDirectory();
+        var docs = Path.Combine(work, "base.csr");
+        var queries = Path.Combine(work, "queries.csr");
+        Retrieval.Index.Formats.SparseCsrFile.Write(docs, SeismicTestData.Collection(53, rows: 300, vocabulary: 200, maxNnz: 20));
+        Retrieval.Index.Formats.SparseCsrFile.Write(queries, SeismicTestData.Collection(54, rows: 10, vocabulary: 200, maxNnz: 6));
+        var dir = Path.Combine(work, "idx");
+        var build = CliRunner.Run("--json", "build", "seismic", "--input", docs, "--out", dir, "--lambda", "40", "--knn", "4");
+        Assert.True(build.ExitCode == 0, build.ToString());
+        Assert.Contains("\"knn_neighbours\":4", build.Stdout);
+        Assert.True(File.Exists(Path.Combine(dir, "knn.bin")));
+        Assert.Contains("\"knn_neighbours\": 4", File.ReadAllText(Path.Combine(dir, "manifest.json")));
+        var refined = CliRunner.Run("--json", "search", "--index", dir, "--base", docs, "--queries", queries, "--k", "5", "--query-cut", "2");
+        Assert.True(refined.ExitCode == 0, refined.ToString());
+        Assert.Contains("\"knn_refine\":true", refined.Stdout);
+        var plain = CliRunner.Run("--json", "search", "--index", dir, "--base", docs, "--queries", queries, "--k", "5", "--query-cut", "2", "--no-knn-refine");
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Contains("\"knn_refine\":false", plain.Stdout);
+
+        var bad = CliRunner.Run("build", "seismic", "--input", docs, "--out", Path.Combine(work, "bad"), "--knn", "-1");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("KnnNeighbours", bad.ToString());
+    }
+
     [Fact]
     public void BuildTextThenSearchWithQueryText()
     {

@@ -31,6 +31,11 @@ public static class BenchSeismicCommand
         var noLucene = new Option<bool>("--no-lucene") { Description = "Skip the Lucene.Net peer (its build takes minutes on the passages)." };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Index the score-preserving sqrt(idf) split of the BM25 text vectors." };
         var blockOrders = new Option<string?>("--block-orders") { Description = "Sweep: comma-separated block visiting orders: list (each list in stored order), list-best-first, global (all cut lists' blocks in one summary-score order). Default: the search default.", HelpName = "LIST" };
+        var knn = new Option<int>("--knn") { Description = "kNN graph neighbours per document (kappa) for the passages and SciFact builds (default 0 = no graph); with a graph every configuration runs with and without refinement.", HelpName = "N", DefaultValueFactory = _ => 0 };
+        var knnExpand = new Option<string?>("--knn-expand") { Description = "With --knn: comma-separated neighbours expanded per heap document, each swept (0 = all kappa; default 0).", HelpName = "LIST" };
+        var knnBuildQueryCut = new Option<int?>("--knn-build-query-cut") { Description = $"With --knn: query_cut of the searches that build the graph (default {SeismicBuildOptions.DefaultKnnBuildQueryCut}).", HelpName = "N" };
+        var knnBuildHeapFactor = new Option<float?>("--knn-build-heap-factor") { Description = $"With --knn: heap_factor of the searches that build the graph (default {SeismicBuildOptions.DefaultKnnBuildHeapFactor.ToString(CultureInfo.InvariantCulture)}).", HelpName = "F" };
+        var graphSample = new Option<int>("--graph-recall-sample") { Description = "Rows sampled to measure the kNN graph's recall against exact neighbours (default 200).", HelpName = "N", DefaultValueFactory = _ => 200 };
         var workDir = new Option<string?>("--work-dir") { Description = "Keep the Lucene and Seismic indexes here (default: a temp folder, deleted).", HelpName = "DIR" };
         var k = CommonOptions.K(10);
         var threads = CommonOptions.Threads(0, "Threads of the batched (throughput) runs; latency is always one thread.");
@@ -40,12 +45,13 @@ public static class BenchSeismicCommand
             "index, lists, summaries, disk), build seconds and peak build memory; SciFact adds nDCG@10; seismic-toy checks that " +
             "a lossless build searched exhaustively equals exact search.")
         {
-            sets, maxQueries, maxPassages, queryCuts, heapFactors, heapFactorGrowths, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, rowOrders, noLucene, idfSplit, blockOrders, workDir, k, threads,
+            sets, maxQueries, maxPassages, queryCuts, heapFactors, heapFactorGrowths, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, rowOrders, noLucene, idfSplit, blockOrders, knn, knnExpand, knnBuildQueryCut, knnBuildHeapFactor, graphSample, workDir, k, threads,
         };
         host.Examples(command,
             "retrieval bench seismic",
             "retrieval bench seismic --sets toy,scifact --no-lucene",
-            "retrieval bench seismic --sets passages --max-queries 300 --query-cuts 5,8 --heap-factors 0.7,0.9 --json");
+            "retrieval bench seismic --sets passages --max-queries 300 --query-cuts 5,8 --heap-factors 0.7,0.9 --json",
+            "retrieval bench seismic --sets passages --query-cuts 5 --heap-factors 0.65,0.7,0.75,0.8,0.9 --threads 1 --no-lucene --knn 10");
         command.SetAction(parse =>
         {
             var progress = host.Progress(parse);
@@ -58,6 +64,16 @@ public static class BenchSeismicCommand
             if (parse.GetValue(maxBlockFactor) is double mbf) passagesBuild = passagesBuild with { MaxBlockFactor = mbf };
             if (parse.GetValue(summaryMaxEntries) is int sme) passagesBuild = passagesBuild with { SummaryMaxEntries = sme };
             var sciFactBuild = defaults.SciFactBuild;
+            if (parse.GetValue(knnBuildQueryCut) is int kqc)
+            {
+                passagesBuild = passagesBuild with { KnnBuildQueryCut = kqc };
+                sciFactBuild = sciFactBuild with { KnnBuildQueryCut = kqc };
+            }
+            if (parse.GetValue(knnBuildHeapFactor) is float khf)
+            {
+                passagesBuild = passagesBuild with { KnnBuildHeapFactor = khf };
+                sciFactBuild = sciFactBuild with { KnnBuildHeapFactor = khf };
+            }
             if (parse.GetValue(summaryEnergy) is double alpha)
             {
                 passagesBuild = passagesBuild with { SummaryEnergy = alpha };
@@ -82,6 +98,9 @@ public static class BenchSeismicCommand
                 }),
                 IdfSplit = parse.GetValue(idfSplit),
                 BlockOrders = parse.GetValue(blockOrders) is { } bo ? Split(bo, SeismicSearchParameters.ParseBlockOrder) : defaults.BlockOrders,
+                KnnNeighbours = parse.GetValue(knn),
+                KnnExpands = parse.GetValue(knnExpand) is { } ke ? Split(ke, s => int.Parse(s, CultureInfo.InvariantCulture)) : defaults.KnnExpands,
+                GraphRecallSample = parse.GetValue(graphSample),
                 WorkDirectory = parse.GetValue(workDir),
                 K = parse.GetValue(k),
                 Threads = parse.GetValue(threads),

@@ -36,15 +36,19 @@ public static class BuildSeismicCommand
         var values = new Option<string>("--values") { Description = "Forward-index weights: f16 (default) or f32.", DefaultValueFactory = _ => "f16" };
         var rowOrder = new Option<string>("--row-order") { Description = "Forward rows: block-locality (default; blocks' documents stored together) or input (input order).", DefaultValueFactory = _ => "block-locality" };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Text input: index the score-preserving sqrt(idf) split of the BM25 weights." };
+        var knn = new Option<int?>("--knn") { Description = $"kNN graph: store each document's N approximate nearest neighbours (kappa, 0-{SeismicBuildOptions.MaxKnnNeighbours}; default 0 = no graph), expanded at search time after the block walk.", HelpName = "N" };
+        var knnBuildQueryCut = new Option<int?>("--knn-build-query-cut") { Description = $"With --knn: query_cut of the searches that find each document's neighbours (default {SeismicBuildOptions.DefaultKnnBuildQueryCut}).", HelpName = "N" };
+        var knnBuildHeapFactor = new Option<float?>("--knn-build-heap-factor") { Description = $"With --knn: heap_factor of those searches (default {SeismicBuildOptions.DefaultKnnBuildHeapFactor.ToString(CultureInfo.InvariantCulture)}).", HelpName = "F" };
         var threads = CommonOptions.Threads(0, "Build threads.");
         var command = new Command("seismic", "Build a Seismic learned-sparse index (pruned, blocked inverted lists with quantized summaries and a forward index).")
         {
-            input, output, format, lambda, avgPostings, maxFraction, noPruning, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, values, rowOrder, idfSplit, threads,
+            input, output, format, lambda, avgPostings, maxFraction, noPruning, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, values, rowOrder, idfSplit, knn, knnBuildQueryCut, knnBuildHeapFactor, threads,
         };
         host.Examples(command,
             "retrieval build seismic --input ../shared/datasets/seismic-toy/documents.jsonl --out /tmp/seismic-toy",
             "retrieval build seismic --input ../shared/datasets/passages/passages.tsv.gz --out /tmp/seismic-passages --avg-postings 150 --max-fraction 10",
-            "retrieval build seismic --input base.csr --out /tmp/seismic --lambda 2000 --values f32");
+            "retrieval build seismic --input base.csr --out /tmp/seismic --lambda 2000 --values f32",
+            "retrieval build seismic --input ../shared/datasets/passages/passages.tsv.gz --out /tmp/seismic-passages-knn --avg-postings 150 --max-fraction 10 --knn 10");
         command.Validators.Add(result =>
         {
             int pruning = (result.GetResult(lambda) is not null ? 1 : 0) + (result.GetResult(avgPostings) is not null ? 1 : 0) + (result.GetValue(noPruning) ? 1 : 0);
@@ -74,6 +78,9 @@ public static class BuildSeismicCommand
             if (parse.GetValue(maxBlockFactor) is double mbf) options = options with { MaxBlockFactor = mbf };
             if (parse.GetValue(summaryMaxEntries) is int sme) options = options with { SummaryMaxEntries = sme };
             if (parse.GetValue(summaryEnergy) is double alpha) options = options with { SummaryEnergy = alpha };
+            if (parse.GetValue(knn) is int kappa) options = options with { KnnNeighbours = kappa };
+            if (parse.GetValue(knnBuildQueryCut) is int kqc) options = options with { KnnBuildQueryCut = kqc };
+            if (parse.GetValue(knnBuildHeapFactor) is float khf) options = options with { KnnBuildHeapFactor = khf };
             options.Validate();
 
             string kind = parse.GetValue(format) ?? InferFormat(path);
@@ -132,6 +139,9 @@ public static class BuildSeismicCommand
                 new("list_bytes", index.Postings.SizeInBytes),
                 new("summary_bytes", index.Summaries.SizeInBytes),
                 new("index_build_seconds", stats.BuildSeconds),
+                new("knn_neighbours", index.Graph?.Kappa ?? 0),
+                new("knn_graph_seconds", stats.KnnGraphSeconds),
+                new("knn_graph_bytes", index.Graph?.SizeInBytes ?? 0),
             ]);
             results.Add(new BuildReport
             {

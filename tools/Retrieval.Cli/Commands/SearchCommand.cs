@@ -76,6 +76,10 @@ public static class SearchCommand
             Description = "Seismic: block visiting order: list (default: each list in stored order), list-best-first, global (all cut lists' blocks in one summary-score order).",
             HelpName = "ORDER",
         };
+        var noKnnRefine = new Option<bool>("--no-knn-refine")
+        {
+            Description = "Seismic: skip the kNN-graph refinement step (on by default when the index was built with --knn).",
+        };
         var queryText = new Option<string?>("--query-text")
         {
             Description = "Seismic index built from text: query texts (id<TAB>text per line, .tsv[.gz]) encoded with the index's corpus statistics; no recall without ground truth.",
@@ -87,7 +91,7 @@ public static class SearchCommand
             "index size on disk and bytes read per query. Fields that do not apply are null.")
         {
             exact, index, dataset, baseFile, queries, gt, gtScores, k, metric, threads, exactBaseline, sweep, maxQueries,
-            queryCut, heapFactor, heapFactorGrowth, blockOrder, queryText,
+            queryCut, heapFactor, heapFactorGrowth, blockOrder, noKnnRefine, queryText,
         };
         spannOptions.AddTo(command);
 
@@ -130,6 +134,7 @@ public static class SearchCommand
             float? heap = parse.GetValue(heapFactor);
             float? growth = parse.GetValue(heapFactorGrowth);
             SeismicBlockOrder? order = parse.GetValue(blockOrder) is { } orderName ? SeismicSearchParameters.ParseBlockOrder(orderName) : null;
+            bool? knnRefine = parse.GetValue(noKnnRefine) ? false : null;
             if (parse.GetValue(queryText) is { } textPath)
             {
                 using var opened = IndexRegistry.Default.Open(indexDir!);
@@ -139,7 +144,7 @@ public static class SearchCommand
                 var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts, out long unknownTokens);
                 progress.Log($"{textQueries.Count} query texts encoded; unknown tokens ([UNK], dropped): {unknownTokens}");
                 var textRun = new SearchRun(parse.GetValue(k), parse.GetValue(threads), null, progress);
-                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), cut, heap, order, growth))
+                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), cut, heap, order, knnRefine, growth))
                     results.Add(textRun.Measure(seismicText, textQueries, setting));
                 results.Flush();
                 return ExitCodes.Success;
@@ -160,7 +165,7 @@ public static class SearchCommand
             spannOptions.Apply(parse, searched);
             var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
                 inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
-            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), cut, heap, order, growth))
+            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), cut, heap, order, knnRefine, growth))
                 results.Add(run.Measure(searched, inputs.Queries, setting));
 
             if (indexDir is not null && parse.GetValue(exactBaseline))
@@ -176,23 +181,33 @@ public static class SearchCommand
 
     /// <summary>The settings to run: the sweep, or the index's default with any Seismic knobs applied.</summary>
     private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, int? queryCut, float? heapFactor,
-        SeismicBlockOrder? blockOrder, float? heapFactorGrowth = null)
+        SeismicBlockOrder? blockOrder, bool? knnRefine, float? heapFactorGrowth = null)
     {
         bool knobs = queryCut is not null || heapFactor is not null || heapFactorGrowth is not null;
         if (index is Retrieval.Query.Sparse.SeismicSearchIndex)
         {
             if (sweep && knobs) throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor/--heap-factor-growth");
-            if (sweep && blockOrder is { } order)
+            if (sweep && (blockOrder is not null || knnRefine is not null))
             {
-                var ordered = new List<SearchSettings>();
+                var adjusted = new List<SearchSettings>();
                 foreach (var setting in index.SweepSettings)
-                    ordered.Add(setting is Retrieval.Query.Sparse.SeismicSearchSettings s ? s with { Parameters = s.Parameters with { BlockOrder = order } } : setting);
-                return ordered;
+                {
+                    if (setting is not Retrieval.Query.Sparse.SeismicSearchSettings s)
+                    {
+                        adjusted.Add(setting);
+                        continue;
+                    }
+                    var p = s.Parameters;
+                    if (blockOrder is { } order) p = p with { BlockOrder = order };
+                    if (knnRefine is bool refine) p = p with { KnnRefine = refine };
+                    adjusted.Add(s with { Parameters = p });
+                }
+                return adjusted;
             }
-            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(queryCut, heapFactor, blockOrder, heapFactorGrowth)];
+            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(queryCut, heapFactor, blockOrder, knnRefine, heapFactorGrowth)];
         }
-        if (knobs || blockOrder is not null)
-            throw new UsageException($"--query-cut, --heap-factor, --heap-factor-growth and --block-order are Seismic settings; the {index.Kind} index does not take them");
+        if (knobs || blockOrder is not null || knnRefine is not null)
+            throw new UsageException($"--query-cut, --heap-factor, --heap-factor-growth, --block-order and --no-knn-refine are Seismic settings; the {index.Kind} index does not take them");
         return sweep ? index.SweepSettings : [index.DefaultSettings];
     }
 }

@@ -38,6 +38,18 @@ public sealed record SeismicBenchmarkOptions
 
     public bool IncludeLucene { get; init; } = true;
 
+    /// <summary>
+    /// kNN graph neighbours per document (kappa) for the passages and SciFact builds (0 = no graph). With a graph, every
+    /// sweep configuration runs twice on the same index, with and without the refinement step, back to back.
+    /// </summary>
+    public int KnnNeighbours { get; init; }
+
+    /// <summary>Refinement widths swept with a graph (<see cref="SeismicSearchParameters.KnnExpand"/>; 0 = all kappa).</summary>
+    public IReadOnlyList<int> KnnExpands { get; init; } = [0];
+
+    /// <summary>Rows sampled to measure the kNN graph's recall against exact neighbours (brute force over all rows each).</summary>
+    public int GraphRecallSample { get; init; } = 200;
+
     /// <summary>Forward row orders to build and sweep on every set (each a separate build, same exact/Lucene run).</summary>
     public IReadOnlyList<ForwardRowOrder> RowOrders { get; init; } = [ForwardRowOrder.BlockLocality];
 
@@ -59,6 +71,10 @@ public sealed record SeismicBenchmarkOptions
         Guard.ValidK(K);
         if (MaxPassages < 0) Guard.ThrowInvalid($"MaxPassages must be >= 0 (0 = all), got {MaxPassages}");
         if (MaxQueries < 0) Guard.ThrowInvalid($"MaxQueries must be >= 0 (0 = all), got {MaxQueries}");
+        if (KnnNeighbours < 0 || KnnNeighbours > SeismicBuildOptions.MaxKnnNeighbours)
+            Guard.ThrowInvalid($"KnnNeighbours must be in [0, {SeismicBuildOptions.MaxKnnNeighbours}] (0 = no graph), got {KnnNeighbours}");
+        foreach (int e in KnnExpands) if (e < 0) Guard.ThrowInvalid($"KnnExpands must be >= 0 (0 = all kappa), got {e}");
+        if (GraphRecallSample < 0) Guard.ThrowInvalid($"GraphRecallSample must be >= 0, got {GraphRecallSample}");
         if (Threads < 0) Guard.ThrowInvalid($"Threads must be >= 0 (0 = all cores), got {Threads}");
         if (RowOrders.Count == 0) Guard.ThrowInvalid("at least one forward row order is needed");
         foreach (var order in RowOrders) if (!Enum.IsDefined(order)) Guard.ThrowInvalid($"unknown row order {order}");
