@@ -146,22 +146,17 @@ public class SeismicKnnGraphTests
     [SkippableFact]
     public void RefinementRaisesRecallOnRealSpladeVectors()
     {
-        var dir = TestData.SharedDataset("splade-queries");
-        var vocabulary = BertVocabulary.BertBaseUncased;
-        var docs = AnseriniTopicsFile.Read(Path.Combine(dir, "topics.msmarco-passage.dev-subset.splade-v3.tsv.gz"), vocabulary,
-            new SparseReadOptions { MaxRows = 3000 });
-        var queries = AnseriniTopicsFile.Read(Path.Combine(dir, "topics.msmarco-passage.dev-subset.distill-splade-max.tsv.gz"), vocabulary,
-            new SparseReadOptions { MaxRows = 100 });
-        var truth = new ExactSparseIndex(docs.Vectors).Search(queries.Vectors, 10, threads: 1);
-        var index = SeismicIndex.Build(docs.Vectors, SeismicBuildOptions.Default with { KnnNeighbours = 10 });
+        var (docVectors, queryVectors) = SeismicTestData.SpladeSlice(3000, 100);
+        var truth = new ExactSparseIndex(docVectors).Search(queryVectors, 10, threads: 1);
+        var index = SeismicIndex.Build(docVectors, SeismicBuildOptions.Default with { KnnNeighbours = 10 });
         var p = new SeismicSearchParameters { QueryCut = 5, HeapFactor = 1.1f };
-        var plain = index.Search(queries.Vectors, 10, p with { KnnRefine = false }, 0, out var plainStats);
-        var refined = index.Search(queries.Vectors, 10, p, 0, out var refinedStats);
+        var plain = index.Search(queryVectors, 10, p with { KnnRefine = false }, 0, out var plainStats);
+        var refined = index.Search(queryVectors, 10, p, 0, out var refinedStats);
         double plainRecall = NeighborRecall.RecallAtK(plain, truth.Ids, 10, 10).Mean;
         double refinedRecall = NeighborRecall.RecallAtK(refined, truth.Ids, 10, 10).Mean;
         Assert.True(refinedRecall >= plainRecall + 0.03, $"recall@10 {refinedRecall} with refinement vs {plainRecall} without");
         Assert.True(refinedStats.DocumentsScored > plainStats.DocumentsScored);
-        for (int q = 0; q < queries.Count; q++)
+        for (int q = 0; q < queryVectors.RowCount; q++)
             for (int i = 0; i < 10; i++)
                 if (!float.IsNaN(plain.ScoresOf(q)[i])) Assert.True(refined.ScoresOf(q)[i] >= plain.ScoresOf(q)[i]);
     }

@@ -36,23 +36,18 @@ public class SeismicRealDataTests
     [SkippableFact]
     public void SpladeSliceRecallAboveMeasuredFloor()
     {
-        var dir = TestData.SharedDataset("splade-queries");
-        var vocabulary = BertVocabulary.BertBaseUncased;
-        var docs = AnseriniTopicsFile.Read(Path.Combine(dir, "topics.msmarco-passage.dev-subset.splade-v3.tsv.gz"), vocabulary,
-            new SparseReadOptions { MaxRows = 3000 });
-        var queries = AnseriniTopicsFile.Read(Path.Combine(dir, "topics.msmarco-passage.dev-subset.distill-splade-max.tsv.gz"), vocabulary,
-            new SparseReadOptions { MaxRows = 100 });
-        var truth = new ExactSparseIndex(docs.Vectors).Search(queries.Vectors, 10, threads: 1);
-        var index = SeismicIndex.Build(docs.Vectors);
+        var (docVectors, queryVectors) = SeismicTestData.SpladeSlice(3000, 100);
+        var truth = new ExactSparseIndex(docVectors).Search(queryVectors, 10, threads: 1);
+        var index = SeismicIndex.Build(docVectors);
 
-        var loose = index.Search(queries.Vectors, 10, new SeismicSearchParameters { QueryCut = 10, HeapFactor = 1.1f }, 0, out var looseStats);
-        var tight = index.Search(queries.Vectors, 10, new SeismicSearchParameters { QueryCut = 20, HeapFactor = 1f }, 0, out var tightStats);
+        var loose = index.Search(queryVectors, 10, new SeismicSearchParameters { QueryCut = 10, HeapFactor = 1.1f }, 0, out var looseStats);
+        var tight = index.Search(queryVectors, 10, new SeismicSearchParameters { QueryCut = 20, HeapFactor = 1f }, 0, out var tightStats);
         double looseRecall = NeighborRecall.RecallAtK(loose, truth.Ids, 10, 10).Mean;
         double tightRecall = NeighborRecall.RecallAtK(tight, truth.Ids, 10, 10).Mean;
         Assert.True(looseRecall >= 0.88, $"recall@10 {looseRecall} at qc 10 / hf 1.1");
         Assert.True(tightRecall >= 0.95, $"recall@10 {tightRecall} at qc 20 / hf 1");
         // The point of the index: a small fraction of the collection is scored.
-        Assert.True(looseStats.DocumentsScored < 0.05 * docs.Count * queries.Count, $"{looseStats.DocumentsScored} docs scored");
+        Assert.True(looseStats.DocumentsScored < 0.05 * docVectors.RowCount * queryVectors.RowCount, $"{looseStats.DocumentsScored} docs scored");
         Assert.True(tightStats.DocumentsScored > looseStats.DocumentsScored);
     }
 

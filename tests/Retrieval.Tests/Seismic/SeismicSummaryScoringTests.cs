@@ -86,14 +86,9 @@ public class SeismicSummaryScoringTests
     [SkippableFact]
     public void RealSpladeQueriesScoreLikeTheTermByTermPass()
     {
-        var dir = TestData.SharedDataset("splade-queries");
-        var vocabulary = BertVocabulary.BertBaseUncased;
-        var docs = AnseriniTopicsFile.Read(Path.Combine(dir, "topics.msmarco-passage.dev-subset.splade-v3.tsv.gz"), vocabulary,
-            new SparseReadOptions { MaxRows = 1500 });
-        var queries = AnseriniTopicsFile.Read(Path.Combine(dir, "topics.msmarco-passage.dev-subset.distill-splade-max.tsv.gz"), vocabulary,
-            new SparseReadOptions { MaxRows = 60 });
-        var index = SeismicIndex.Build(docs.Vectors);
-        AssertCutListsMatch(index, queries.Vectors, cut: 20);
+        var (docVectors, queryVectors) = SeismicTestData.SpladeSlice(1500, 60);
+        var index = SeismicIndex.Build(docVectors);
+        AssertCutListsMatch(index, queryVectors, cut: 20);
     }
 
     private static (SparseMatrix Docs, SeismicBuildOptions Options) Collection(string layout) => layout switch

@@ -33,6 +33,22 @@ internal static class SeismicTestData
     }
 
     /// <summary>A single-row matrix from parallel arrays (test convenience).</summary>
+    /// <summary>
+    /// A real learned-sparse slice (skips the test when ../shared is absent): the first <paramref name="documents"/> MS
+    /// MARCO dev queries as SPLADE-v3 vectors are the documents, the first <paramref name="queries"/> as
+    /// DistilSPLADE-max vectors the queries, both over the bert-base-uncased vocabulary.
+    /// </summary>
+    public static (SparseMatrix Documents, SparseMatrix Queries) SpladeSlice(int documents, int queries)
+    {
+        var dir = Retrieval.Tests.Support.TestData.SharedDataset("splade-queries");
+        var vocabulary = Retrieval.Query.Encoders.BertVocabulary.BertBaseUncased;
+        var docs = Retrieval.Index.Formats.AnseriniTopicsFile.Read(Path.Combine(dir, "topics.msmarco-passage.dev-subset.splade-v3.tsv.gz"),
+            vocabulary, new Retrieval.Index.Formats.SparseReadOptions { MaxRows = documents });
+        var q = Retrieval.Index.Formats.AnseriniTopicsFile.Read(Path.Combine(dir, "topics.msmarco-passage.dev-subset.distill-splade-max.tsv.gz"),
+            vocabulary, new Retrieval.Index.Formats.SparseReadOptions { MaxRows = queries });
+        return (docs.Vectors, q.Vectors);
+    }
+
     public static SparseMatrix Rows(int vocabulary, params (int[] Terms, float[] Weights)[] rows)
     {
         var offsets = new long[rows.Length + 1];
