@@ -33,10 +33,7 @@ public class LaneScoringTests
             }
             offsets[d + 1] = termList.Count;
         }
-        var termArray = termList.Select(t => (ushort)t).ToArray();
-        var forward = float32
-            ? ForwardIndex.Create(offsets, vocabulary, termArray, valueList.ToArray())
-            : ForwardIndex.Create(offsets, vocabulary, termArray, valueList.Select(v => (Half)v).ToArray());
+        var forward = SixteenBitForward(offsets, vocabulary, termList, valueList, float32);
         var all = Enumerable.Range(0, docs).ToArray();
         var postingRows = all.Concat(all).ToArray();
         var refs = ForwardIndex.RowRefs(forward, postingRows)!;
@@ -109,10 +106,7 @@ public class LaneScoringTests
             }
             offsets[d + 1] = termList.Count;
         }
-        var termArray = termList.Select(t => (ushort)t).ToArray();
-        var forward = float32
-            ? ForwardIndex.Create(offsets, vocabulary, termArray, valueList.ToArray())
-            : ForwardIndex.Create(offsets, vocabulary, termArray, valueList.Select(v => (Half)v).ToArray());
+        var forward = SixteenBitForward(offsets, vocabulary, termList, valueList, float32);
         var all = Enumerable.Range(0, docs).ToArray();
         var refs = ForwardIndex.RowRefs(forward, all)!;
         var lanes = new QueryLanes();
@@ -150,6 +144,15 @@ public class LaneScoringTests
             }
         }
         Assert.True(hashedQueries >= 16, $"only {hashedQueries} queries were hashed");
+    }
+
+    /// <summary>A forward index of 16-bit term ids with float32 or float16 values (the lane kernels' layouts).</summary>
+    private static ForwardIndex SixteenBitForward(long[] offsets, int vocabulary, List<int> terms, List<float> values, bool float32)
+    {
+        var termArray = terms.Select(t => (ushort)t).ToArray();
+        return float32
+            ? ForwardIndex.Create(offsets, vocabulary, termArray, values.ToArray())
+            : ForwardIndex.Create(offsets, vocabulary, termArray, values.Select(v => (Half)v).ToArray());
     }
 
     [Fact]
