@@ -101,12 +101,19 @@ public sealed record SparseIndexSettings
     public float HeapFactor { get; init; } = SeismicSearchParameters.DefaultHeapFactor;
     /// <summary>See <see cref="SeismicSearchParameters.HeapFactorGrowth"/> (0: one heap factor for every list).</summary>
     public float HeapFactorGrowth { get; init; }
+    /// <summary>
+    /// kNN graph neighbours per document built with each segment's index (0 = none; see
+    /// <see cref="SeismicBuildOptions.KnnNeighbours"/>): searches then refine with the graph. The graph is built by
+    /// searching every document through the new index, which makes sealing several times slower.
+    /// </summary>
+    public int KnnNeighbours { get; init; }
 
     internal SeismicBuildOptions BuildOptions() => new()
     {
         AvgPostings = AvgPostings,
         CentroidFraction = CentroidFraction,
         SummaryEnergy = SummaryEnergy,
+        KnnNeighbours = KnnNeighbours,
         Threads = 1,
     };
 

@@ -88,6 +88,7 @@ internal static class ProtocolMapping
             QueryCut = index.HasQueryCut ? Clamp(index.QueryCut) : d.QueryCut,
             HeapFactor = index.HasHeapFactor ? index.HeapFactor : d.HeapFactor,
             HeapFactorGrowth = index.HasHeapFactorGrowth ? index.HeapFactorGrowth : d.HeapFactorGrowth,
+            KnnNeighbours = index.HasKnnNeighbours ? Clamp(index.KnnNeighbours) : d.KnnNeighbours,
         };
     }
 
@@ -117,6 +118,7 @@ internal static class ProtocolMapping
         QueryCut = (uint)i.QueryCut,
         HeapFactor = i.HeapFactor,
         HeapFactorGrowth = i.HeapFactorGrowth,
+        KnnNeighbours = (uint)i.KnnNeighbours,
     };
 
     public static Metric ToMetric(V1.Metric metric) => metric switch

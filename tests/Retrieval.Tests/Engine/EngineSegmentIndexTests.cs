@@ -198,17 +198,21 @@ public sealed class EngineSegmentIndexTests
 
     /// <summary>
     /// Random sparse documents in three sealed Seismic segments with deletes: recall@10 against exact inner product
-    /// over the live documents >= 0.9 and no deleted id returned.
+    /// over the live documents >= 0.9 and no deleted id returned, with and without a kNN graph per segment (graph
+    /// neighbours can be deleted documents: they must be filtered like any other).
     /// </summary>
-    [Fact]
-    public async Task SeismicSegmentsMatchExactAndFilterTombstones()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    public async Task SeismicSegmentsMatchExactAndFilterTombstones(int knnNeighbours)
     {
         const int vocab = 3000, docs = 1500, k = 10;
         var random = new Random(11);
         var documents = new SparseTerms[docs];
         for (int d = 0; d < docs; d++) documents[d] = RandomSparse(random, vocab, 20 + random.Next(30));
-        var schema = new CollectionSchema("s", KeyKind.Integer, Sparse: new SparseFieldSchema(vocab) { Index = new SparseIndexSettings { MinRows = 100, QueryCut = 50, HeapFactor = 0.9f } });
-        await using var engine = RetrievalEngine.Open(TestData.TempDirectory(), Small(sealRows: 500) with { AutoCompact = false });
+        var schema = new CollectionSchema("s", KeyKind.Integer, Sparse: new SparseFieldSchema(vocab) { Index = new SparseIndexSettings { MinRows = 100, QueryCut = 50, HeapFactor = 0.9f, KnnNeighbours = knnNeighbours } });
+        string root = TestData.TempDirectory();
+        await using var engine = RetrievalEngine.Open(root, Small(sealRows: 500) with { AutoCompact = false });
         await engine.CreateCollectionAsync(schema);
         await engine.UpsertAsync("s", documents.Select((t, d) => new EngineRecord(RecordKey.Of(d), Sparse: t)).ToList());
         var deleted = new HashSet<long>();
@@ -216,6 +220,7 @@ public sealed class EngineSegmentIndexTests
         await engine.DeleteAsync("s", deleted.Select(d => RecordKey.Of(d)).ToList());
         await engine.WaitForBackgroundWorkAsync();
         Assert.Equal(3, engine.Describe("s").IndexedSegments);
+        Assert.Equal(knnNeighbours > 0 ? 3 : 0, Directory.GetFiles(root, "knn.bin", SearchOption.AllDirectories).Length);
 
         int hits = 0, total = 0;
         for (int q = 0; q < 30; q++)

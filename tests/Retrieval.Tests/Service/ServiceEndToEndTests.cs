@@ -119,10 +119,16 @@ public sealed class ServiceEndToEndTests : IClassFixture<ServerFixture>
         Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
         Assert.Contains("HeapFactorGrowth", refused.Status.Detail);
         var growth = DenseSchema("growth");
-        growth.Sparse.Index = new SparseIndex { QueryCut = 8, HeapFactor = 0.6f, HeapFactorGrowth = 0.1f };
+        growth.Sparse.Index = new SparseIndex { QueryCut = 8, HeapFactor = 0.6f, HeapFactorGrowth = 0.1f, KnnNeighbours = 6 };
         await _f.Collections.CreateCollectionAsync(new CreateCollectionRequest { Schema = growth });
         var growthSchema = await _f.Collections.DescribeCollectionAsync(new DescribeCollectionRequest { Name = "growth" });
         Assert.Equal(0.1f, growthSchema.Schema.Sparse.Index.HeapFactorGrowth);
+        Assert.Equal(6u, growthSchema.Schema.Sparse.Index.KnnNeighbours);
+        var badGraph = DenseSchema("bad-graph");
+        badGraph.Sparse.Index = new SparseIndex { KnnNeighbours = 100_000 };
+        refused = await ServerFixture.Status(() => _f.Collections.CreateCollectionAsync(new CreateCollectionRequest { Schema = badGraph }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("KnnNeighbours", refused.Status.Detail);
     }
 
     [Fact]
