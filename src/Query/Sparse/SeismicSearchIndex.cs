@@ -18,6 +18,7 @@ public sealed record SeismicSearchSettings(SeismicSearchParameters Parameters) :
         new("heap_factor_growth", (double)Parameters.HeapFactorGrowth),
         new("block_order", SeismicSearchParameters.BlockOrderName(Parameters.BlockOrder)),
         new("knn_refine", Parameters.KnnRefine),
+        new("knn_expand", Parameters.KnnExpand),
     ];
 }
 
@@ -77,13 +78,14 @@ public sealed class SeismicSearchIndex : ISearchIndex
 
     /// <summary>Settings with the given knobs (null keeps the default), validated.</summary>
     public static SeismicSearchSettings Settings(int? queryCut, float? heapFactor, SeismicBlockOrder? blockOrder = null, bool? knnRefine = null,
-        float? heapFactorGrowth = null)
+        float? heapFactorGrowth = null, int? knnExpand = null)
     {
         var p = SeismicSearchParameters.Default;
         if (knnRefine is bool refine) p = p with { KnnRefine = refine };
         if (queryCut is int qc) p = p with { QueryCut = qc };
         if (heapFactor is float hf) p = p with { HeapFactor = hf };
         if (heapFactorGrowth is float g) p = p with { HeapFactorGrowth = g };
+        if (knnExpand is int expand) p = p with { KnnExpand = expand };
         if (blockOrder is { } order) p = p with { BlockOrder = order };
         p.Validate();
         return new SeismicSearchSettings(p);

@@ -91,6 +91,12 @@ public class SeismicCliTests
         var plain = CliRunner.Run("--json", "search", "--index", dir, "--base", docs, "--queries", queries, "--k", "5", "--query-cut", "2", "--no-knn-refine");
         Assert.True(plain.ExitCode == 0, plain.ToString());
         Assert.Contains("\"knn_refine\":false", plain.Stdout);
+        var two = CliRunner.Run("--json", "search", "--index", dir, "--base", docs, "--queries", queries, "--k", "5", "--query-cut", "2", "--knn-expand", "2");
+        Assert.True(two.ExitCode == 0, two.ToString());
+        Assert.Contains("\"knn_expand\":2", two.Stdout);
+        var negative = CliRunner.Run("search", "--index", dir, "--base", docs, "--queries", queries, "--knn-expand", "-3");
+        Assert.NotEqual(0, negative.ExitCode);
+        Assert.Contains("KnnExpand", negative.ToString());
 
         var bad = CliRunner.Run("build", "seismic", "--input", docs, "--out", Path.Combine(work, "bad"), "--knn", "-1");
         Assert.NotEqual(0, bad.ExitCode);

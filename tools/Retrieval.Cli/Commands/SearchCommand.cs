@@ -80,6 +80,11 @@ public static class SearchCommand
         {
             Description = "Seismic: skip the kNN-graph refinement step (on by default when the index was built with --knn).",
         };
+        var knnExpand = new Option<int?>("--knn-expand")
+        {
+            Description = "Seismic: graph neighbours expanded per top-k document in the refinement step (default 0 = all the index stores).",
+            HelpName = "N",
+        };
         var queryText = new Option<string?>("--query-text")
         {
             Description = "Seismic index built from text: query texts (id<TAB>text per line, .tsv[.gz]) encoded with the index's corpus statistics; no recall without ground truth.",
@@ -91,7 +96,7 @@ public static class SearchCommand
             "index size on disk and bytes read per query. Fields that do not apply are null.")
         {
             exact, index, dataset, baseFile, queries, gt, gtScores, k, metric, threads, exactBaseline, sweep, maxQueries,
-            queryCut, heapFactor, heapFactorGrowth, blockOrder, noKnnRefine, queryText,
+            queryCut, heapFactor, heapFactorGrowth, blockOrder, noKnnRefine, knnExpand, queryText,
         };
         spannOptions.AddTo(command);
 
@@ -134,7 +139,7 @@ public static class SearchCommand
             float? heap = parse.GetValue(heapFactor);
             float? growth = parse.GetValue(heapFactorGrowth);
             SeismicBlockOrder? order = parse.GetValue(blockOrder) is { } orderName ? SeismicSearchParameters.ParseBlockOrder(orderName) : null;
-            bool? knnRefine = parse.GetValue(noKnnRefine) ? false : null;
+            var knobs = new SeismicKnobs(cut, heap, growth, order, parse.GetValue(noKnnRefine) ? false : null, parse.GetValue(knnExpand));
             if (parse.GetValue(queryText) is { } textPath)
             {
                 using var opened = IndexRegistry.Default.Open(indexDir!);
@@ -144,7 +149,7 @@ public static class SearchCommand
                 var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts, out long unknownTokens);
                 progress.Log($"{textQueries.Count} query texts encoded; unknown tokens ([UNK], dropped): {unknownTokens}");
                 var textRun = new SearchRun(parse.GetValue(k), parse.GetValue(threads), null, progress);
-                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), cut, heap, order, knnRefine, growth))
+                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), knobs))
                     results.Add(textRun.Measure(seismicText, textQueries, setting));
                 results.Flush();
                 return ExitCodes.Success;
@@ -165,7 +170,7 @@ public static class SearchCommand
             spannOptions.Apply(parse, searched);
             var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
                 inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
-            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), cut, heap, order, knnRefine, growth))
+            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), knobs))
                 results.Add(run.Measure(searched, inputs.Queries, setting));
 
             if (indexDir is not null && parse.GetValue(exactBaseline))
@@ -179,15 +184,24 @@ public static class SearchCommand
         return command;
     }
 
-    /// <summary>The settings to run: the sweep, or the index's default with any Seismic knobs applied.</summary>
-    private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, int? queryCut, float? heapFactor,
-        SeismicBlockOrder? blockOrder, bool? knnRefine, float? heapFactorGrowth = null)
+    /// <summary>Seismic knobs given on the command line (null = not given).</summary>
+    private sealed record SeismicKnobs(int? QueryCut, float? HeapFactor, float? HeapFactorGrowth, SeismicBlockOrder? BlockOrder,
+        bool? KnnRefine, int? KnnExpand)
     {
-        bool knobs = queryCut is not null || heapFactor is not null || heapFactorGrowth is not null;
+        /// <summary>Knobs that pick a point of the query_cut x heap_factor grid (a sweep runs its own).</summary>
+        public bool GridKnobs => QueryCut is not null || HeapFactor is not null || HeapFactorGrowth is not null;
+        /// <summary>Knobs a sweep applies to each of its settings.</summary>
+        public bool SweepKnobs => BlockOrder is not null || KnnRefine is not null || KnnExpand is not null;
+    }
+
+    /// <summary>The settings to run: the sweep, or the index's default with any Seismic knobs applied.</summary>
+    private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, SeismicKnobs knobs)
+    {
         if (index is Retrieval.Query.Sparse.SeismicSearchIndex)
         {
-            if (sweep && knobs) throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor/--heap-factor-growth");
-            if (sweep && (blockOrder is not null || knnRefine is not null))
+            if (sweep && knobs.GridKnobs)
+                throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor/--heap-factor-growth");
+            if (sweep && knobs.SweepKnobs)
             {
                 var adjusted = new List<SearchSettings>();
                 foreach (var setting in index.SweepSettings)
@@ -198,16 +212,19 @@ public static class SearchCommand
                         continue;
                     }
                     var p = s.Parameters;
-                    if (blockOrder is { } order) p = p with { BlockOrder = order };
-                    if (knnRefine is bool refine) p = p with { KnnRefine = refine };
+                    if (knobs.BlockOrder is { } order) p = p with { BlockOrder = order };
+                    if (knobs.KnnRefine is bool refine) p = p with { KnnRefine = refine };
+                    if (knobs.KnnExpand is int expand) p = p with { KnnExpand = expand };
+                    p.Validate();
                     adjusted.Add(s with { Parameters = p });
                 }
                 return adjusted;
             }
-            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(queryCut, heapFactor, blockOrder, knnRefine, heapFactorGrowth)];
+            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(knobs.QueryCut, knobs.HeapFactor,
+                knobs.BlockOrder, knobs.KnnRefine, knobs.HeapFactorGrowth, knobs.KnnExpand)];
         }
-        if (knobs || blockOrder is not null || knnRefine is not null)
-            throw new UsageException($"--query-cut, --heap-factor, --heap-factor-growth, --block-order and --no-knn-refine are Seismic settings; the {index.Kind} index does not take them");
+        if (knobs.GridKnobs || knobs.SweepKnobs)
+            throw new UsageException($"--query-cut, --heap-factor, --heap-factor-growth, --block-order, --no-knn-refine and --knn-expand are Seismic settings; the {index.Kind} index does not take them");
         return sweep ? index.SweepSettings : [index.DefaultSettings];
     }
 }
