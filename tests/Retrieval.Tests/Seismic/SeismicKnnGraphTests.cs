@@ -308,20 +308,12 @@ public class SeismicKnnGraphTests
         Assert.Contains("knn_neighbours 100000", e.Message);
     }
 
-    private static void RewriteGraph(string dir, int[] shape, int[] neighbours)
-    {
-        using var w = new ChecksummedBinaryFile.Writer(Path.Combine(dir, SeismicIndexFormat.KnnGraphFile), "SSMCKNN1",
-            SeismicIndexFormat.CurrentVersion, 2);
-        w.Section(shape);
-        w.Section(neighbours);
-        w.Commit();
-        var manifestPath = Path.Combine(dir, SeismicIndexFormat.ManifestFile);
-        var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
-        var entry = manifest["files"]!.AsArray().First(f => f!["name"]!.GetValue<string>() == SeismicIndexFormat.KnnGraphFile)!;
-        entry["bytes"] = w.Length;
-        entry["crc32c"] = w.Checksum.ToString("x8");
-        File.WriteAllText(manifestPath, manifest.ToJsonString());
-    }
+    private static void RewriteGraph(string dir, int[] shape, int[] neighbours) =>
+        SeismicTestData.RewriteIndexFile(dir, SeismicIndexFormat.KnnGraphFile, "SSMCKNN1", 2, w =>
+        {
+            w.Section(shape);
+            w.Section(neighbours);
+        });
 
     [Theory]
     [InlineData(-1, "KnnNeighbours")]

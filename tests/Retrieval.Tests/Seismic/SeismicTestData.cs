@@ -49,6 +49,25 @@ internal static class SeismicTestData
         return (docs.Vectors, q.Vectors);
     }
 
+    /// <summary>
+    /// Rewrites one file of a saved index with valid framing and checksum (<paramref name="sections"/> writes its
+    /// sections) and records its new size and CRC in the manifest, so only the contents under test are wrong.
+    /// </summary>
+    public static void RewriteIndexFile(string dir, string file, string magic, int sectionCount,
+        Action<Retrieval.Index.Sparse.ChecksummedBinaryFile.Writer> sections)
+    {
+        using var w = new Retrieval.Index.Sparse.ChecksummedBinaryFile.Writer(Path.Combine(dir, file), magic,
+            Retrieval.Index.Sparse.SeismicIndexFormat.CurrentVersion, sectionCount);
+        sections(w);
+        w.Commit();
+        var manifestPath = Path.Combine(dir, Retrieval.Index.Sparse.SeismicIndexFormat.ManifestFile);
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        var entry = manifest["files"]!.AsArray().First(f => f!["name"]!.GetValue<string>() == file)!;
+        entry["bytes"] = w.Length;
+        entry["crc32c"] = w.Checksum.ToString("x8");
+        File.WriteAllText(manifestPath, manifest.ToJsonString());
+    }
+
     public static SparseMatrix Rows(int vocabulary, params (int[] Terms, float[] Weights)[] rows)
     {
         var offsets = new long[rows.Length + 1];
