@@ -1,3 +1,4 @@
+using Retrieval.Index.Storage;
 using System.Buffers.Binary;
 using Retrieval.Index.Errors;
 

@@ -1,3 +1,4 @@
+using Retrieval.Index.Storage;
 using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;

@@ -1,3 +1,4 @@
+using Retrieval.Index.Storage;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;

@@ -21,7 +21,7 @@ public sealed class IndexRegistry
     }
 
     /// <summary>Every on-disk index format the engine ships.</summary>
-    public static IndexRegistry Default { get; } = new([new Retrieval.Query.Sparse.SeismicIndexOpener(), new Spann.SpannIndexOpener()]);
+    public static IndexRegistry Default { get; } = new([new Retrieval.Query.Indexes.Seismic.SeismicIndexOpener(), new Spann.SpannIndexOpener()]);
 
     public IReadOnlyCollection<IIndexOpener> Openers => _openers.Values;
 

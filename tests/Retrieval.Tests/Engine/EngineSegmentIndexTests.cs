@@ -2,7 +2,7 @@ using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Spann;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Engine;
 using Retrieval.Tests.Support;

@@ -1,5 +1,5 @@
 using Retrieval.Index.Search;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 
 namespace Retrieval.Tests.Seismic;
 

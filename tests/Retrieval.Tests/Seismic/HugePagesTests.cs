@@ -1,4 +1,5 @@
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Storage;
+using Retrieval.Index.Seismic;
 
 namespace Retrieval.Tests.Seismic;
 

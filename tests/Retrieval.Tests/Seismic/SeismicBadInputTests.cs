@@ -1,6 +1,6 @@
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 
 namespace Retrieval.Tests.Seismic;

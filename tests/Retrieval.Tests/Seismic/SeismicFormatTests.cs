@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Retrieval.Index.Errors;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Tests.Support;
 

@@ -1,4 +1,4 @@
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 
 namespace Retrieval.Tests.Seismic;

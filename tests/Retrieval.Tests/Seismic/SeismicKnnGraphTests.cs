@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Encoders;
 using Retrieval.Query.Evaluation;

@@ -1,6 +1,6 @@
 using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Query.Encoders;
 using Retrieval.Query.Evaluation;
 using Retrieval.Tests.Support;

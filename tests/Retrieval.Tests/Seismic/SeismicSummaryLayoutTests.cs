@@ -1,5 +1,5 @@
 using Retrieval.Index.Exact;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Tests.Support;
 

@@ -1,5 +1,5 @@
 using Retrieval.Index.Formats;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Encoders;
 using Retrieval.Tests.Support;

@@ -1,3 +1,4 @@
+using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
 
 namespace Retrieval.Tests.Seismic;
@@ -54,13 +55,13 @@ internal static class SeismicTestData
     /// sections) and records its new size and CRC in the manifest, so only the contents under test are wrong.
     /// </summary>
     public static void RewriteIndexFile(string dir, string file, string magic, int sectionCount,
-        Action<Retrieval.Index.Sparse.ChecksummedBinaryFile.Writer> sections)
+        Action<Retrieval.Index.Storage.ChecksummedBinaryFile.Writer> sections)
     {
-        using var w = new Retrieval.Index.Sparse.ChecksummedBinaryFile.Writer(Path.Combine(dir, file), magic,
-            Retrieval.Index.Sparse.SeismicIndexFormat.CurrentVersion, sectionCount);
+        using var w = new Retrieval.Index.Storage.ChecksummedBinaryFile.Writer(Path.Combine(dir, file), magic,
+            Retrieval.Index.Seismic.SeismicIndexFormat.CurrentVersion, sectionCount);
         sections(w);
         w.Commit();
-        var manifestPath = Path.Combine(dir, Retrieval.Index.Sparse.SeismicIndexFormat.ManifestFile);
+        var manifestPath = Path.Combine(dir, Retrieval.Index.Seismic.SeismicIndexFormat.ManifestFile);
         var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifestPath))!;
         var entry = manifest["files"]!.AsArray().First(f => f!["name"]!.GetValue<string>() == file)!;
         entry["bytes"] = w.Length;

@@ -1,8 +1,8 @@
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Query.Encoders;
-using Retrieval.Query.Sparse;
+using Retrieval.Query.Indexes.Seismic;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Seismic;

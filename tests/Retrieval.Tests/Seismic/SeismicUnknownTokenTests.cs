@@ -1,8 +1,8 @@
 using Retrieval.Index.Formats;
 using Retrieval.Index.Search;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Query.Encoders;
-using Retrieval.Query.Sparse;
+using Retrieval.Query.Indexes.Seismic;
 using Retrieval.Tests.Cli;
 using Retrieval.Tests.Support;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Retrieval.Cli.Hosting;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Query.Benchmarks.Seismic;
 using Retrieval.Query.Reporting;
 

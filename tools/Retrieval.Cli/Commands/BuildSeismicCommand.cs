@@ -4,12 +4,12 @@ using System.Globalization;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Corpora;
 using Retrieval.Query.Encoders;
 using Retrieval.Query.Reporting;
-using Retrieval.Query.Sparse;
+using Retrieval.Query.Indexes.Seismic;
 
 namespace Retrieval.Cli.Commands;
 

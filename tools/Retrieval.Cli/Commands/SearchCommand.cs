@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
 using Retrieval.Query.Indexes.Spann;
@@ -143,7 +143,7 @@ public static class SearchCommand
             if (parse.GetValue(queryText) is { } textPath)
             {
                 using var opened = IndexRegistry.Default.Open(indexDir!);
-                if (opened is not Retrieval.Query.Sparse.SeismicSearchIndex seismicText)
+                if (opened is not Retrieval.Query.Indexes.Seismic.SeismicSearchIndex seismicText)
                     throw new RetrievalException(ErrorKind.Incompatible, $"--query-text needs a Seismic index built from text; {indexDir} holds a {opened.Kind} index");
                 var texts = Retrieval.Query.Corpora.TsvTextFile.Read(textPath);
                 var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts, out long unknownTokens);
@@ -197,7 +197,7 @@ public static class SearchCommand
     /// <summary>The settings to run: the sweep, or the index's default with any Seismic knobs applied.</summary>
     private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, SeismicKnobs knobs)
     {
-        if (index is Retrieval.Query.Sparse.SeismicSearchIndex)
+        if (index is Retrieval.Query.Indexes.Seismic.SeismicSearchIndex)
         {
             if (sweep && knobs.GridKnobs)
                 throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor/--heap-factor-growth");
@@ -206,7 +206,7 @@ public static class SearchCommand
                 var adjusted = new List<SearchSettings>();
                 foreach (var setting in index.SweepSettings)
                 {
-                    if (setting is not Retrieval.Query.Sparse.SeismicSearchSettings s)
+                    if (setting is not Retrieval.Query.Indexes.Seismic.SeismicSearchSettings s)
                     {
                         adjusted.Add(setting);
                         continue;
@@ -220,7 +220,7 @@ public static class SearchCommand
                 }
                 return adjusted;
             }
-            return sweep ? index.SweepSettings : [Retrieval.Query.Sparse.SeismicSearchIndex.Settings(knobs.QueryCut, knobs.HeapFactor,
+            return sweep ? index.SweepSettings : [Retrieval.Query.Indexes.Seismic.SeismicSearchIndex.Settings(knobs.QueryCut, knobs.HeapFactor,
                 knobs.BlockOrder, knobs.KnnRefine, knobs.HeapFactorGrowth, knobs.KnnExpand)];
         }
         if (knobs.GridKnobs || knobs.SweepKnobs)

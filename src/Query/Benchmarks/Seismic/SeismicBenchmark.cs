@@ -4,13 +4,13 @@ using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Search;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Corpora;
 using Retrieval.Query.Datasets;
 using Retrieval.Query.Encoders;
 using Retrieval.Query.Evaluation;
-using Retrieval.Query.Sparse;
+using Retrieval.Query.Indexes.Seismic;
 
 namespace Retrieval.Query.Benchmarks.Seismic;
 

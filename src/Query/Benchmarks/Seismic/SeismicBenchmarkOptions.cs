@@ -1,5 +1,5 @@
 using Retrieval.Index.Errors;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 
 namespace Retrieval.Query.Benchmarks.Seismic;
 

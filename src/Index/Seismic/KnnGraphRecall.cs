@@ -1,4 +1,4 @@
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// How close an approximate <see cref="KnnGraph"/> is to the exact one: for a seeded sample of non-empty rows, the

@@ -1,7 +1,7 @@
 using System.Text;
 using Retrieval.Index.Errors;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>How each term's inverted list is statically pruned before blocking.</summary>
 public enum PostingPruning

@@ -1,6 +1,6 @@
 using Retrieval.Index.Search;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Per-thread working memory of a Seismic search, allocated once and reused: the query scattered into a dense array

@@ -1,4 +1,4 @@
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Splits one pruned inverted list into blocks by a cheap clustering of its documents (paper section 4.2): about

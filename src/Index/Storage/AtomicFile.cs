@@ -1,4 +1,4 @@
-namespace Retrieval.Index.Formats;
+namespace Retrieval.Index.Storage;
 
 /// <summary>
 /// A file written under a temporary name beside its target and renamed into place on <see cref="Commit"/>,

@@ -1,4 +1,4 @@
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// The full (unpruned) inverted lists, the CSC transpose of the forward index, built in two passes with no per-list

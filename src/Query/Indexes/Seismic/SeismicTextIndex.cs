@@ -1,10 +1,11 @@
+using Retrieval.Index.Storage;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Encoders;
 
-namespace Retrieval.Query.Sparse;
+namespace Retrieval.Query.Indexes.Seismic;
 
 /// <summary>How raw text becomes Seismic input: BM25 parameters, the optional sqrt(idf) split, and the index build.</summary>
 public sealed record SeismicTextOptions

@@ -1,12 +1,12 @@
 using System.Globalization;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
-using Retrieval.Index.Sparse;
+using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
 using Retrieval.Query.Reporting;
 
-namespace Retrieval.Query.Sparse;
+namespace Retrieval.Query.Indexes.Seismic;
 
 /// <summary>Seismic's query-time knobs as the CLI's per-call settings (query_cut, heap_factor, heap_factor_growth, block_order).</summary>
 public sealed record SeismicSearchSettings(SeismicSearchParameters Parameters) : SearchSettings

@@ -1,3 +1,4 @@
+using Retrieval.Index.Storage;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -5,7 +6,7 @@ using System.Text.Json.Nodes;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// The Seismic index directory: manifest.json (format name and version, build parameters, counts, and each binary

@@ -1,6 +1,6 @@
 using Retrieval.Index.Errors;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Each document's kappa approximate nearest neighbours by inner product (Bruch, Nardini, Rulli, Venturini, "Pairing

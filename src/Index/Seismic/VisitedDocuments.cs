@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// The documents one query has already scored, as a bitset (one bit per document: 49 KB for 400k documents, so it

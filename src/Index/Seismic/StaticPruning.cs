@@ -1,4 +1,4 @@
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Static pruning of the inverted lists (paper section 4.1): each term keeps only its heaviest postings, either a fixed

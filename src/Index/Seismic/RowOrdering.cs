@@ -1,4 +1,4 @@
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>The order in which documents' rows are stored in the forward index (and numbered in the posting lists).</summary>
 public enum ForwardRowOrder

@@ -1,3 +1,4 @@
+using Retrieval.Index.Storage;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
@@ -7,7 +8,7 @@ using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
 using Retrieval.Index.Vectors;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Seismic (Bruch, Nardini, Rulli, Venturini, SIGIR 2024): approximate top-k inner-product search over learned sparse

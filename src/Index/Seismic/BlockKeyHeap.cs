@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// An in-place binary max-heap over 64-bit keys (summary score bits above, global block below: non-negative floats

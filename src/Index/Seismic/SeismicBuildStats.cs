@@ -1,4 +1,4 @@
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// What a build produced: seconds (the kNN graph included), empty documents (kept, never returned), postings kept,

@@ -1,7 +1,7 @@
 using System.Text;
 using Retrieval.Index.Errors;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>Query-time settings of a <see cref="SeismicIndex"/> search, passed per call.</summary>
 public sealed record SeismicSearchParameters

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Work counters of one or more Seismic searches (summed over a batch). Timings are filled only when

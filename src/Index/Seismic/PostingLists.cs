@@ -1,4 +1,4 @@
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// The pruned, blocked inverted lists: term t owns blocks [TermBlockStart[t], TermBlockStart[t+1]); block b holds the

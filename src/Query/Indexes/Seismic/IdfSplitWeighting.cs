@@ -1,7 +1,7 @@
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Encoders;
 
-namespace Retrieval.Query.Sparse;
+namespace Retrieval.Query.Indexes.Seismic;
 
 /// <summary>
 /// A score-preserving reweighting of BM25 text vectors for Seismic. The text encoder puts all of idf on the query

@@ -1,4 +1,4 @@
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Builds the quantized summaries of one list's blocks (paper section 4.3): the coordinate-wise max over the block's

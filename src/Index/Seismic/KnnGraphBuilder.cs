@@ -1,6 +1,6 @@
 using Retrieval.Index.Vectors;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Builds a <see cref="KnnGraph"/> approximately with the finished index itself, as the CIKM 2024 paper does: every

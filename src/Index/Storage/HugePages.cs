@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Storage;
 
 /// <summary>
 /// Asks Linux to back a large, randomly read array with 2 MiB pages. Document scoring touches a few cache lines in

@@ -5,7 +5,7 @@ using System.Text;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Storage;
 
 /// <summary>
 /// The framing of every binary file of a Seismic index directory: a 16-byte header (8-byte magic naming the file's

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Vectors;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Builds a <see cref="SeismicIndex"/>: validate, forward index, transpose, static pruning, then per list (in parallel)

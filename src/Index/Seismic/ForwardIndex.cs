@@ -1,3 +1,4 @@
+using Retrieval.Index.Storage;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -5,7 +6,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Retrieval.Index.Search;
 
-namespace Retrieval.Index.Sparse;
+namespace Retrieval.Index.Seismic;
 
 /// <summary>
 /// Every document's full sparse vector, stored contiguously for exact re-scoring: row offsets, term ids (16-bit
