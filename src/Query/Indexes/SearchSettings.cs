@@ -1,4 +1,3 @@
-using Retrieval.Query.Reporting;
 
 namespace Retrieval.Query.Indexes;
 

@@ -1,7 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using Retrieval.Index.Errors;
-using Retrieval.Service.Interceptors;
 using V1 = Retrieval.Service.Protocol;
 
 namespace Retrieval.Service.Client;
@@ -24,7 +23,7 @@ public sealed class RetrievalClient : IDisposable
             MaxReceiveMessageSize = maxMessageBytes,
             MaxSendMessageSize = maxMessageBytes,
         });
-        if (!string.IsNullOrEmpty(apiKey)) _headers = new Metadata { { ServerInterceptor.ApiKeyHeader, apiKey } };
+        if (!string.IsNullOrEmpty(apiKey)) _headers = new Metadata { { ProtocolHeaders.ApiKey, apiKey } };
         Collections = new V1.Collections.CollectionsClient(_channel);
         Points = new V1.Points.PointsClient(_channel);
         Search = new V1.Search.SearchClient(_channel);

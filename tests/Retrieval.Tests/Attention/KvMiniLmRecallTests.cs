@@ -1,5 +1,5 @@
 using Retrieval.Index.Attention;
-using Retrieval.Query.Benchmarks.Kv;
+using Retrieval.Bench.Benchmarks.Kv;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Attention;

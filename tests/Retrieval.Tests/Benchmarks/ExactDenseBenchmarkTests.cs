@@ -1,7 +1,7 @@
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Benchmarks;
+using Retrieval.Bench.Benchmarks;
 using Retrieval.Tests.Exact;
 
 namespace Retrieval.Tests.Benchmarks;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Retrieval.Cli.Hosting;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Cli;

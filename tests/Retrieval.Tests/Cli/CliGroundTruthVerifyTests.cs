@@ -4,6 +4,7 @@ using Retrieval.Index.Formats;
 using Retrieval.Index.Search;
 using Retrieval.Query.Indexes;
 using Retrieval.Tests.Support;
+using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Tests.Cli;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Cli;

@@ -3,6 +3,7 @@ using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
 using Retrieval.Tests.Support;
+using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Tests.Cli;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
+using Retrieval.Query.Indexes;
 
 namespace Retrieval.Tests.Cli;
 

@@ -1,5 +1,5 @@
 using Retrieval.Index.Errors;
-using Retrieval.Query.Corpora;
+using Retrieval.Bench.Corpora;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Corpora;

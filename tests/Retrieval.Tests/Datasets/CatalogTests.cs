@@ -1,4 +1,4 @@
-using Retrieval.Query.Datasets;
+using Retrieval.Bench.Datasets;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Datasets;

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Datasets;
+using Retrieval.Bench.Datasets;
 using Retrieval.Query.Encoders;
 using Retrieval.Tests.Support;
 

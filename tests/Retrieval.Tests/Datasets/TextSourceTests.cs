@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using Retrieval.Index.Errors;
-using Retrieval.Query.Datasets.Sources;
+using Retrieval.Bench.Datasets.Sources;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Datasets;

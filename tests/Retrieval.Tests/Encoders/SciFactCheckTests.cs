@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Retrieval.Query.Evaluation;
+using Retrieval.Bench.Evaluation;
 using Retrieval.Tests.Support;
 using Xunit.Abstractions;
 

@@ -1,7 +1,7 @@
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Evaluation;
+using Retrieval.Bench.Evaluation;
 
 namespace Retrieval.Tests.Evaluation;
 

@@ -1,5 +1,5 @@
 using Retrieval.Index.Errors;
-using Retrieval.Query.Evaluation;
+using Retrieval.Bench.Evaluation;
 
 namespace Retrieval.Tests.Evaluation;
 

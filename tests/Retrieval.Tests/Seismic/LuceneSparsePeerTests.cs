@@ -1,6 +1,6 @@
 using Retrieval.Index.Exact;
 using Retrieval.Index.Search;
-using Retrieval.Query.Benchmarks.Seismic;
+using Retrieval.Bench.Benchmarks.Seismic;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Seismic;

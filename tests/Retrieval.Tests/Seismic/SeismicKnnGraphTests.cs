@@ -5,7 +5,7 @@ using Retrieval.Index.Formats;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Encoders;
-using Retrieval.Query.Evaluation;
+using Retrieval.Bench.Evaluation;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Seismic;

@@ -2,7 +2,7 @@ using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Seismic;
 using Retrieval.Query.Encoders;
-using Retrieval.Query.Evaluation;
+using Retrieval.Bench.Evaluation;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Seismic;
@@ -60,8 +60,8 @@ public class SeismicRealDataTests
     public void PassagesTextSliceRecallAboveMeasuredFloor()
     {
         var dir = TestData.SharedDataset("passages");
-        var passages = Retrieval.Query.Corpora.TsvTextFile.Enumerate(Path.Combine(dir, "passages.tsv.gz")).Take(10_000).Select(r => r.Text).ToArray();
-        var queryTexts = Retrieval.Query.Corpora.TsvTextFile.Enumerate(Path.Combine(dir, "queries.tsv.gz")).Take(200).Select(r => r.Text).ToArray();
+        var passages = Retrieval.Bench.Corpora.TsvTextFile.Enumerate(Path.Combine(dir, "passages.tsv.gz")).Take(10_000).Select(r => r.Text).ToArray();
+        var queryTexts = Retrieval.Bench.Corpora.TsvTextFile.Enumerate(Path.Combine(dir, "queries.tsv.gz")).Take(200).Select(r => r.Text).ToArray();
         var encoder = new SparseTextEncoder();
         var (docs, stats) = encoder.FitDocuments(passages);
         var queries = encoder.EncodeQueries(queryTexts, stats);

@@ -7,6 +7,7 @@ using Retrieval.Service.Protocol;
 using Retrieval.Service.Services;
 using Retrieval.Tests.Attention;
 using Retrieval.Tests.Support;
+using Retrieval.Service.Client;
 
 namespace Retrieval.Tests.Service;
 

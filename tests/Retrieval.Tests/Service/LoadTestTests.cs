@@ -1,4 +1,5 @@
 using Retrieval.Service.Client;
+using Retrieval.Bench.Campaigns;
 
 namespace Retrieval.Tests.Service;
 

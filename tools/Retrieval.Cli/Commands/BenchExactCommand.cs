@@ -2,10 +2,11 @@ using System.CommandLine;
 using System.Runtime;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
-using Retrieval.Query.Benchmarks;
-using Retrieval.Query.Evaluation;
+using Retrieval.Bench.Benchmarks;
+using Retrieval.Bench.Evaluation;
 using Retrieval.Query.Indexes;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
+using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Cli.Commands;
 

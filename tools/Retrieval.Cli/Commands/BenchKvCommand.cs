@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Attention;
-using Retrieval.Query.Benchmarks.Kv;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Benchmarks.Kv;
+using Retrieval.Bench.Reporting;
 
 namespace Retrieval.Cli.Commands;
 

@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Seismic;
-using Retrieval.Query.Benchmarks.Seismic;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Benchmarks.Seismic;
+using Retrieval.Bench.Reporting;
 
 namespace Retrieval.Cli.Commands;
 

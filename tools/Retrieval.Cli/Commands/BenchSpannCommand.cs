@@ -4,11 +4,12 @@ using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Benchmarks.Spann;
-using Retrieval.Query.Datasets;
+using Retrieval.Bench.Benchmarks.Spann;
+using Retrieval.Bench.Datasets;
 using Retrieval.Query.Indexes;
 using Retrieval.Query.Indexes.Spann;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
+using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Cli.Commands;
 

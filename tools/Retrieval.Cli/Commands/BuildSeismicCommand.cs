@@ -6,10 +6,11 @@ using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Corpora;
+using Retrieval.Bench.Corpora;
 using Retrieval.Query.Encoders;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
 using Retrieval.Query.Indexes.Seismic;
+using Retrieval.Query.Indexes;
 
 namespace Retrieval.Cli.Commands;
 

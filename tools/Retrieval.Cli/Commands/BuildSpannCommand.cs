@@ -2,9 +2,10 @@ using System.CommandLine;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Datasets;
+using Retrieval.Bench.Datasets;
 using Retrieval.Query.Indexes.Spann;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
+using Retrieval.Bench.Benchmarks.Spann;
 
 namespace Retrieval.Cli.Commands;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using Retrieval.Cli.Hosting;
 using Retrieval.Service.Client;
 using V1 = Retrieval.Service.Protocol;
+using Retrieval.Bench.Benchmarks.Kv;
 
 namespace Retrieval.Cli.Commands;
 

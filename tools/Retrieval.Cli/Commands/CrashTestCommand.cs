@@ -3,6 +3,7 @@ using System.Globalization;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
 using Retrieval.Service.Client;
+using Retrieval.Bench.Campaigns;
 
 namespace Retrieval.Cli.Commands;
 

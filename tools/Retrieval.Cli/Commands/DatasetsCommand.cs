@@ -1,8 +1,9 @@
 using System.CommandLine;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Datasets;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Datasets;
+using Retrieval.Bench.Reporting;
+using Retrieval.Query.Indexes;
 
 namespace Retrieval.Cli.Commands;
 

@@ -5,7 +5,7 @@ using Retrieval.Cli.Hosting;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Engine;
 using Retrieval.Service.Client;
-using Retrieval.Service.Demo;
+using Retrieval.Bench.Demo;
 using Retrieval.Service.Hosting;
 using V1 = Retrieval.Service.Protocol;
 

@@ -1,11 +1,10 @@
 using System.CommandLine;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
-using Retrieval.Query.Datasets;
+using Retrieval.Bench.Datasets;
 using Retrieval.Query.Engine;
-using Retrieval.Query.Evaluation;
-using Retrieval.Query.Reporting;
-using Retrieval.Service.Evaluation;
+using Retrieval.Bench.Evaluation;
+using Retrieval.Bench.Reporting;
 
 namespace Retrieval.Cli.Commands;
 

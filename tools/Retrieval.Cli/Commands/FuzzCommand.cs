@@ -3,6 +3,7 @@ using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
 using Retrieval.Service.Client;
 using Retrieval.Service.Hosting;
+using Retrieval.Bench.Campaigns;
 
 namespace Retrieval.Cli.Commands;
 

@@ -5,7 +5,8 @@ using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
+using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Cli.Commands;
 

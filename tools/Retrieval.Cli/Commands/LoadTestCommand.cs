@@ -3,6 +3,7 @@ using System.Globalization;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
 using Retrieval.Service.Client;
+using Retrieval.Bench.Campaigns;
 
 namespace Retrieval.Cli.Commands;
 
@@ -79,7 +80,7 @@ public static class LoadTestCommand
                 };
                 var result = LoadTest.RunAsync(options, new Progress<string>(line => { if (!parse.GetValue(host.Quiet)) host.Error.WriteLine(line); }))
                     .GetAwaiter().GetResult();
-                (double BatchQps, Retrieval.Query.Evaluation.LatencyStats Single)? reference = null;
+                (double BatchQps, Retrieval.Bench.Evaluation.LatencyStats Single)? reference = null;
                 if (parse.GetValue(compare))
                 {
                     child?.Dispose(); // free the cores for the in-process run
@@ -100,7 +101,7 @@ public static class LoadTestCommand
     }
 
     private static void Write(CliHost host, ParseResult parse, LoadTestOptions options, LoadTestResult r,
-        (double BatchQps, Retrieval.Query.Evaluation.LatencyStats Single)? reference)
+        (double BatchQps, Retrieval.Bench.Evaluation.LatencyStats Single)? reference)
     {
         var c = CultureInfo.InvariantCulture;
         if (parse.GetValue(host.Json))

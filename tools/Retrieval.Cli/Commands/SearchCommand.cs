@@ -5,7 +5,8 @@ using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
 using Retrieval.Query.Indexes.Spann;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
+using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Cli.Commands;
 
@@ -145,7 +146,7 @@ public static class SearchCommand
                 using var opened = IndexRegistry.Default.Open(indexDir!);
                 if (opened is not Retrieval.Query.Indexes.Seismic.SeismicSearchIndex seismicText)
                     throw new RetrievalException(ErrorKind.Incompatible, $"--query-text needs a Seismic index built from text; {indexDir} holds a {opened.Kind} index");
-                var texts = Retrieval.Query.Corpora.TsvTextFile.Read(textPath);
+                var texts = Retrieval.Bench.Corpora.TsvTextFile.Read(textPath);
                 var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts, out long unknownTokens);
                 progress.Log($"{textQueries.Count} query texts encoded; unknown tokens ([UNK], dropped): {unknownTokens}");
                 var textRun = new SearchRun(parse.GetValue(k), parse.GetValue(threads), null, progress);

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
 
 namespace Retrieval.Cli.Hosting;
 

@@ -1,4 +1,4 @@
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
 
 namespace Retrieval.Cli.Hosting;
 

@@ -1,4 +1,5 @@
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Reporting;
+using Retrieval.Query.Indexes;
 
 namespace Retrieval.Cli.Hosting;
 

@@ -1,6 +1,6 @@
-using Retrieval.Query.Datasets;
-using Retrieval.Query.Evaluation;
-using Retrieval.Query.Reporting;
+using Retrieval.Bench.Datasets;
+using Retrieval.Bench.Evaluation;
+using Retrieval.Bench.Reporting;
 
 namespace Retrieval.Cli.Hosting;
 

@@ -4,7 +4,6 @@ using Retrieval.Index.Search;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
-using Retrieval.Query.Reporting;
 
 namespace Retrieval.Query.Indexes.Seismic;
 

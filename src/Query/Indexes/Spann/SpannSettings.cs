@@ -1,5 +1,4 @@
 using Retrieval.Index.Spann;
-using Retrieval.Query.Reporting;
 
 namespace Retrieval.Query.Indexes.Spann;
 

@@ -1,4 +1,0 @@
-namespace Retrieval.Query.Corpora;
-
-/// <summary>One identified text: a passage, a query or a document body, as read from a corpus file.</summary>
-public readonly record struct TextRecord(string Id, string Text);
