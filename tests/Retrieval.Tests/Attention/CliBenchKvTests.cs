@@ -10,7 +10,7 @@ public class CliBenchKvTests
     [Fact]
     public void BenchKvOnTheTinyFixturePrintsOneJsonObjectPerMethodAndSetting()
     {
-        var outcome = CliRunner.Run("bench", "kv", "--dataset", TestData.Fixture("kv-tiny"), "--k", "10", "--ef", "16", "320",
+        var outcome = CliRunner.Run("bench", "kv", "--dataset", TestData.Fixture("kv-tiny"), "--k", "10", "--ef", "16,320",
             "--appends", "16", "--skip", "hnsw", "batch", "--json", "--quiet");
         Assert.True(outcome.ExitCode == ExitCodes.Success, outcome.ToString());
         var lines = outcome.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)

@@ -20,20 +20,8 @@ public static class BenchKvCommand
             Description = "Use only the first N decode queries (default: all).",
             HelpName = "N",
         };
-        var ks = new Option<int[]>("--k")
-        {
-            Description = "Neighbours per head-query; several allowed (the first also drives the attention error).",
-            HelpName = "K",
-            AllowMultipleArgumentsPerToken = true,
-            DefaultValueFactory = _ => [100, 10],
-        };
-        var ef = new Option<int[]>("--ef")
-        {
-            Description = "Beam widths (ef) of the attention-aware index to sweep.",
-            HelpName = "EF",
-            AllowMultipleArgumentsPerToken = true,
-            DefaultValueFactory = _ => [100, 150, 160, 200, 250, 300, 500],
-        };
+        var ks = ListOptions.Ints("--k", [100, 10], "Neighbours per head-query; several allowed (the first also drives the attention error).", helpName: "K,K,...");
+        var ef = ListOptions.Ints("--ef", [100, 150, 160, 200, 250, 300, 500], "Beam widths (ef) of the attention-aware index to sweep.", helpName: "EF,EF,...");
         var sampleRate = new Option<double>("--training-sample-rate")
         {
             Description = "Fraction of the prefill queries used to build the index.",
@@ -62,13 +50,7 @@ public static class BenchKvCommand
             HelpName = "N",
             DefaultValueFactory = _ => 10_000,
         };
-        var skip = new Option<string[]>("--skip")
-        {
-            Description = "Parts to skip: exact, ivf, hnsw, keygraph, attention, append (or append-guided, append-buffered), batch.",
-            HelpName = "PART",
-            AllowMultipleArgumentsPerToken = true,
-            DefaultValueFactory = _ => [],
-        };
+        var skip = ListOptions.Strings("--skip", [], "Parts to skip: exact, ivf, hnsw, keygraph, attention, append (or append-guided, append-buffered), batch.", helpName: "PART,PART,...");
         var threads = CommonOptions.Threads(0, "Threads of builds and of the batched-heads line (single-query lines use one).");
         var command = new Command("kv",
             "Attention-aware KV index vs exact scan, IVF over keys and HNSW over keys: tie-aware recall@k, fraction of keys " +
