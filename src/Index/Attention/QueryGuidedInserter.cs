@@ -117,7 +117,7 @@ internal sealed unsafe class QueryGuidedInserter
                 int p = pivots[i];
                 if (p == u) continue;
                 // Only into a free slot: pivots are hubs whose full lists hold the projection's query-guided edges,
-                // and re-pruning them for every new key erodes those (kv-minilm: recall@100 0.85 vs 0.94).
+                // and re-pruning them for every new key erodes those, which costs recall.
                 if (graph.TryAddEdge(p, u)) linkedIn = true;
             }
             for (int i = 0; i < kept; i++)

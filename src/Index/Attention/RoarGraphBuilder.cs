@@ -134,8 +134,8 @@ public static unsafe class RoarGraphBuilder
             int size = Math.Max(n, Candidates.Length * 2);
             // Resize, not reallocate: a pivot's gathering grows the buffer mid-way, and a fresh array would turn
             // the candidates gathered so far into zeros (key 0, repeated). Which pivots hit the growth depended on
-            // the parallel partitioning, so builds differed run to run (kv-minilm recall@100 at ef 200: 0.939 or
-            // 0.950, depending on whether a hub's list was corrupted).
+            // the parallel partitioning, so builds differed run to run, and so did their recall, depending on
+            // whether a hub's list was corrupted.
             Array.Resize(ref Candidates, size);
             Scores = new float[size];
         }
@@ -364,8 +364,8 @@ public static unsafe class RoarGraphBuilder
             if (c >= 0 && c != key && (reached is null || reached[c]) && graph.Degree(c) < m && graph.TryAddEdge(c, key)) return true;
         }
         // The best host is full (hubs are): try the node that last took a key for it. Without this memory every
-        // cold key near a hub searched breadth first for a free slot again (kv-minilm: 68K searches of ~63 nodes
-        // each, half the connectivity pass).
+        // cold key near a hub searched breadth first for a free slot again, which on real attention keys was
+        // about half the connectivity pass.
         int best = -1;
         foreach (int c in hosts)
         {

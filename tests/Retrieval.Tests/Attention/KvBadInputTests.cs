@@ -4,7 +4,11 @@ using Retrieval.Query.Attention;
 
 namespace Retrieval.Tests.Attention;
 
-/// <summary>Every bad input the issue lists gets a classified error whose message names the problem.</summary>
+/// <summary>
+/// Every bad input a KV-cache caller can send (wrong shapes or options, an empty cache, k above the searchable keys,
+/// non-finite values, unknown sequences or heads, a static part larger than the sequence) gets a classified error
+/// whose message names the problem.
+/// </summary>
 public class KvBadInputTests
 {
     private static readonly AttentionIndexOptions Options = new() { TrainingNeighbors = 8, Connectivity = 8, TrainingSampleRate = 1 };
