@@ -22,7 +22,7 @@ public sealed record GraphBuildStats(
 /// k_train keys; candidates are pruned RNG-style to M; reverse edges are added and overflowing lists
 /// re-pruned; finally a connectivity pass links every key not reachable from the entry point.
 /// </summary>
-public static unsafe class RoarGraphBuilder
+internal static unsafe class RoarGraphBuilder
 {
     /// <summary>Candidates remembered per unreachable key during a connectivity round.</summary>
     private const int ConnectivityCandidates = 16;

@@ -13,7 +13,7 @@ namespace Retrieval.Index.Attention;
 /// (many queries, k_train = 64, small d) is markedly faster with this 6 x 16 tile than with the general tile; a
 /// 4 x 16 tile lost much of the gain because the JIT spilled its accumulators (figures in docs/BENCHMARKS.md).
 /// </summary>
-public static class TrainingNeighbors
+internal static class TrainingNeighbors
 {
     private const int KeysPerBlock = 8;
     private const int QueriesPerChunk = 132; // 22 tiles of 6

@@ -126,7 +126,7 @@ public readonly struct Int8Decoder : IElementDecoder<sbyte>
 /// single-query scan to keep that memory-bound loop ahead of DRAM (docs/BENCHMARKS.md, "Other"). Equals <c>(float)half</c> for every
 /// finite half; infinities and NaNs come out as wrong finite values, so never use it on unchecked data.
 /// </summary>
-public readonly struct FiniteFloat16Decoder : IElementDecoder<Half>
+internal readonly struct FiniteFloat16Decoder : IElementDecoder<Half>
 {
     private const int ClearDraggedSignBits = unchecked((int)0x8FFF_FFFF);
     private const float Rebias = 5.192296858534828e33f; // 2^112
