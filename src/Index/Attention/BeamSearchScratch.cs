@@ -32,8 +32,6 @@ public sealed class BeamSearchScratch
     private int _sinkEnd;
     private int _windowStart;
 
-    internal float[] Accumulator = new float[64];
-
     /// <summary>Keys whose score was computed by the last search (graph nodes plus the exact append buffer).</summary>
     public int LastKeysScored { get; internal set; }
 
@@ -64,12 +62,6 @@ public sealed class BeamSearchScratch
         _cursor = 0;
         _sinkEnd = sinkEnd;
         _windowStart = windowStart;
-    }
-
-    internal float[] AccumulatorFor(int dimension)
-    {
-        if (Accumulator.Length < dimension) Accumulator = new float[dimension];
-        return Accumulator;
     }
 
     internal ushort[] VisitedArray => _visited;

@@ -30,7 +30,7 @@ internal sealed unsafe class QueryGuidedInserter
     private readonly int[] _merged;
     private readonly int[] _repruned;
     private int _stampEpoch;
-    private RoarGraphBuilder.HostSearch? _hosts;
+    private ConnectivityRepair.HostSearch? _hosts;
 
     public QueryGuidedInserter(int dimension, int connectivity, int recentQueries, int listLength)
     {
@@ -127,11 +127,11 @@ internal sealed unsafe class QueryGuidedInserter
             }
             if (!linkedIn)
             {
-                _hosts ??= new RoarGraphBuilder.HostSearch(graph.NodeCount);
+                _hosts ??= new ConnectivityRepair.HostSearch(graph.NodeCount);
                 _hosts.EnsureCapacity(graph.NodeCount);
                 // Extra entry points split every later search's beam, so as a last resort the best candidate's
                 // last edge gives way (its old target is re-linked by the next repair if it was its only way in).
-                if (!RoarGraphBuilder.TryLinkToFreeSlot(graph, _candidates.AsSpan(0, n), u, null, _hosts))
+                if (!ConnectivityRepair.TryLinkToFreeSlot(graph, _candidates.AsSpan(0, n), u, null, _hosts))
                     graph.NeighborSlots(_candidates[0])[graph.Degree(_candidates[0]) - 1] = u;
             }
         }
@@ -143,7 +143,7 @@ internal sealed unsafe class QueryGuidedInserter
         if (++_sinceRepair >= repairEvery)
         {
             _sinceRepair = 0;
-            RoarGraphBuilder.Connect(keys, graph.NodeCount, graph, beamWidth, 1, out _);
+            ConnectivityRepair.Connect(keys, graph.NodeCount, graph, beamWidth, 1, out _);
         }
     }
 

@@ -4,6 +4,7 @@ using Retrieval.Index.Errors;
 
 namespace Retrieval.Query.Attention;
 
+// Stays one class (about 400 lines): every public call is the same lock-check-reserve-delegate sequence around one sequence; the work lives in KeyValueStore, AttentionHeadIndex and HeadBatch.
 /// <summary>
 /// The embedded KV-cache API of the attention-aware index: sequences are created, prefilled with keys/values
 /// per KV head, indexed per query head from that head's prefill queries, searched or attended for many heads in
