@@ -13,6 +13,8 @@ namespace Retrieval.Index.Attention;
 /// </summary>
 public sealed unsafe class AttentionHeadIndex
 {
+    [ThreadStatic] private static BeamSearchScratch? t_scratch;
+
     private readonly KeyGraph _graph;
     private QueryGuidedInserter? _inserter;
 
@@ -59,7 +61,7 @@ public sealed unsafe class AttentionHeadIndex
     }
 
     public KeyValueStore Store { get; }
-    public KeyGraph Graph => _graph;
+    internal KeyGraph Graph => _graph;
     public AttentionIndexOptions Options { get; }
     public GraphBuildStats BuildStats { get; }
     public int Dimension => Store.Dimension;
@@ -70,43 +72,56 @@ public sealed unsafe class AttentionHeadIndex
     /// <summary>Appended keys not yet folded into the graph.</summary>
     public int PendingCount => Store.Count - _graph.NodeCount;
 
+    /// <summary>Keys every search starts from: the build's entry points plus any the connectivity repair added.</summary>
+    public int EntryPointCount => _graph.EntryPoints.Length;
+
     /// <summary>Bytes of this head's own structures (the graph); the shared keys/values are counted by their store.</summary>
     public long MemoryBytes => _graph.MemoryBytes;
 
     /// <summary>
-    /// Top-k keys of <paramref name="query"/> by inner product outside the static part; writes K ids (positions)
-    /// and raw q·k scores best first, padded with -1/NaN if fewer exist. Returns how many were found; the keys
-    /// scored are in <see cref="BeamSearchScratch.LastKeysScored"/>.
+    /// Top-<paramref name="k"/> keys of <paramref name="query"/> by inner product outside the static part; writes k
+    /// ids (positions) and raw q·k scores best first, padded with -1/NaN if fewer exist. Returns how many were found.
+    /// Uses a per-thread scratch; pass one to the other overload to read the keys it scored.
     /// </summary>
-    public int Search(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<int> ids, Span<float> scores,
-        BeamSearchScratch scratch)
+    public int SearchOne(ReadOnlySpan<float> query, int k, AttentionSearchParameters parameters, Span<int> ids,
+        Span<float> scores) =>
+        SearchOne(query, k, parameters, ids, scores, t_scratch ??= new BeamSearchScratch());
+
+    /// <summary>
+    /// <see cref="SearchOne(ReadOnlySpan{float}, int, AttentionSearchParameters, Span{int}, Span{float})"/> with the
+    /// caller's scratch; the keys scored are then in <see cref="BeamSearchScratch.LastKeysScored"/>.
+    /// </summary>
+    public int SearchOne(ReadOnlySpan<float> query, int k, AttentionSearchParameters parameters, Span<int> ids,
+        Span<float> scores, BeamSearchScratch scratch)
     {
-        ValidateQuery(query, parameters);
-        CheckOutputs(parameters, ids.Length, scores.Length);
-        return SearchUnchecked(query, parameters, ids, scores, scratch);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(scratch);
+        ValidateQuery(query, k, parameters);
+        CheckOutputs(k, ids.Length, scores.Length);
+        return SearchUnchecked(query, k, parameters, ids, scores, scratch);
     }
 
-    /// <summary>Throws InvalidInput when the query or the parameters cannot be used on this head now.</summary>
-    public void ValidateQuery(ReadOnlySpan<float> query, AttentionSearchParameters parameters)
+    /// <summary>Throws InvalidInput when the query, k or the parameters cannot be used on this head now.</summary>
+    public void ValidateQuery(ReadOnlySpan<float> query, int k, AttentionSearchParameters parameters)
     {
         Guard.SameDimension(Dimension, query.Length, "query");
         FiniteCheck.ThrowIfNotFinite(query, Dimension, "query");
-        parameters.ValidateFor(Store.Count);
+        parameters.ValidateFor(k, Store.Count);
     }
 
-    private static void CheckOutputs(AttentionSearchParameters parameters, int idsLength, int scoresLength)
+    private static void CheckOutputs(int k, int idsLength, int scoresLength)
     {
-        if (idsLength < parameters.K || scoresLength < parameters.K)
-            Guard.ThrowInvalid($"output spans hold {Math.Min(idsLength, scoresLength)} entries, need k = {parameters.K}");
+        if (idsLength < k || scoresLength < k)
+            Guard.ThrowInvalid($"output spans hold {Math.Min(idsLength, scoresLength)} entries, need k = {k}");
     }
 
-    internal int SearchUnchecked(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<int> ids,
+    private int SearchUnchecked(ReadOnlySpan<float> query, int k, AttentionSearchParameters parameters, Span<int> ids,
         Span<float> scores, BeamSearchScratch scratch)
     {
         int total = Store.Count;
         int sinkEnd = parameters.SinkTokens;
         int windowStart = total - parameters.WindowTokens;
-        int ef = Math.Max(parameters.SearchBeamWidth, parameters.K);
+        int ef = Math.Max(parameters.SearchBeamWidth, k);
         var keys = Store.Rows;
         GraphSearch.Run(_graph, keys, query, ef, sinkEnd, windowStart, scratch);
         int scored = scratch.LastKeysScored;
@@ -118,28 +133,25 @@ public sealed unsafe class AttentionHeadIndex
             scored++;
         }
         scratch.LastKeysScored = scored;
-        return scratch.DrainTop(parameters.K, ids[..parameters.K], scores[..parameters.K]);
+        return scratch.DrainTop(k, ids[..k], scores[..k]);
     }
 
     /// <summary>
-    /// Partial attention over the retrieved keys: writes the softmax-weighted value average to
-    /// <paramref name="output"/> (d floats) and returns the log-sum-exp of the scaled scores, ready for
+    /// Partial attention over the top-<paramref name="k"/> retrieved keys: writes the softmax-weighted value average
+    /// to <paramref name="output"/> (d floats) and returns the log-sum-exp of the scaled scores, ready for
     /// <see cref="AttentionMerge.Merge"/> with the caller's static part. <paramref name="ids"/> and
-    /// <paramref name="scores"/> are K-long work spans (left holding the retrieved keys).
+    /// <paramref name="scores"/> are k-long work spans (left holding the retrieved keys); the keys scored are in
+    /// <see cref="BeamSearchScratch.LastKeysScored"/>.
     /// </summary>
-    public float Attend(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<float> output,
+    public float Attend(ReadOnlySpan<float> query, int k, AttentionSearchParameters parameters, Span<float> output,
         Span<int> ids, Span<float> scores, BeamSearchScratch scratch)
     {
-        ValidateQuery(query, parameters);
-        CheckOutputs(parameters, ids.Length, scores.Length);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(scratch);
+        ValidateQuery(query, k, parameters);
+        CheckOutputs(k, ids.Length, scores.Length);
         Guard.SameDimension(Dimension, output.Length, "attention output");
-        return AttendUnchecked(query, parameters, output, ids, scores, scratch);
-    }
-
-    internal float AttendUnchecked(ReadOnlySpan<float> query, AttentionSearchParameters parameters, Span<float> output,
-        Span<int> ids, Span<float> scores, BeamSearchScratch scratch)
-    {
-        int found = SearchUnchecked(query, parameters, ids, scores, scratch);
+        int found = SearchUnchecked(query, k, parameters, ids, scores, scratch);
         return PartialAttention.OverRetrieved(Store, ids[..found], scores[..found], parameters.ScaleFor(Dimension), output);
     }
 

@@ -24,18 +24,17 @@ public sealed record AttentionIndexOptions
 
     /// <summary>M: the out-degree bound of every key in the graph.</summary>
     /// <remarks>
-    /// kv-minilm L0H11 at recall@100 0.953 (bench kv, back to back on a loaded machine): M 48 at ef 160 101-103 us
-    /// mean (96-98 us thread CPU, 2.44% of keys scored), M 40 at ef 180 124-140 us (2.33%), M 32 at ef 220 122-137 us
-    /// (2.30%); M 48 builds ~6% slower than M 32 (connectivity) and its lists take 3 cache lines instead of 2 (M 40
-    /// is padded to the same 3 lines). M 24 needs ef 300 for 0.953 (148 us CPU); M 16 does not reach 0.93 by ef 300.
+    /// The default is the M that reaches a given recall at the lowest search latency on real attention keys: a
+    /// smaller M needs a much wider beam for the same recall, a larger one builds a little slower and its list
+    /// spans one more cache line. Measurements: docs/BENCHMARKS.md, "Attention-aware KV index".
     /// </remarks>
     public int Connectivity { get; init; } = DefaultConnectivity;
 
     /// <summary>
     /// How many of each training query's top keys act as pivots linked to the query's other top keys. RoarGraph
     /// uses 1 (the query's best key only); 0 means all k_train, which on out-of-distribution attention queries
-    /// gives every key a query-guided neighbourhood (kv-minilm L0H11: recall@100 0.95 at 2.4% of keys scored,
-    /// against 0.94 at 3.7% with 4 pivots and 0.86 at 4% with 1).
+    /// gives every key a query-guided neighbourhood: higher recall with fewer keys scored than a few pivots per
+    /// query (measured in docs/BENCHMARKS.md).
     /// </summary>
     public int PivotsPerQuery { get; init; } = DefaultPivotsPerQuery;
 
@@ -44,9 +43,9 @@ public sealed record AttentionIndexOptions
 
     /// <summary>
     /// Entry points every search starts from: the key most often ranked first by the training queries, plus the
-    /// best keys of training queries spread evenly over the prefill. One is best on kv-minilm L0H11 (recall@100 at
-    /// ef 200: 0.950 with 1, 0.944 with 8, 0.918 with 32): several starts split the beam over regions. Starting
-    /// instead from whichever of 16 or 32 such hubs scores the query highest is worse still (0.906-0.917).</summary>
+    /// best keys of training queries spread evenly over the prefill. One gives the best recall: several starts split
+    /// the beam over regions, and starting from whichever of several such hubs scores the query highest is worse
+    /// still (measured in docs/BENCHMARKS.md).</summary>
     public int EntryPoints { get; init; } = DefaultEntryPoints;
 
     /// <summary>Fill the slots the RNG rule leaves free with the best occluded candidates (RoarGraph's fill pass).</summary>
@@ -71,11 +70,10 @@ public sealed record AttentionIndexOptions
     /// them in an exact buffer and folds them in batches of <see cref="AppendFoldBatch"/>.
     /// </summary>
     /// <remarks>
-    /// kv-minilm L0H11, 10,000 appends, ef 200 (bench kv, loaded machine): query-guided recall@100 0.944 at 2.04% of
-    /// keys scored, buffered 0.943 at 2.25%, full rebuild 0.952 at 2.00%; mean append 0.34 ms vs 0.47 ms amortised
-    /// (the buffered p99 is 1.2 us but every 512th append folds for ~0.4 s; query-guided repairs for ~0.3 s every
-    /// 512). Buffered stays the default because it needs no decode queries (<see cref="AttentionHeadIndex.ObserveQuery"/>)
-    /// and the gRPC service does not send them yet.
+    /// Both modes reach about the same recall after many appends; buffered appends are cheap except for the
+    /// periodic fold, query-guided ones pay a little on every append plus a periodic repair (measured in
+    /// docs/BENCHMARKS.md). Buffered stays the default because it needs no decode queries: query-guided insertion
+    /// only helps a caller that reports each step's queries (<see cref="AttentionHeadIndex.ObserveQuery"/>).
     /// </remarks>
     public AppendMode AppendMode { get; init; } = AppendMode.Buffered;
 

@@ -3,20 +3,16 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Index.Attention;
 
 /// <summary>
-/// Per-call settings of a key search or partial-attention call. The static part (the first
+/// Per-call settings of a key search or partial-attention call (k itself is an argument of the call). The static part (the first
 /// <see cref="SinkTokens"/> positions and the last <see cref="WindowTokens"/> positions of the sequence) is what
 /// the caller attends to exactly on its own side, so the engine never returns those positions.
 /// </summary>
 public sealed record AttentionSearchParameters
 {
     public const int DefaultSearchBeamWidth = 128;
-    public const int DefaultK = 100;
 
-    /// <summary>ef: the beam width of the best-first search; at least <see cref="K"/> is used.</summary>
+    /// <summary>ef: the beam width of the best-first search; at least k is used.</summary>
     public int SearchBeamWidth { get; init; } = DefaultSearchBeamWidth;
-
-    /// <summary>How many keys to return (top-k by q·k).</summary>
-    public int K { get; init; } = DefaultK;
 
     /// <summary>S: attention-sink positions [0, S) kept by the caller and excluded here.</summary>
     public int SinkTokens { get; init; }
@@ -32,7 +28,6 @@ public sealed record AttentionSearchParameters
     public AttentionSearchParameters Validate()
     {
         if (SearchBeamWidth < 1) Guard.ThrowInvalid($"SearchBeamWidth (ef) must be >= 1, got {SearchBeamWidth}");
-        Guard.ValidK(K);
         if (SinkTokens < 0) Guard.ThrowInvalid($"SinkTokens (S) must be >= 0, got {SinkTokens}");
         if (WindowTokens < 0) Guard.ThrowInvalid($"WindowTokens (W) must be >= 0, got {WindowTokens}");
         if (!float.IsNaN(ScoreScale) && !(ScoreScale > 0 && float.IsFinite(ScoreScale)))
@@ -40,15 +35,16 @@ public sealed record AttentionSearchParameters
         return this;
     }
 
-    /// <summary>Checks these parameters against a sequence of <paramref name="tokenCount"/> positions.</summary>
-    public void ValidateFor(int tokenCount)
+    /// <summary>Checks these parameters and <paramref name="k"/> against a sequence of <paramref name="tokenCount"/> positions.</summary>
+    public void ValidateFor(int k, int tokenCount)
     {
         Validate();
+        Guard.ValidK(k);
         if ((long)SinkTokens + WindowTokens > tokenCount)
             Guard.ThrowInvalid($"static part larger than the sequence: SinkTokens {SinkTokens} + WindowTokens {WindowTokens} > {tokenCount} keys");
         long searchable = tokenCount - (long)SinkTokens - WindowTokens;
-        if (K > searchable)
-            Guard.ThrowInvalid($"k = {K} is larger than the {searchable} searchable keys ({tokenCount} keys minus {SinkTokens} sink and {WindowTokens} window positions)");
+        if (k > searchable)
+            Guard.ThrowInvalid($"k = {k} is larger than the {searchable} searchable keys ({tokenCount} keys minus {SinkTokens} sink and {WindowTokens} window positions)");
     }
 
     public float ScaleFor(int dimension) => float.IsNaN(ScoreScale) ? 1f / MathF.Sqrt(dimension) : ScoreScale;

@@ -13,7 +13,7 @@ namespace Retrieval.Index.Attention;
 /// <remarks>
 /// Static positions (the caller's sink and window, see <see cref="AttentionSearchParameters"/>) are kept in the
 /// beam as stepping stones but do not count toward its width and never reach the results.
-/// kv-minilm L0H11, ef 200: 4% less CPU per search than the two heaps.
+/// The sorted array costs less CPU per search than the two heaps (docs/BENCHMARKS.md).
 /// </remarks>
 public sealed class BeamSearchScratch
 {
@@ -31,8 +31,6 @@ public sealed class BeamSearchScratch
     private int _cursor;
     private int _sinkEnd;
     private int _windowStart;
-
-    internal float[] Accumulator = new float[64];
 
     /// <summary>Keys whose score was computed by the last search (graph nodes plus the exact append buffer).</summary>
     public int LastKeysScored { get; internal set; }
@@ -64,12 +62,6 @@ public sealed class BeamSearchScratch
         _cursor = 0;
         _sinkEnd = sinkEnd;
         _windowStart = windowStart;
-    }
-
-    internal float[] AccumulatorFor(int dimension)
-    {
-        if (Accumulator.Length < dimension) Accumulator = new float[dimension];
-        return Accumulator;
     }
 
     internal ushort[] VisitedArray => _visited;

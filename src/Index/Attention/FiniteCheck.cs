@@ -3,7 +3,7 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Index.Attention;
 
 /// <summary>NaN/infinity screening for caller-supplied vectors: one bad value would poison every score it touches.</summary>
-public static class FiniteCheck
+internal static class FiniteCheck
 {
     /// <summary>Index of the first NaN or infinite value, or -1.</summary>
     public static int FirstNonFinite(ReadOnlySpan<float> values)

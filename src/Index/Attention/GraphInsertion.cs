@@ -15,7 +15,7 @@ internal static unsafe class GraphInsertion
         var candidateScores = new float[ef];
         var work = new float[Math.Max(ef, m + 1)];
         var selected = new int[m];
-        var hosts = new RoarGraphBuilder.HostSearch(end);
+        var hosts = new ConnectivityRepair.HostSearch(end);
         var merged = new int[m + 1];
         var repruned = new int[m];
         for (int u = first; u < end; u++)
@@ -34,9 +34,9 @@ internal static unsafe class GraphInsertion
                 if (RepruneWith(keys, graph, c, u, merged, work, repruned)) linkedIn = true;
             }
             // No list took it: hang it off a nearby node with a free slot; failing that, the repair below links it.
-            if (!linkedIn) RoarGraphBuilder.TryLinkToFreeSlot(graph, candidates.AsSpan(0, found), u, null, hosts);
+            if (!linkedIn) ConnectivityRepair.TryLinkToFreeSlot(graph, candidates.AsSpan(0, found), u, null, hosts);
         }
-        RoarGraphBuilder.Connect(keys, end, graph, beamWidth, 1, out _);
+        ConnectivityRepair.Connect(keys, end, graph, beamWidth, 1, out _);
     }
 
     /// <summary>

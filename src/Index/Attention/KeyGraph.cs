@@ -10,7 +10,7 @@ namespace Retrieval.Index.Attention;
 /// builder's intermediate projection) owns a flat NodeCount x M table. Lists end at the first -1 or after M
 /// entries. Grows when appended keys join the graph.
 /// </summary>
-public sealed unsafe class KeyGraph
+internal sealed unsafe class KeyGraph
 {
     private readonly NodeBlock? _block;
     private readonly int _slot = -1;

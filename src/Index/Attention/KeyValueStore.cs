@@ -48,14 +48,6 @@ public sealed class KeyValueStore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<float> Value(int position) => new(_values, position * Dimension, Dimension);
 
-    /// <summary>Copies all keys [0, Count) row-major into <paramref name="destination"/> (Count x Dimension floats).</summary>
-    public void CopyKeysTo(Span<float> destination)
-    {
-        if (destination.Length < (long)Count * Dimension)
-            Guard.ThrowInvalid($"destination holds {destination.Length} floats, need {Count} x {Dimension}");
-        for (int p = 0; p < Count; p++) Key(p).CopyTo(destination.Slice(p * Dimension, Dimension));
-    }
-
     internal NodeBlock Block => _block;
 
     /// <summary>Raw key rows for kernels; valid until the next append or graph attach (the block may move).</summary>

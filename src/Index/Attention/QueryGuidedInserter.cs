@@ -30,7 +30,7 @@ internal sealed unsafe class QueryGuidedInserter
     private readonly int[] _merged;
     private readonly int[] _repruned;
     private int _stampEpoch;
-    private RoarGraphBuilder.HostSearch? _hosts;
+    private ConnectivityRepair.HostSearch? _hosts;
 
     public QueryGuidedInserter(int dimension, int connectivity, int recentQueries, int listLength)
     {
@@ -117,7 +117,7 @@ internal sealed unsafe class QueryGuidedInserter
                 int p = pivots[i];
                 if (p == u) continue;
                 // Only into a free slot: pivots are hubs whose full lists hold the projection's query-guided edges,
-                // and re-pruning them for every new key erodes those (kv-minilm: recall@100 0.85 vs 0.94).
+                // and re-pruning them for every new key erodes those, which costs recall.
                 if (graph.TryAddEdge(p, u)) linkedIn = true;
             }
             for (int i = 0; i < kept; i++)
@@ -127,11 +127,11 @@ internal sealed unsafe class QueryGuidedInserter
             }
             if (!linkedIn)
             {
-                _hosts ??= new RoarGraphBuilder.HostSearch(graph.NodeCount);
+                _hosts ??= new ConnectivityRepair.HostSearch(graph.NodeCount);
                 _hosts.EnsureCapacity(graph.NodeCount);
                 // Extra entry points split every later search's beam, so as a last resort the best candidate's
                 // last edge gives way (its old target is re-linked by the next repair if it was its only way in).
-                if (!RoarGraphBuilder.TryLinkToFreeSlot(graph, _candidates.AsSpan(0, n), u, null, _hosts))
+                if (!ConnectivityRepair.TryLinkToFreeSlot(graph, _candidates.AsSpan(0, n), u, null, _hosts))
                     graph.NeighborSlots(_candidates[0])[graph.Degree(_candidates[0]) - 1] = u;
             }
         }
@@ -143,7 +143,7 @@ internal sealed unsafe class QueryGuidedInserter
         if (++_sinceRepair >= repairEvery)
         {
             _sinceRepair = 0;
-            RoarGraphBuilder.Connect(keys, graph.NodeCount, graph, beamWidth, 1, out _);
+            ConnectivityRepair.Connect(keys, graph.NodeCount, graph, beamWidth, 1, out _);
         }
     }
 

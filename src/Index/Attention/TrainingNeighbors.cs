@@ -10,10 +10,10 @@ namespace Retrieval.Index.Attention;
 /// 8 keys' coordinates side by side) so that 6 queries x 16 keys are scored per step with broadcast FMAs and no
 /// horizontal sums; key blocks are walked in half-L2-sized chunks under a chunk of queries so each key chunk is read
 /// from memory once per query chunk, not once per query. Kept apart from ExactDenseIndex.Search because this shape
-/// (many queries, k_train = 64, d = 32) runs 3x faster here (0.30 s vs 0.96 s CPU for 2,000 x 120,000, one thread;
-/// the earlier 4 x 16 tile whose accumulators the JIT spilled took 0.61 s).
+/// (many queries, k_train = 64, small d) is markedly faster with this 6 x 16 tile than with the general tile; a
+/// 4 x 16 tile lost much of the gain because the JIT spilled its accumulators (figures in docs/BENCHMARKS.md).
 /// </summary>
-public static class TrainingNeighbors
+internal static class TrainingNeighbors
 {
     private const int KeysPerBlock = 8;
     private const int QueriesPerChunk = 132; // 22 tiles of 6

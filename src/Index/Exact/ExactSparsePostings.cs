@@ -29,9 +29,6 @@ internal sealed class ExactSparsePostings
 
     public int VocabularySize => TermOffsets.Length - 1;
 
-    public ReadOnlySpan<int> DocIdsOf(int term) =>
-        DocIds.AsSpan((int)TermOffsets[term], (int)(TermOffsets[term + 1] - TermOffsets[term]));
-
     public ReadOnlySpan<float> WeightsOf(int term) =>
         Weights.AsSpan((int)TermOffsets[term], (int)(TermOffsets[term + 1] - TermOffsets[term]));
 

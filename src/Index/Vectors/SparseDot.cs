@@ -21,9 +21,8 @@ public static class SparseDot
     /// <summary>
     /// When the longer side has at least this many times the entries of the shorter one, each short-side term is
     /// looked up by galloping (exponential then binary search) in the long side instead of merging both lists:
-    /// cost O(m log(n/m)) rather than O(m + n). Measured on random sorted ids (short side 32 and 128 entries,
-    /// 512 different pairs cycled so branch predictors cannot memorise one input): the merge wins up to a ratio of
-    /// about 16, the two are even at about 32, galloping is 1.5x faster at 64.
+    /// cost O(m log(n/m)) rather than O(m + n). The threshold is the ratio at which the two measured even on random
+    /// sorted ids (docs/BENCHMARKS.md, "Other").
     /// </summary>
     public const int GallopLengthRatio = 32;
 
@@ -105,7 +104,7 @@ public static class SparseDot
         ReadOnlySpan<int> bIndices, ReadOnlySpan<float> bValues)
     {
         // Callers guarantee both sides are non-empty. Keeping the current ids in locals (instead of re-reading both
-        // per step, or advancing with branch-free flags) measured 2-4x faster: runs on one side are predictable
+        // per step, or advancing with branch-free flags) measured several times faster: runs on one side are predictable
         // branches, and only the side that moved is reloaded.
         int i = 0, j = 0, na = aIndices.Length, nb = bIndices.Length;
         int ta = aIndices[0], tb = bIndices[0];

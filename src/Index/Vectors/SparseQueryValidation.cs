@@ -7,7 +7,7 @@ namespace Retrieval.Index.Vectors;
 /// vocabulary and strictly increasing (duplicates named as such), finite weights, and, where the index needs it,
 /// non-negative weights. One home so exact and approximate sparse search reject the same queries the same way.
 /// </summary>
-public static class SparseQueryValidation
+internal static class SparseQueryValidation
 {
     /// <param name="row">Query row for messages; negative for a single query.</param>
     /// <param name="negativeWeightsReason">Null when negative weights are allowed; otherwise why they are not.</param>

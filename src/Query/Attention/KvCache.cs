@@ -4,6 +4,7 @@ using Retrieval.Index.Errors;
 
 namespace Retrieval.Query.Attention;
 
+// Stays one class (about 400 lines): every public call is the same lock-check-reserve-delegate sequence around one sequence; the work lives in KeyValueStore, AttentionHeadIndex and HeadBatch.
 /// <summary>
 /// The embedded KV-cache API of the attention-aware index: sequences are created, prefilled with keys/values
 /// per KV head, indexed per query head from that head's prefill queries, searched or attended for many heads in
@@ -114,18 +115,19 @@ public sealed class KvCache
     }
 
     /// <summary>
-    /// Top-k keys for a batch of heads: queries is heads.Length x HeadDimension; ids and scores receive
-    /// heads.Length x K (positions and raw q·k, best first); keysScored (optional, heads.Length) receives the keys
-    /// each search scored. Heads run in parallel across cores.
+    /// Top-<paramref name="k"/> keys for a batch of heads: queries is heads.Length x HeadDimension; ids and scores
+    /// receive heads.Length x k (positions and raw q·k, best first); keysScored (optional, heads.Length) receives
+    /// the keys each search scored. Heads run in parallel across cores.
     /// </summary>
-    public void Search(long sequenceId, ReadOnlySpan<KvHeadRef> heads, ReadOnlySpan<float> queries,
+    public void Search(long sequenceId, ReadOnlySpan<KvHeadRef> heads, ReadOnlySpan<float> queries, int k,
         AttentionSearchParameters parameters, Span<int> ids, Span<float> scores, Span<int> keysScored = default)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var sequence = Get(sequenceId);
-        int d = sequence.Shape.HeadDimension, k = parameters.K;
+        int d = sequence.Shape.HeadDimension;
         CheckBatch(heads.Length, queries.Length, d);
-        if (ids.Length != heads.Length * k || scores.Length != heads.Length * k)
+        Guard.ValidK(k);
+        if (ids.Length != (long)heads.Length * k || scores.Length != (long)heads.Length * k)
             Guard.ThrowInvalid($"ids/scores hold {ids.Length}/{scores.Length} entries, expected heads x k = {heads.Length} x {k}");
         if (!keysScored.IsEmpty && keysScored.Length != heads.Length)
             Guard.ThrowInvalid($"keysScored holds {keysScored.Length} entries, expected one per head ({heads.Length})");
@@ -133,8 +135,8 @@ public sealed class KvCache
         try
         {
             CheckLive(sequence);
-            var indexes = Resolve(sequence, heads, queries, parameters);
-            HeadBatch.Run(indexes, queries, parameters, ids, scores, default, default, keysScored, Threads);
+            var indexes = Resolve(sequence, heads, queries, k, parameters);
+            HeadBatch.Run(indexes, queries, k, parameters, ids, scores, default, default, keysScored, Threads);
         }
         finally
         {
@@ -143,11 +145,11 @@ public sealed class KvCache
     }
 
     /// <summary>
-    /// Partial attention over the retrieved keys for a batch of heads: outputs receives heads.Length x
-    /// HeadDimension softmax-weighted values and logSumExp heads.Length log-sum-exps of the scaled scores, to be
-    /// merged with the caller's static part by <see cref="AttentionMerge.Merge"/>.
+    /// Partial attention over the top-<paramref name="k"/> retrieved keys for a batch of heads: outputs receives
+    /// heads.Length x HeadDimension softmax-weighted values and logSumExp heads.Length log-sum-exps of the scaled
+    /// scores, to be merged with the caller's static part by <see cref="AttentionMerge.Merge"/>.
     /// </summary>
-    public void Attend(long sequenceId, ReadOnlySpan<KvHeadRef> heads, ReadOnlySpan<float> queries,
+    public void Attend(long sequenceId, ReadOnlySpan<KvHeadRef> heads, ReadOnlySpan<float> queries, int k,
         AttentionSearchParameters parameters, Span<float> outputs, Span<float> logSumExp, Span<int> keysScored = default)
     {
         ArgumentNullException.ThrowIfNull(parameters);
@@ -164,8 +166,8 @@ public sealed class KvCache
         try
         {
             CheckLive(sequence);
-            var indexes = Resolve(sequence, heads, queries, parameters);
-            HeadBatch.Run(indexes, queries, parameters, default, default, outputs, logSumExp, keysScored, Threads);
+            var indexes = Resolve(sequence, heads, queries, k, parameters);
+            HeadBatch.Run(indexes, queries, k, parameters, default, default, outputs, logSumExp, keysScored, Threads);
         }
         finally
         {
@@ -361,7 +363,7 @@ public sealed class KvCache
     }
 
     private static AttentionHeadIndex[] Resolve(KvSequence sequence, ReadOnlySpan<KvHeadRef> heads, ReadOnlySpan<float> queries,
-        AttentionSearchParameters parameters)
+        int k, AttentionSearchParameters parameters)
     {
         parameters.Validate();
         var indexes = new AttentionHeadIndex[heads.Length];
@@ -369,7 +371,7 @@ public sealed class KvCache
         for (int i = 0; i < heads.Length; i++)
         {
             var index = sequence.Head(heads[i]);
-            index.ValidateQuery(queries.Slice(i * d, d), parameters);
+            index.ValidateQuery(queries.Slice(i * d, d), k, parameters);
             indexes[i] = index;
         }
         return indexes;

@@ -12,7 +12,7 @@ namespace Retrieval.Query.Encoders;
 /// </summary>
 /// <remarks>
 /// Texts are tokenized in parallel, sorted by token count and run in batches of similar length (mixed-length
-/// batches were measured 5x slower: padding costs attention and FFN work), and written back in input order.
+/// batches are several times slower: padding costs attention and FFN work), and written back in input order.
 /// One instance is not meant for concurrent <see cref="Encode(IReadOnlyList{string}, IProgress{long}?, CancellationToken)"/>
 /// calls; it uses all its threads for one call.
 /// </remarks>

@@ -80,7 +80,7 @@ public class AttentionGraphTests
             AssertInvariants(index.Graph, n, SmallOptions.Connectivity);
             var ids = new int[n];
             var scores = new float[n];
-            int found = index.Search(head.TestQuery(0), new AttentionSearchParameters { K = n }, ids, scores, new BeamSearchScratch());
+            int found = index.SearchOne(head.TestQuery(0), n, new AttentionSearchParameters(), ids, scores, new BeamSearchScratch());
             Assert.Equal(n, found);
             Assert.Equal(SyntheticHead.ExactTopK(head.Keys, n, 8, head.TestQuery(0), n), ids);
         }
@@ -92,13 +92,14 @@ public class AttentionGraphTests
         var head = new SyntheticHead(2000, 1000, 16, 7);
         var store = new KeyValueStore(head.Dimension, head.Keys, head.Values, head.KeyCount);
         var index = AttentionHeadIndex.Build(store, head.TrainingQueries, head.QueryCount, SmallOptions);
-        var parameters = new AttentionSearchParameters { K = 20, SearchBeamWidth = head.KeyCount, SinkTokens = 4, WindowTokens = 50 };
+        int k = 20;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = head.KeyCount, SinkTokens = 4, WindowTokens = 50 };
         var scratch = new BeamSearchScratch();
         var ids = new int[20];
         var scores = new float[20];
         for (int q = 0; q < 20; q++)
         {
-            index.Search(head.TestQuery(q), parameters, ids, scores, scratch);
+            index.SearchOne(head.TestQuery(q), k, parameters, ids, scores, scratch);
             Assert.Equal(SyntheticHead.ExactTopK(head.Keys, head.KeyCount, head.Dimension, head.TestQuery(q), 20, 4, head.KeyCount - 50), ids);
             Assert.Equal(head.KeyCount, scratch.LastKeysScored);
         }
@@ -110,14 +111,15 @@ public class AttentionGraphTests
         var head = new SyntheticHead(6000, 3000, 16, 9);
         var store = new KeyValueStore(head.Dimension, head.Keys, head.Values, head.KeyCount);
         var index = AttentionHeadIndex.Build(store, head.TrainingQueries, head.QueryCount, SmallOptions);
-        var parameters = new AttentionSearchParameters { K = 10, SearchBeamWidth = 64 };
+        int k = 10;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 64 };
         var scratch = new BeamSearchScratch();
         var ids = new int[10];
         var scores = new float[10];
         double recall = 0, scored = 0;
         for (int q = 0; q < 100; q++)
         {
-            index.Search(head.TestQuery(q), parameters, ids, scores, scratch);
+            index.SearchOne(head.TestQuery(q), k, parameters, ids, scores, scratch);
             var exact = SyntheticHead.ExactTopK(head.Keys, head.KeyCount, head.Dimension, head.TestQuery(q), 10);
             recall += ids.Intersect(exact).Count() / 10.0;
             scored += scratch.LastKeysScored;
@@ -136,7 +138,8 @@ public class AttentionGraphTests
         var store = new KeyValueStore(head.Dimension, head.Keys, head.Values, head.KeyCount);
         var index = AttentionHeadIndex.Build(store, head.TrainingQueries, head.QueryCount, SmallOptions);
         var scratch = new BeamSearchScratch();
-        var parameters = new AttentionSearchParameters { K = 5, SearchBeamWidth = 32 };
+        int k = 5;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 32 };
         var ids = new int[5];
         var scores = new float[5];
         var query = head.TestQuery(0).ToArray();
@@ -145,11 +148,11 @@ public class AttentionGraphTests
         var strong = query.Select(x => 10 * x).ToArray();
         int position = store.Append(strong, new float[head.Dimension]);
         Assert.Equal(1, index.PendingCount);
-        index.Search(query, parameters, ids, scores, scratch);
+        index.SearchOne(query, k, parameters, ids, scores, scratch);
         Assert.Equal(position, ids[0]);
 
         // The window hides it: the caller attends to recent tokens itself.
-        index.Search(query, parameters with { WindowTokens = 1 }, ids, scores, scratch);
+        index.SearchOne(query, k, parameters with { WindowTokens = 1 }, ids, scores, scratch);
         Assert.DoesNotContain(position, ids);
 
         // Append enough to fold, then check graph invariants and that the strong key is still found.
@@ -160,7 +163,7 @@ public class AttentionGraphTests
         index.FoldAppended(scratch);
         Assert.Equal(0, index.PendingCount);
         AssertInvariants(index.Graph, store.Count, SmallOptions.Connectivity);
-        index.Search(query, parameters, ids, scores, scratch);
+        index.SearchOne(query, k, parameters, ids, scores, scratch);
         Assert.Equal(position, ids[0]);
     }
 
@@ -172,7 +175,8 @@ public class AttentionGraphTests
         var options = SmallOptions with { AppendMode = AppendMode.QueryGuided, RecentQueries = 8, RecentQueryListLength = 8 };
         var index = AttentionHeadIndex.Build(store, head.TrainingQueries, head.QueryCount, options);
         var scratch = new BeamSearchScratch();
-        var parameters = new AttentionSearchParameters { K = 5, SearchBeamWidth = 32 };
+        int k = 5;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 32 };
         var ids = new int[5];
         var scores = new float[5];
         var query = head.TestQuery(0).ToArray();
@@ -184,7 +188,7 @@ public class AttentionGraphTests
         index.InsertAppended(scratch);
         Assert.Equal(0, index.PendingCount);
         Assert.True(index.Graph.Degree(position) > 0, "the inserted key has out-edges");
-        index.Search(query, parameters, ids, scores, scratch);
+        index.SearchOne(query, k, parameters, ids, scores, scratch);
         Assert.Equal(position, ids[0]);
 
         // 191 more one at a time (with observed queries between): the repair after every AppendFoldBatch (64)
@@ -201,19 +205,19 @@ public class AttentionGraphTests
         Assert.Equal(0, index.PendingCount);
         AssertInvariants(index.Graph, store.Count, options.Connectivity);
         Assert.Equal(1, index.Graph.EntryPoints.Length);
-        index.Search(query, parameters, ids, scores, scratch);
+        index.SearchOne(query, k, parameters, ids, scores, scratch);
         Assert.Equal(position, ids[0]);
 
         // Recall over the grown store stays at the level of the static build's test (floor 0.9 at k = 10).
-        var p10 = new AttentionSearchParameters { K = 10, SearchBeamWidth = 64 };
+        int k10 = 10;
+        var p10 = new AttentionSearchParameters { SearchBeamWidth = 64 };
         var ids10 = new int[10];
         var scores10 = new float[10];
         double recall = 0;
         for (int q = 50; q < 100; q++)
         {
-            index.Search(head.TestQuery(q), p10, ids10, scores10, scratch);
-            var allKeys = new float[store.Count * head.Dimension];
-            store.CopyKeysTo(allKeys);
+            index.SearchOne(head.TestQuery(q), k10, p10, ids10, scores10, scratch);
+            var allKeys = SyntheticHead.AllKeys(store);
             var exact = SyntheticHead.ExactTopK(allKeys, store.Count, head.Dimension, head.TestQuery(q), 10);
             recall += ids10.Intersect(exact).Count() / 10.0;
         }
@@ -226,17 +230,18 @@ public class AttentionGraphTests
         var head = new SyntheticHead(2000, 1000, 16, 21);
         var store = new KeyValueStore(head.Dimension, head.Keys, head.Values, head.KeyCount);
         var index = AttentionHeadIndex.Build(store, head.TrainingQueries, head.QueryCount, SmallOptions);
-        var parameters = new AttentionSearchParameters { K = 10, SearchBeamWidth = 64, SinkTokens = 4, WindowTokens = 16 };
+        int k = 10;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 64, SinkTokens = 4, WindowTokens = 16 };
         var scratch = new BeamSearchScratch();
         var ids = new int[10];
         var scores = new float[10];
         var output = new float[16];
-        for (int q = 0; q < 20; q++) index.Attend(head.TestQuery(q), parameters, output, ids, scores, scratch);
+        for (int q = 0; q < 20; q++) index.Attend(head.TestQuery(q), k, parameters, output, ids, scores, scratch);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int q = 0; q < 100; q++)
         {
-            index.Search(head.TestQuery(q), parameters, ids, scores, scratch);
-            index.Attend(head.TestQuery(q), parameters, output, ids, scores, scratch);
+            index.SearchOne(head.TestQuery(q), k, parameters, ids, scores, scratch);
+            index.Attend(head.TestQuery(q), k, parameters, output, ids, scores, scratch);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }

@@ -4,7 +4,11 @@ using Retrieval.Query.Attention;
 
 namespace Retrieval.Tests.Attention;
 
-/// <summary>Every bad input the issue lists gets a classified error whose message names the problem.</summary>
+/// <summary>
+/// Every bad input a KV-cache caller can send (wrong shapes or options, an empty cache, k above the searchable keys,
+/// non-finite values, unknown sequences or heads, a static part larger than the sequence) gets a classified error
+/// whose message names the problem.
+/// </summary>
 public class KvBadInputTests
 {
     private static readonly AttentionIndexOptions Options = new() { TrainingNeighbors = 8, Connectivity = 8, TrainingSampleRate = 1 };
@@ -28,14 +32,14 @@ public class KvBadInputTests
         return ex;
     }
 
-    private static void Search(KvCache cache, long id, float[] query, AttentionSearchParameters p, KvHeadRef? head = null) =>
-        cache.Search(id, [head ?? Head0], query, p, new int[p.K], new float[p.K]);
+    private static void Search(KvCache cache, long id, float[] query, int k, AttentionSearchParameters? p = null, KvHeadRef? head = null) =>
+        cache.Search(id, [head ?? Head0], query, k, p ?? new AttentionSearchParameters(), new int[Math.Max(k, 0)], new float[Math.Max(k, 0)]);
 
     [Fact]
     public void QueryDimensionDifferentFromKeys()
     {
         var (cache, id, _) = Built();
-        Fails(ErrorKind.InvalidInput, "dimension mismatch", () => Search(cache, id, new float[7], new AttentionSearchParameters { K = 5 }));
+        Fails(ErrorKind.InvalidInput, "dimension mismatch", () => Search(cache, id, new float[7], 5));
         Fails(ErrorKind.InvalidInput, "dimension mismatch", () =>
             cache.BuildHead(id, new KvHeadRef(0, 1), new float[100 * 9], 100, Options));
         var other = new KvCache();
@@ -57,9 +61,9 @@ public class KvBadInputTests
     {
         var (cache, id, head) = Built();
         var q = head.TestQuery(0).ToArray();
-        Fails(ErrorKind.InvalidInput, "k = 301", () => Search(cache, id, q, new AttentionSearchParameters { K = 301 }));
-        Fails(ErrorKind.InvalidInput, "searchable", () => Search(cache, id, q, new AttentionSearchParameters { K = 250, SinkTokens = 4, WindowTokens = 64 }));
-        Fails(ErrorKind.InvalidInput, "k must be >= 1", () => Search(cache, id, q, new AttentionSearchParameters { K = 0 }));
+        Fails(ErrorKind.InvalidInput, "k = 301", () => Search(cache, id, q, 301));
+        Fails(ErrorKind.InvalidInput, "searchable", () => Search(cache, id, q, 250, new AttentionSearchParameters { SinkTokens = 4, WindowTokens = 64 }));
+        Fails(ErrorKind.InvalidInput, "k must be >= 1", () => Search(cache, id, q, 0));
     }
 
     [Fact]
@@ -78,7 +82,7 @@ public class KvBadInputTests
         var (built, bid, good) = Built();
         var q = good.TestQuery(0).ToArray();
         q[5] = float.NaN;
-        Fails(ErrorKind.InvalidInput, "query contain", () => Search(built, bid, q, new AttentionSearchParameters { K = 5 }));
+        Fails(ErrorKind.InvalidInput, "query contain", () => Search(built, bid, q, 5));
         var training = (float[])good.TrainingQueries.Clone();
         training[40] = float.NaN;
         Fails(ErrorKind.InvalidInput, "training queries contain", () => built.BuildHead(bid, new KvHeadRef(0, 1), training, 100, Options));
@@ -93,14 +97,15 @@ public class KvBadInputTests
     {
         var (cache, id, head) = Built();
         var q = head.TestQuery(0).ToArray();
-        var p = new AttentionSearchParameters { K = 5 };
-        Fails(ErrorKind.NotFound, "sequence 999", () => Search(cache, 999, q, p));
-        Fails(ErrorKind.NotFound, "layer 1 does not exist", () => Search(cache, id, q, p, new KvHeadRef(1, 0)));
-        Fails(ErrorKind.NotFound, "query head (layer 0, head 2) does not exist", () => Search(cache, id, q, p, new KvHeadRef(0, 2)));
-        Fails(ErrorKind.NotFound, "has no index", () => Search(cache, id, q, p, new KvHeadRef(0, 1)));
+        int k = 5;
+        var p = new AttentionSearchParameters();
+        Fails(ErrorKind.NotFound, "sequence 999", () => Search(cache, 999, q, k, p));
+        Fails(ErrorKind.NotFound, "layer 1 does not exist", () => Search(cache, id, q, k, p, new KvHeadRef(1, 0)));
+        Fails(ErrorKind.NotFound, "query head (layer 0, head 2) does not exist", () => Search(cache, id, q, k, p, new KvHeadRef(0, 2)));
+        Fails(ErrorKind.NotFound, "has no index", () => Search(cache, id, q, k, p, new KvHeadRef(0, 1)));
         Fails(ErrorKind.NotFound, "KV head 3", () => cache.Append(id, 0, 3, new float[8], new float[8]));
         cache.Release(id);
-        Fails(ErrorKind.NotFound, "does not exist", () => Search(cache, id, q, p));
+        Fails(ErrorKind.NotFound, "does not exist", () => Search(cache, id, q, k, p));
         Fails(ErrorKind.NotFound, "does not exist", () => cache.Release(id));
     }
 
@@ -110,11 +115,11 @@ public class KvBadInputTests
         var (cache, id, head) = Built();
         var q = head.TestQuery(0).ToArray();
         Fails(ErrorKind.InvalidInput, "static part larger than the sequence", () =>
-            Search(cache, id, q, new AttentionSearchParameters { K = 1, SinkTokens = 4, WindowTokens = 297 }));
+            Search(cache, id, q, 1, new AttentionSearchParameters { SinkTokens = 4, WindowTokens = 297 }));
         Fails(ErrorKind.InvalidInput, "static part larger", () =>
-            cache.Attend(id, [Head0], q, new AttentionSearchParameters { K = 1, WindowTokens = 301 }, new float[8], new float[1]));
+            cache.Attend(id, [Head0], q, 1, new AttentionSearchParameters { WindowTokens = 301 }, new float[8], new float[1]));
         Fails(ErrorKind.InvalidInput, "WindowTokens", () =>
-            Search(cache, id, q, new AttentionSearchParameters { K = 1, WindowTokens = -1 }));
+            Search(cache, id, q, 1, new AttentionSearchParameters { WindowTokens = -1 }));
     }
 
     [Fact]
@@ -122,10 +127,11 @@ public class KvBadInputTests
     {
         var (cache, id, head) = Built();
         var q = head.TestQuery(0).ToArray();
-        var p = new AttentionSearchParameters { K = 5 };
-        Fails(ErrorKind.InvalidInput, "ids/scores", () => cache.Search(id, [Head0], q, p, new int[4], new float[5]));
-        Fails(ErrorKind.InvalidInput, "no heads", () => cache.Search(id, [], [], p, [], []));
-        Fails(ErrorKind.InvalidInput, "outputs", () => cache.Attend(id, [Head0], q, p, new float[7], new float[1]));
+        int k = 5;
+        var p = new AttentionSearchParameters();
+        Fails(ErrorKind.InvalidInput, "ids/scores", () => cache.Search(id, [Head0], q, k, p, new int[4], new float[5]));
+        Fails(ErrorKind.InvalidInput, "no heads", () => cache.Search(id, [], [], k, p, [], []));
+        Fails(ErrorKind.InvalidInput, "outputs", () => cache.Attend(id, [Head0], q, k, p, new float[7], new float[1]));
         Fails(ErrorKind.InvalidInput, "multiple of KvHeadCount", () => cache.CreateSequence(new KvSequenceShape(1, 3, 2, 8)));
         Fails(ErrorKind.InvalidInput, "Connectivity (M)", () => new AttentionIndexOptions { Connectivity = 1 }.Validate());
         Fails(ErrorKind.InvalidInput, "TrainingSampleRate", () => new AttentionIndexOptions { TrainingSampleRate = 0 }.Validate());

@@ -37,17 +37,18 @@ public class KvCacheTests
     public void BatchedSearchEqualsOneHeadAtATimeAndFindsTheNeighbours()
     {
         var (cache, id, heads) = BuiltGqaCache();
-        var parameters = new AttentionSearchParameters { K = 10, SearchBeamWidth = 64 };
+        int k = 10;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 64 };
         var queries = new float[4 * 16];
         for (int h = 0; h < 4; h++) heads[h].TestQuery(0).CopyTo(queries.AsSpan(h * 16));
         var ids = new int[40];
         var scores = new float[40];
         var scored = new int[4];
-        cache.Search(id, AllHeads, queries, parameters, ids, scores, scored);
+        cache.Search(id, AllHeads, queries, k, parameters, ids, scores, scored);
         for (int h = 0; h < 4; h++)
         {
             var one = new int[10];
-            cache.Search(id, [AllHeads[h]], queries.AsSpan(h * 16, 16), parameters, one, new float[10]);
+            cache.Search(id, [AllHeads[h]], queries.AsSpan(h * 16, 16), k, parameters, one, new float[10]);
             Assert.Equal(one, ids.AsSpan(h * 10, 10).ToArray());
             var exact = SyntheticHead.ExactTopK(heads[h].Keys, 1500, 16, heads[h].TestQuery(0), 10);
             Assert.True(one.Intersect(exact).Count() >= 8, $"head {h}: {one.Intersect(exact).Count()}/10 of the exact neighbours");
@@ -64,12 +65,13 @@ public class KvCacheTests
     {
         // Beam as wide as the cache: retrieval is exact, so merged attention must equal full attention.
         var (cache, id, heads) = BuiltGqaCache(keys: 600);
-        var parameters = new AttentionSearchParameters { K = 600 - 4 - 32, SearchBeamWidth = 600, SinkTokens = 4, WindowTokens = 32 };
+        int k = 600 - 4 - 32;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 600, SinkTokens = 4, WindowTokens = 32 };
         var queries = new float[4 * 16];
         for (int h = 0; h < 4; h++) heads[h].TestQuery(1).CopyTo(queries.AsSpan(h * 16));
         var outputs = new float[4 * 16];
         var lse = new float[4];
-        cache.Attend(id, AllHeads, queries, parameters, outputs, lse);
+        cache.Attend(id, AllHeads, queries, k, parameters, outputs, lse);
         for (int h = 0; h < 4; h++)
         {
             var store = cache.HeadIndex(id, AllHeads[h]).Store;
@@ -94,7 +96,8 @@ public class KvCacheTests
     public void AppendedTokensAreVisibleToEveryHeadOfTheGroupAtOnce()
     {
         var (cache, id, heads) = BuiltGqaCache();
-        var parameters = new AttentionSearchParameters { K = 3, SearchBeamWidth = 32 };
+        int k = 3;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 32 };
         var query = heads[1].TestQuery(2).ToArray();
         var strong = query.Select(x => 10 * x).ToArray();
         var zeros = new float[16];
@@ -104,7 +107,7 @@ public class KvCacheTests
         Assert.Equal(1501, cache.TokenCount(id, 0, 0));
         Assert.Equal(1501, cache.TokenCount(id, 0, 1));
         var ids = new int[6];
-        cache.Search(id, [new(0, 0), new(0, 1)], query.Concat(query).ToArray(), parameters, ids, new float[6]);
+        cache.Search(id, [new(0, 0), new(0, 1)], query.Concat(query).ToArray(), k, parameters, ids, new float[6]);
         Assert.Equal(position, ids[0]);
         Assert.Equal(position, ids[3]);
 
@@ -117,7 +120,7 @@ public class KvCacheTests
         }
         Assert.True(cache.HeadIndex(id, new(0, 0)).PendingCount < Options.AppendFoldBatch);
         Assert.True(cache.HeadIndex(id, new(0, 0)).GraphCount > 1500);
-        cache.Search(id, [new(0, 0), new(0, 1)], query.Concat(query).ToArray(), parameters, ids, new float[6]);
+        cache.Search(id, [new(0, 0), new(0, 1)], query.Concat(query).ToArray(), k, parameters, ids, new float[6]);
         Assert.Equal(position, ids[0]);
         Assert.Equal(position, ids[3]);
     }

@@ -20,7 +20,8 @@ public class KvMiniLmRecallTests
         var index = AttentionHeadIndex.Build(store, head.Queries.AsSpan(0, SliceKeys * d), SliceKeys,
             new AttentionIndexOptions { TrainingSampleRate = 0.2, TrainingNeighbors = 32, Connectivity = 24 });
 
-        var parameters = new AttentionSearchParameters { K = 100, SearchBeamWidth = 150 };
+        int k = 100;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 150 };
         var scratch = new BeamSearchScratch();
         var ids = new int[100];
         var scores = new float[100];
@@ -38,7 +39,7 @@ public class KvMiniLmRecallTests
             var sorted = (double[])exact.Clone();
             Array.Sort(sorted);
             double kth = sorted[SliceKeys - 100];
-            index.Search(q, parameters, ids, scores, scratch);
+            index.SearchOne(q, k, parameters, ids, scores, scratch);
             int hits = 0;
             foreach (int id in ids) if (id >= 0 && exact[id] >= kth - 1e-6 * Math.Abs(kth)) hits++;
             recall += Math.Min(hits, 100) / 100.0;

@@ -16,16 +16,16 @@ public class NodeBlockTests
 
     private static double Recall(AttentionHeadIndex index, SyntheticHead head, KeyValueStore store, int first, int count)
     {
-        var parameters = new AttentionSearchParameters { K = 10, SearchBeamWidth = 64 };
+        int k = 10;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 64 };
         var scratch = new BeamSearchScratch();
         var ids = new int[10];
         var scores = new float[10];
-        var keys = new float[store.Count * store.Dimension];
-        store.CopyKeysTo(keys);
+        var keys = SyntheticHead.AllKeys(store);
         double recall = 0;
         for (int q = first; q < first + count; q++)
         {
-            index.Search(head.TestQuery(q), parameters, ids, scores, scratch);
+            index.SearchOne(head.TestQuery(q), k, parameters, ids, scores, scratch);
             recall += ids.Intersect(SyntheticHead.ExactTopK(keys, store.Count, store.Dimension, head.TestQuery(q), 10)).Count() / 10.0;
         }
         return recall / count;
@@ -63,10 +63,11 @@ public class NodeBlockTests
         Assert.Equal(301, second.PendingCount);
         var ids = new int[5];
         var scores = new float[5];
-        var parameters = new AttentionSearchParameters { K = 5, SearchBeamWidth = 32 };
-        first.Search(query, parameters, ids, scores, new BeamSearchScratch());
+        int k = 5;
+        var parameters = new AttentionSearchParameters { SearchBeamWidth = 32 };
+        first.SearchOne(query, k, parameters, ids, scores, new BeamSearchScratch());
         Assert.Equal(strong, ids[0]);
-        second.Search(query, parameters, ids, scores, new BeamSearchScratch());
+        second.SearchOne(query, k, parameters, ids, scores, new BeamSearchScratch());
         Assert.Equal(strong, ids[0]);
         Assert.True(Recall(first, head, store, 30, 30) >= 0.9);
         Assert.True(Recall(second, other, store, 30, 30) >= 0.9);

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Retrieval.Index.Attention;
 
 namespace Retrieval.Tests.Attention;
 
@@ -61,6 +62,14 @@ internal sealed class SyntheticHead
         }
         scores.Sort((a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Id.CompareTo(b.Id));
         return scores.Take(k).Select(s => s.Id).ToArray();
+    }
+
+    /// <summary>All keys of <paramref name="store"/>, row-major (Count x Dimension), for exact reference searches.</summary>
+    public static float[] AllKeys(KeyValueStore store)
+    {
+        var keys = new float[store.Count * store.Dimension];
+        for (int p = 0; p < store.Count; p++) store.Key(p).CopyTo(keys.AsSpan(p * store.Dimension, store.Dimension));
+        return keys;
     }
 
     internal static double Gaussian(Random rng)

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Retrieval.Tests.Encoders;
 
 /// <summary>
-/// The SciFact acceptance checks: exact BM25-through-sparse-vectors and exact MiniLM dense search must land
+/// SciFact sanity checks against published figures: exact BM25-through-sparse-vectors and exact MiniLM dense search must land
 /// within 0.02 nDCG@10 of the published figures (BM25 0.665, BEIR paper; all-MiniLM-L6-v2 0.645, MTEB).
 /// </summary>
 public class SciFactCheckTests(ITestOutputHelper output)

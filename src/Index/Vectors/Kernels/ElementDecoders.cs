@@ -122,11 +122,11 @@ public readonly struct Int8Decoder : IElementDecoder<sbyte>
 
 /// <summary>
 /// Stored binary16 known to hold no infinity or NaN (an <see cref="Exact.ExactDenseIndex"/> checks its base once
-/// when built): <see cref="Float16Decoder"/> without the compare-and-patch for exponent 31, about 30% faster in
-/// the single-query scan, which keeps that memory-bound loop ahead of DRAM. Equals <c>(float)half</c> for every
+/// when built): <see cref="Float16Decoder"/> without the compare-and-patch for exponent 31, enough faster in the
+/// single-query scan to keep that memory-bound loop ahead of DRAM (docs/BENCHMARKS.md, "Other"). Equals <c>(float)half</c> for every
 /// finite half; infinities and NaNs come out as wrong finite values, so never use it on unchecked data.
 /// </summary>
-public readonly struct FiniteFloat16Decoder : IElementDecoder<Half>
+internal readonly struct FiniteFloat16Decoder : IElementDecoder<Half>
 {
     private const int ClearDraggedSignBits = unchecked((int)0x8FFF_FFFF);
     private const float Rebias = 5.192296858534828e33f; // 2^112

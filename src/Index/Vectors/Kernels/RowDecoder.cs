@@ -7,7 +7,7 @@ namespace Retrieval.Index.Vectors.Kernels;
 /// Decodes a run of stored rows into a float32 scratch block with a padded row stride (the padding is zeroed):
 /// the blocked exact-search kernel decodes each base block once and then reuses it for a whole tile of queries.
 /// </summary>
-public static class RowDecoder
+internal static class RowDecoder
 {
     /// <summary>
     /// rows x dimension stored elements at <paramref name="source"/> become rows x <paramref name="stride"/> floats at

@@ -15,9 +15,9 @@ public static class RowKernel
 {
     /// <summary>
     /// How far ahead of the rows being scored <see cref="ScoreRows"/> prefetches. The hardware prefetcher alone
-    /// left a one-query float16 scan of minilm-passages at about 6-7 GB/s on this project's Zen 4 machine (CPU-time
-    /// measured, the plain read of the same buffer: about 20 GB/s); prefetching each four-row group 3-12 KiB ahead
-    /// measured 13-17 GB/s. 8 KiB sits in the middle of that plateau.
+    /// leaves a one-query float16 scan well below the memory bandwidth; prefetching each four-row group a few KiB
+    /// ahead roughly doubles it over a plateau of distances, and 8 KiB sits in the middle of that plateau
+    /// (docs/BENCHMARKS.md, "Other").
     /// </summary>
     public const int PrefetchDistanceBytes = 8192;
 

@@ -12,7 +12,7 @@ namespace Retrieval.Index.Vectors.Kernels;
 /// <see cref="RegisterTile"/>, the stride is a multiple of <see cref="StrideMultiple"/>, and padding is zeros
 /// (neutral for both a dot product and a squared difference).
 /// </summary>
-public static class TileKernel
+internal static class TileKernel
 {
     /// <summary>Queries and rows are processed in register tiles of this many (4 x 4 accumulators).</summary>
     public const int RegisterTile = 4;

@@ -114,12 +114,11 @@ public sealed class KvCacheService(KvCache cache, ServerOptions options) : V1.Kv
 
     public override Task<V1.KvSearchResponse> Search(V1.KvSearchRequest request, ServerCallContext context)
     {
-        var (id, heads, queries, parameters) = Prepare(request);
-        int k = parameters.K;
+        var (id, heads, queries, k, parameters) = Prepare(request);
         var ids = new int[heads.Length * k];
         var scores = new float[heads.Length * k];
         var scored = new int[heads.Length];
-        cache.Search(id, heads, queries, parameters, ids, scores, scored);
+        cache.Search(id, heads, queries, k, parameters, ids, scores, scored);
         if (request.ObserveQueries) cache.ObserveQueries(id, heads, queries);
         var response = new V1.KvSearchResponse();
         for (int h = 0; h < heads.Length; h++)
@@ -138,12 +137,12 @@ public sealed class KvCacheService(KvCache cache, ServerOptions options) : V1.Kv
 
     public override Task<V1.KvAttendResponse> Attend(V1.KvSearchRequest request, ServerCallContext context)
     {
-        var (id, heads, queries, parameters) = Prepare(request);
+        var (id, heads, queries, k, parameters) = Prepare(request);
         int d = queries.Length / heads.Length;
         var outputs = new float[queries.Length];
         var lse = new float[heads.Length];
         var scored = new int[heads.Length];
-        cache.Attend(id, heads, queries, parameters, outputs, lse, scored);
+        cache.Attend(id, heads, queries, k, parameters, outputs, lse, scored);
         if (request.ObserveQueries) cache.ObserveQueries(id, heads, queries);
         var response = new V1.KvAttendResponse();
         for (int h = 0; h < heads.Length; h++)
@@ -177,7 +176,7 @@ public sealed class KvCacheService(KvCache cache, ServerOptions options) : V1.Kv
         return Task.FromResult(new V1.ReleaseSequenceResponse { FreedBytes = (ulong)Math.Max(0, before - cache.TotalMemoryBytes) });
     }
 
-    private (long Id, KvHeadRef[] Heads, float[] Queries, AttentionSearchParameters Parameters) Prepare(V1.KvSearchRequest request)
+    private (long Id, KvHeadRef[] Heads, float[] Queries, int K, AttentionSearchParameters Parameters) Prepare(V1.KvSearchRequest request)
     {
         long id = (long)request.SequenceId;
         var shape = cache.ShapeOf(id);
@@ -193,13 +192,12 @@ public sealed class KvCacheService(KvCache cache, ServerOptions options) : V1.Kv
         var queries = KvTensorMapping.ToFloats(request.Queries, shape.HeadDimension, "queries", heads.Length);
         var parameters = new AttentionSearchParameters
         {
-            K = (int)request.K,
             SearchBeamWidth = request.Ef == 0 ? AttentionSearchParameters.DefaultSearchBeamWidth : (int)Math.Min(request.Ef, 1_000_000),
             SinkTokens = shape.SinkTokens,
             WindowTokens = shape.WindowTokens,
             ScoreScale = request.ScoreScale == 0 ? float.NaN : request.ScoreScale,
         };
-        return (id, heads, queries, parameters);
+        return (id, heads, queries, (int)request.K, parameters);
     }
 
     private V1.SequenceInfo Info(long id)

@@ -286,11 +286,11 @@ public static class KvBenchmark
                 foreach (int k in _options.Ks)
                     foreach (int ef in _options.KeyOnlyBeamWidths)
                     {
-                        var p = new AttentionSearchParameters { K = k, SearchBeamWidth = ef };
+                        var p = new AttentionSearchParameters { SearchBeamWidth = ef };
                         rows.Add(Measure("keygraph", $"M={_options.IndexOptions.Connectivity},ef={ef}", k, build,
                             keyOnly.MemoryBytes, (q, kk, ids, scores) =>
                             {
-                                keyOnly.Search(q, p, ids, scores, scratchGraph);
+                                keyOnly.SearchOne(q, k, p, ids, scores, scratchGraph);
                                 return scratchGraph.LastKeysScored;
                             }));
                     }
@@ -315,18 +315,18 @@ public static class KvBenchmark
             foreach (int k in _options.Ks)
                 foreach (int ef in _options.SearchBeamWidths)
                 {
-                    var p = new AttentionSearchParameters { K = k, SearchBeamWidth = ef };
+                    var p = new AttentionSearchParameters { SearchBeamWidth = ef };
                     var attend = p with { SinkTokens = _options.SinkTokens, WindowTokens = _options.WindowTokens };
                     rows.Add(Measure("attention", $"{settingsPrefix},ef={ef}", k, attentionBuild, index.MemoryBytes,
                         (q, kk, ids, scores) =>
                         {
-                            index.Search(q, p, ids, scores, scratchGraph);
+                            index.SearchOne(q, k, p, ids, scores, scratchGraph);
                             return scratchGraph.LastKeysScored;
                         },
                         i =>
                         {
                             // The real attend path: static positions excluded by the engine, partial attention + lse.
-                            float lse = index.Attend(_head.Query(_positions[i]), attend, attendOut, attendIds.AsSpan(0, k), attendScores.AsSpan(0, k), scratchGraph);
+                            float lse = index.Attend(_head.Query(_positions[i]), k, attend, attendOut, attendIds.AsSpan(0, k), attendScores.AsSpan(0, k), scratchGraph);
                             return AttentionError(i, attendOut, lse);
                         }));
                 }
@@ -358,7 +358,8 @@ public static class KvBenchmark
         private void MeasureBatches(AttentionHeadIndex index, List<KvBatchResult> batches)
         {
             int ef = _options.AppendBeamWidth;
-            var p = new AttentionSearchParameters { K = _options.Ks[0], SearchBeamWidth = ef };
+            int k = _options.Ks[0];
+            var p = new AttentionSearchParameters { SearchBeamWidth = ef };
             foreach (int heads in _options.BatchHeads)
             {
                 // One real head's index stands in for every head of the layer; each head gets a different real
@@ -366,15 +367,15 @@ public static class KvBenchmark
                 // distinct per-head graphs would be.
                 var indexes = Enumerable.Repeat(index, heads).ToArray();
                 var queries = new float[heads * _d];
-                var ids = new int[heads * p.K];
-                var scores = new float[heads * p.K];
+                var ids = new int[heads * k];
+                var scores = new float[heads * k];
                 var ticks = new long[_options.BatchCalls];
                 for (int call = -5; call < _options.BatchCalls; call++)
                 {
                     for (int h = 0; h < heads; h++)
                         _head.Query(_positions[(Math.Abs(call) * heads + h) % _positions.Length]).CopyTo(queries.AsSpan(h * _d));
                     long start = Stopwatch.GetTimestamp();
-                    HeadBatch.Run(indexes, queries, p, ids, scores, default, default, default, _threads);
+                    HeadBatch.Run(indexes, queries, k, p, ids, scores, default, default, default, _threads);
                     if (call >= 0) ticks[call] = Stopwatch.GetTimestamp() - start;
                 }
                 var latency = LatencyStats.FromStopwatchTicks(ticks);
@@ -414,7 +415,7 @@ public static class KvBenchmark
             var appendLatency = LatencyStats.FromStopwatchTicks(ticks);
             int total = _n + appends;
             int k = _options.Ks[0];
-            var p = new AttentionSearchParameters { K = k, SearchBeamWidth = _options.AppendBeamWidth };
+            var p = new AttentionSearchParameters { SearchBeamWidth = _options.AppendBeamWidth };
 
             // Exact k-th scores over all keys now in the cache.
             var kth = new double[_positions.Length];
@@ -428,8 +429,8 @@ public static class KvBenchmark
                 kth[i] = ExactScore(q, ids[k - 1]);
             }
             var appended = cache.HeadIndex(sequence, headRef);
-            var (recallAppended, scoredAppended) = Recall(appended, p, kth, total);
-            _progress($"  graph after appends: {appended.GraphCount} keys in the graph, {appended.PendingCount} buffered, {appended.Graph.EntryPoints.Length} entry points");
+            var (recallAppended, scoredAppended) = Recall(appended, k, p, kth, total);
+            _progress($"  graph after appends: {appended.GraphCount} keys in the graph, {appended.PendingCount} buffered, {appended.EntryPointCount} entry points");
 
             if (rebuilt is null)
             {
@@ -438,7 +439,7 @@ public static class KvBenchmark
                 var clock = Stopwatch.StartNew();
                 var full = AttentionHeadIndex.Build(store, _head.Queries.AsSpan(0, total * _d), total, _options.IndexOptions with { Threads = _threads });
                 rebuildSeconds = clock.Elapsed.TotalSeconds;
-                rebuilt = Recall(full, p, kth, total);
+                rebuilt = Recall(full, k, p, kth, total);
             }
             var (recallRebuilt, scoredRebuilt) = rebuilt.Value;
             _progress($"  after {appends} appends ({mode}): recall@{k} {recallAppended:F4} (scored {scoredAppended:P2}) vs rebuild {recallRebuilt:F4} (scored {scoredRebuilt:P2}); append mean {appendLatency.MeanUs:F1}us p99 {appendLatency.P99Us:F1}us");
@@ -447,17 +448,17 @@ public static class KvBenchmark
                 appendLatency.MeanUs, appendLatency.P99Us, ticks.Max() * 1e6 / Stopwatch.Frequency, rebuildSeconds);
         }
 
-        private (double Recall, double Scored) Recall(AttentionHeadIndex index, AttentionSearchParameters p, double[] kth, int total)
+        private (double Recall, double Scored) Recall(AttentionHeadIndex index, int k, AttentionSearchParameters p, double[] kth, int total)
         {
             var scratch = new BeamSearchScratch();
-            var ids = new int[p.K];
-            var scores = new float[p.K];
+            var ids = new int[k];
+            var scores = new float[k];
             double recall = 0, scored = 0;
             for (int i = 0; i < kth.Length; i++)
             {
                 var q = _head.Query(_positions[i]);
-                index.Search(q, p, ids, scores, scratch);
-                recall += (double)TieAwareHits(q, ids, kth[i]) / p.K;
+                index.SearchOne(q, k, p, ids, scores, scratch);
+                recall += (double)TieAwareHits(q, ids, kth[i]) / k;
                 scored += scratch.LastKeysScored;
             }
             return (recall / kth.Length, scored / kth.Length / total);
