@@ -38,7 +38,8 @@ public sealed record ClusteringResult(float[] Centroids, int ClusterCount, int[]
 
 /// <summary>
 /// K-means with a cluster-size penalty in the assignment step (the balanced k-means SPANN uses to get postings
-/// of similar length). Squared-L2 geometry; cosine callers pass normalised rows.
+/// of similar length). Squared-L2 geometry; cosine callers pass normalised rows. Public (with its options and
+/// result) only for the IVF-Flat benchmark peer in Retrieval.Query; internal once that peer moves to the bench library.
 /// </summary>
 public static class BalancedKMeans
 {

@@ -7,7 +7,8 @@ namespace Retrieval.Index.Clustering;
 /// <summary>
 /// The k nearest centroids (squared L2) of many rows at once, through the foundation's blocked exact search
 /// (tile kernel, all cores): clustering and posting assignment are both "many rows against few centroids",
-/// which is the shape that kernel is fast at.
+/// which is the shape that kernel is fast at. Public only for the IVF-Flat benchmark peer, which still lives in
+/// Retrieval.Query (no access to internals); internal once that peer moves to the bench library.
 /// </summary>
 public static class NearestCentroids
 {
@@ -19,7 +20,7 @@ public static class NearestCentroids
     }
 
     /// <summary>Float32 rows as <see cref="DenseVectors"/> (a byte copy: DenseVectors owns byte storage).</summary>
-    public static DenseVectors Wrap(float[] rows, int count, int dimension)
+    internal static DenseVectors Wrap(float[] rows, int count, int dimension)
     {
         var bytes = new byte[(long)count * dimension * sizeof(float)];
         Buffer.BlockCopy(rows, 0, bytes, 0, bytes.Length);

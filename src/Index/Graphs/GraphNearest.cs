@@ -8,7 +8,7 @@ using Retrieval.Index.Vectors.Kernels;
 namespace Retrieval.Index.Graphs;
 
 /// <summary>Scores float32 nodes by negated squared L2 distance to a float32 query (build-time navigation).</summary>
-public struct Float32L2Scorer : INodeScorer
+internal struct Float32L2Scorer : INodeScorer
 {
     public float[] Nodes;
     public float[] Query;
@@ -34,7 +34,7 @@ public struct Float32L2Scorer : INodeScorer
 /// parallel. The graph-guided replacement for an exact scan of every node when there are many (SPANN's posting
 /// assignment against 10^4-10^5 heads): cost per row grows with the beam, not with the node count.
 /// </summary>
-public static class GraphNearest
+internal static class GraphNearest
 {
     /// <summary>About sqrt(n)/2 nodes spread over 0..n-1: seeds for a search over nodes stored in no particular spatial order.</summary>
     public static int[] StrideEntries(int nodeCount)

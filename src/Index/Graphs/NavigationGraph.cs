@@ -6,7 +6,7 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Index.Graphs;
 
 /// <summary>Scores one graph node against the current query; higher is better (negated distance for L2).</summary>
-public interface INodeScorer
+internal interface INodeScorer
 {
     float Goodness(int node);
 
@@ -19,10 +19,8 @@ public interface INodeScorer
 /// edges chosen by Vamana's robust pruning (an RNG relaxed by alpha) over the exact nearest candidates, plus
 /// reverse edges and a connectivity repair, so a best-first beam search from one entry point reaches every node.
 /// </summary>
-public sealed class NavigationGraph
+internal sealed class NavigationGraph
 {
-    public const string Magic = "SPNGRAPH";
-
     private readonly int[] _adjacency;
 
     public NavigationGraph(int nodeCount, int degree, int entryPoint, int[] adjacency)
@@ -174,7 +172,7 @@ public sealed class NavigationGraph
 }
 
 /// <summary>Per-thread buffers of a graph search; the visited set is stamped with an epoch, never cleared.</summary>
-public sealed class GraphSearchScratch
+internal sealed class GraphSearchScratch
 {
     private int _epoch;
 

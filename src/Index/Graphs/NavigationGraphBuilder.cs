@@ -10,7 +10,7 @@ namespace Retrieval.Index.Graphs;
 /// The exact candidate step is O(n^2 d), so above <see cref="ExactCandidatesMaxNodes"/> nodes the candidates come
 /// from Vamana-style insertion instead (<see cref="BuildByInsertion"/>): O(n x beam x degree x d).
 /// </summary>
-public static class NavigationGraphBuilder
+internal static class NavigationGraphBuilder
 {
     /// <summary>Node count up to which candidates are found exactly (one blocked all-pairs scan is cheaper than searches).</summary>
     public const int ExactCandidatesMaxNodes = 4096;

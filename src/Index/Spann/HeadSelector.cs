@@ -8,7 +8,7 @@ namespace Retrieval.Index.Spann;
 /// clusters, then each cluster split into heads in proportion to its size, so no level is expensive), each
 /// final centroid snapped to its nearest real member so every head is a vector of the input.
 /// </summary>
-public static class HeadSelector
+internal static class HeadSelector
 {
     /// <summary>Sample row indices of <paramref name="headCount"/> heads, distinct, ascending.</summary>
     public static int[] Select(float[] sample, int sampleCount, int dimension, int headCount, SpannBuildOptions options)

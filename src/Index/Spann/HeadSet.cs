@@ -14,7 +14,7 @@ namespace Retrieval.Index.Spann;
 /// it is float16 or uint8, exactly and in a half or a quarter of float32's bytes, which the navigation graph's
 /// random row reads are bound by; else float32), inverse norms for cosine, and which base row each head is.
 /// </summary>
-public sealed class HeadSet
+internal sealed class HeadSet
 {
     private HeadSet(int count, int dimension, ElementType element, int[] rowIds, float[] inverseNorms, float[]? f32, Half[]? f16, byte[]? u8 = null)
     {

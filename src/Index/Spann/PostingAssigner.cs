@@ -26,7 +26,7 @@ public sealed record PostingAssignmentStats(
 /// members; a vector evicted from its only posting moves to its next-best candidate head with room (then to
 /// graph neighbours of its head, then to any head with room) — no vector is left in no posting.
 /// </summary>
-public sealed class PostingAssigner
+internal sealed class PostingAssigner
 {
     private readonly int _replicas;
     private readonly int _candidates;

@@ -7,9 +7,8 @@ namespace Retrieval.Index.Spann;
 /// Where each head's posting lies in postings.bin: byte offset (page aligned), page count and row count.
 /// Kept in memory (16 bytes per head); written as directory.bin.
 /// </summary>
-public sealed class PostingDirectory
+internal sealed class PostingDirectory
 {
-    public const string Magic = "SPNPDIR1";
     public const int EntryBytes = 16;
 
     public PostingDirectory(long[] offsets, int[] pages, int[] counts)
@@ -25,7 +24,6 @@ public sealed class PostingDirectory
     public int PostingCount => Offsets.Length;
 
     public int MaxCount { get { int m = 0; foreach (int c in Counts) m = Math.Max(m, c); return m; } }
-    public int MaxPages { get { int m = 0; foreach (int p in Pages) m = Math.Max(m, p); return m; } }
 
     public long ResidentBytes => (long)PostingCount * EntryBytes;
 
@@ -42,8 +40,8 @@ public sealed class PostingDirectory
         return bytes;
     }
 
-    /// <summary>Parses and checks every entry against the posting file's length and the layout's page rule.</summary>
-    public static PostingDirectory Deserialize(string path, byte[] payload, int expectedCount, long postingFileLength, PostingLayout layout, long firstPostingOffset)
+    /// <summary>Parses and checks every entry against where the posting data ends and the layout's page rule.</summary>
+    public static PostingDirectory Deserialize(string path, byte[] payload, int expectedCount, long postingDataEnd, PostingLayout layout, long firstPostingOffset)
     {
         if (payload.Length != expectedCount * EntryBytes)
             throw new DataFormatException(path, $"expected {expectedCount} entries ({expectedCount * EntryBytes} bytes), found {payload.Length} bytes");
@@ -58,10 +56,10 @@ public sealed class PostingDirectory
             pages[i] = BinaryPrimitives.ReadInt32LittleEndian(e[8..]);
             counts[i] = BinaryPrimitives.ReadInt32LittleEndian(e[12..]);
             if (offsets[i] != expectedOffset || offsets[i] % PostingLayout.PageBytes != 0 || counts[i] < 0 ||
-                pages[i] != layout.Pages(counts[i]) || offsets[i] + (long)pages[i] * PostingLayout.PageBytes > postingFileLength)
+                pages[i] != layout.Pages(counts[i]) || offsets[i] + (long)pages[i] * PostingLayout.PageBytes > postingDataEnd)
                 throw new DataFormatException(path,
                     $"posting {i}: offset {offsets[i]}, {pages[i]} pages, {counts[i]} rows is inconsistent (expected offset {expectedOffset}, " +
-                    $"{layout.Pages(Math.Max(0, counts[i]))} pages, within a posting file of {postingFileLength} bytes)", row: i);
+                    $"{layout.Pages(Math.Max(0, counts[i]))} pages, within posting data ending at byte {postingDataEnd})", row: i);
             expectedOffset += (long)pages[i] * PostingLayout.PageBytes;
         }
         return new PostingDirectory(offsets, pages, counts);

@@ -16,7 +16,7 @@ namespace Retrieval.Index.Spann;
 /// </code>
 /// Where a posting starts, its page count and row count live in the posting directory (<see cref="PostingDirectory"/>).
 /// </summary>
-public readonly struct PostingLayout
+internal readonly struct PostingLayout
 {
     public const int PageBytes = 4096;
     public const int VectorAlignment = 64;

@@ -10,7 +10,7 @@ namespace Retrieval.Index.Spann;
 /// the per-row factor (cosine: 1/|stored x|; int8: the scale) and, for int8 under L2, |dequantised x|^2.
 /// int8 is symmetric per vector: q = round(x / s), s = max|x| / 127 (under cosine x is normalised first).
 /// </summary>
-public readonly struct PostingRowEncoder(PostingLayout layout, Metric metric)
+internal readonly struct PostingRowEncoder(PostingLayout layout, Metric metric)
 {
     public void Encode(ReadOnlySpan<float> row, Span<float> work, Span<byte> stored, out float factor, out float squaredNorm)
     {

@@ -8,7 +8,7 @@ namespace Retrieval.Index.Spann;
 /// RAM and postings on disk. A query hands over all its postings at once (<see cref="Begin"/>), then takes
 /// them in order (<see cref="Get"/>) as they become available, and always ends the batch (<see cref="End"/>).
 /// </summary>
-public interface IPostingStore : IDisposable
+internal interface IPostingStore : IDisposable
 {
     void Begin(ReadOnlySpan<int> postings, SpannSearcher searcher);
     ReadOnlySpan<byte> Get(int index, SpannSearcher searcher);
@@ -20,7 +20,7 @@ public interface IPostingStore : IDisposable
 }
 
 /// <summary>The whole posting file in (page-aligned) memory: no reads at query time.</summary>
-public sealed unsafe class MemoryPostingStore : IPostingStore
+internal sealed unsafe class MemoryPostingStore : IPostingStore
 {
     private readonly AlignedBuffer _file;
     private readonly PostingDirectory _directory;
@@ -56,7 +56,7 @@ public sealed unsafe class MemoryPostingStore : IPostingStore
 /// Postings read from postings.bin per query, through the page cache or with O_DIRECT: every posting of a query
 /// is one read, all issued together (<see cref="ConcurrentReadBatch"/>) into the searcher's aligned buffer.
 /// </summary>
-public sealed unsafe class DiskPostingStore : IPostingStore
+internal sealed unsafe class DiskPostingStore : IPostingStore
 {
     private readonly DirectFileReader _file;
     private readonly PostingDirectory _directory;

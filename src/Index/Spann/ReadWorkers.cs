@@ -9,7 +9,7 @@ namespace Retrieval.Index.Spann;
 /// The query thread also claims reads no worker has started (<see cref="Storage.ConcurrentReadBatch"/>), so a
 /// busy set never stalls a query.
 /// </summary>
-public sealed class ReadWorkers : IDisposable
+internal sealed class ReadWorkers : IDisposable
 {
     /// <summary>Reads in flight at once: queue depth for an SSD, independent of the core count.</summary>
     public const int DefaultThreadCount = 32;

@@ -18,8 +18,8 @@ public sealed record SpannBuildOptions
     public const int DefaultHeadCandidates = 32;
     public const int DefaultGraphDegree = 32;
     /// <summary>
-    /// Measured crossover (minilm-passages slice, 80,000 x 384, 9,600 heads): exact blocked scan 11.8 CPU s, graph
-    /// beam 64 13.7 CPU s with equal recall; the scan grows with the head count, the graph search barely.
+    /// The measured crossover between the exact blocked scan of all heads and the graph beam at equal recall
+    /// (docs/BENCHMARKS.md, SPANN): the scan grows with the head count, the graph search barely.
     /// </summary>
     public const int DefaultExactAssignmentMaxHeads = 12_288;
     public const int DefaultGraphBuildCandidates = 64;

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
@@ -6,7 +5,6 @@ using Retrieval.Index.Clustering;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Graphs;
-using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
 using Retrieval.Index.Vectors.Kernels;
 
@@ -39,7 +37,8 @@ public static class SpannBuilder
     public static SpannBuildResult Build(DenseVectors vectors, string outputDirectory, SpannBuildOptions options, Action<string>? log = null) =>
         Build(VectorSource.FromVectors(vectors), outputDirectory, options, log);
 
-    public static SpannBuildResult Build(VectorSource source, string outputDirectory, SpannBuildOptions options, Action<string>? log = null)
+    /// <summary>Builds from a streamed source (a file read in chunks, optionally its first rows only).</summary>
+    internal static SpannBuildResult Build(VectorSource source, string outputDirectory, SpannBuildOptions options, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -171,20 +170,18 @@ public static class SpannBuilder
 
         // Layout and pass 3.
         ReleaseMemory();
-        Directory.CreateDirectory(outputDirectory);
-        var manifestPath = Path.Combine(outputDirectory, SpannFormat.ManifestFile);
-        if (File.Exists(manifestPath)) File.Delete(manifestPath);
+        SpannIndexWriter.BeginDirectory(outputDirectory);
         var lengths = assigner.PostingLengths();
-        var directory = Layout(layout, lengths);
+        var directory = SpannIndexWriter.LayOut(layout, lengths);
         bool rerank = options.Storage.IsLossyFor(source.ElementType);
         var files = new List<SpannFileEntry>();
-        files.Add(WritePostings(source, outputDirectory, options, layout, assigner, directory, skipped, rerank, files));
+        files.Add(SpannIndexWriter.WritePostings(source, outputDirectory, options, layout, assigner, directory, skipped, rerank, files));
         Phase("pass 3: posting file written");
 
-        var headPayload = HeadPayload(headRows, headRaw, headElement, headCount, d, metric);
-        files.Add(WriteSmall(outputDirectory, SpannFormat.HeadsFile, SpannFormat.HeadsMagic, headPayload));
-        files.Add(WriteSmall(outputDirectory, SpannFormat.GraphFile, NavigationGraph.Magic, graph.Serialize()));
-        files.Add(WriteSmall(outputDirectory, SpannFormat.DirectoryFile, PostingDirectory.Magic, directory.Serialize()));
+        var headPayload = SpannIndexWriter.HeadPayload(headRows, headRaw, headElement, headCount, d, metric);
+        files.Add(SpannIndexWriter.WriteSmall(outputDirectory, SpannFormat.HeadsFile, SpannFormat.HeadsMagic, headPayload));
+        files.Add(SpannIndexWriter.WriteSmall(outputDirectory, SpannFormat.GraphFile, SpannFormat.GraphMagic, graph.Serialize()));
+        files.Add(SpannIndexWriter.WriteSmall(outputDirectory, SpannFormat.DirectoryFile, SpannFormat.DirectoryMagic, directory.Serialize()));
 
         var manifest = new SpannManifest
         {
@@ -202,12 +199,8 @@ public static class SpannBuilder
             Stats = stats,
             Files = files,
         };
-        var temp = manifestPath + ".tmp";
-        File.WriteAllText(temp, manifest.ToJson());
-        File.Move(temp, manifestPath, overwrite: true);
+        long bytes = SpannIndexWriter.WriteManifest(outputDirectory, manifest);
         Phase("metadata: heads, graph, directory and manifest written");
-        long bytes = new FileInfo(manifestPath).Length;
-        foreach (var f in files) bytes += f.Bytes;
         return new SpannBuildResult(manifest, bytes, phases) { PhaseResources = resources };
     }
 
@@ -229,188 +222,5 @@ public static class SpannBuilder
     {
         if (headElement == chunk.ElementType) chunk.RawRow(i).CopyTo(destination);
         else MemoryMarshal.AsBytes(decoded.AsSpan()).CopyTo(destination);
-    }
-
-    private static PostingDirectory Layout(PostingLayout layout, int[] lengths)
-    {
-        int h = lengths.Length;
-        var offsets = new long[h];
-        var pages = new int[h];
-        long at = SpannFormat.DataOffset;
-        for (int p = 0; p < h; p++)
-        {
-            offsets[p] = at;
-            pages[p] = layout.Pages(lengths[p]);
-            at += (long)pages[p] * PostingLayout.PageBytes;
-        }
-        return new PostingDirectory(offsets, pages, lengths);
-    }
-
-    /// <summary>heads.bin payload: int32 count, dimension, element type; int32 row ids; float inverse norms; raw head rows.</summary>
-    private static byte[] HeadPayload(int[] headRows, byte[] headRaw, ElementType element, int count, int d, Metric metric)
-    {
-        var payload = new byte[12 + count * 8 + headRaw.Length];
-        BinaryPrimitives.WriteInt32LittleEndian(payload, count);
-        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(4), d);
-        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(8), (int)element);
-        Buffer.BlockCopy(headRows, 0, payload, 12, count * 4);
-        var norms = MemoryMarshal.Cast<byte, float>(payload.AsSpan(12 + count * 4, count * 4));
-        var rows = new DenseVectors(element, count, d, headRaw);
-        var row = new float[d];
-        for (int h = 0; h < count; h++)
-        {
-            rows.CopyRowTo(h, row);
-            norms[h] = DenseKernels.InverseNorm(DenseKernels.SquaredNorm(row));
-        }
-        headRaw.CopyTo(payload.AsSpan(12 + count * 8));
-        return payload;
-    }
-
-    private static SpannFileEntry WriteSmall(string dir, string name, string magic, byte[] payload)
-    {
-        var path = Path.Combine(dir, name);
-        ulong checksum = SmallIndexFile.Write(path, magic, SpannFormat.CurrentVersion, payload);
-        return new SpannFileEntry(name, new FileInfo(path).Length, checksum);
-    }
-
-    /// <summary>
-    /// Writes postings.bin window by window (a window is a run of consecutive postings that fits the write
-    /// buffer; each window re-streams the input), and vectors.bin on the first pass when re-ranking needs it.
-    /// </summary>
-    private static SpannFileEntry WritePostings(VectorSource source, string dir, SpannBuildOptions options, PostingLayout layout,
-        PostingAssigner assigner, PostingDirectory directory, bool[] skipped, bool rerank, List<SpannFileEntry> files)
-    {
-        int d = source.Dimension, r = assigner.ReplicaCount, heads = directory.PostingCount;
-        // Slot of each (vector, replica) in its posting: rows of a posting are in vector id order.
-        var slots = new int[assigner.Heads.Length];
-        var fill = new int[heads];
-        for (int v = 0; v < assigner.VectorCount; v++)
-            for (int j = 0; j < assigner.Counts[v]; j++) slots[v * r + j] = fill[assigner.Heads[v * r + j]]++;
-
-        var path = Path.Combine(dir, SpannFormat.PostingsFile);
-        var temp = path + ".tmp";
-        var encoder = new PostingRowEncoder(layout, options.Metric);
-        var row = new float[d];
-        var work = new float[d];
-        var stored = new byte[layout.RowBytes];
-        var checksum = Checksum64.Create();
-        long end = heads == 0 ? SpannFormat.DataOffset : directory.Offsets[heads - 1] + (long)directory.Pages[heads - 1] * PostingLayout.PageBytes;
-        FullVectorWriter? full = rerank ? new FullVectorWriter(Path.Combine(dir, SpannFormat.FullVectorsFile), source) : null;
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-        {
-            stream.Write(new byte[SpannFormat.DataOffset]);
-            var windowBuffer = Array.Empty<byte>();
-            int p0 = 0;
-            while (p0 < heads)
-            {
-                int p1 = p0;
-                long windowBytes = 0;
-                while (p1 < heads && (p1 == p0 || windowBytes + (long)directory.Pages[p1] * PostingLayout.PageBytes <= options.WriteBufferBytes))
-                    windowBytes += (long)directory.Pages[p1++] * PostingLayout.PageBytes;
-                // One buffer for every window (cleared, not reallocated): a fresh 64 MiB array per window piles up
-                // in the large-object heap until a full GC and was most of pass 3's resident growth.
-                if (windowBuffer.Length < windowBytes) windowBuffer = new byte[windowBytes];
-                var window = windowBuffer.AsSpan(0, (int)windowBytes);
-                window.Clear();
-                long windowStart = directory.Offsets[p0];
-                foreach (var (first, chunk) in source.Chunks())
-                {
-                    full?.Append(chunk, first, skipped);
-                    for (int i = 0; i < chunk.Count; i++)
-                    {
-                        int v = (int)(first + i);
-                        if (skipped[v]) continue;
-                        bool encoded = false;
-                        float factor = 0, norm = 0;
-                        for (int j = 0; j < assigner.Counts[v]; j++)
-                        {
-                            int h = assigner.Heads[v * r + j];
-                            if (h < p0 || h >= p1) continue;
-                            if (!encoded)
-                            {
-                                chunk.CopyRowTo(i, row);
-                                encoder.Encode(row, work, stored, out factor, out norm);
-                                encoded = true;
-                            }
-                            int count = directory.Counts[h], slot = slots[v * r + j];
-                            var posting = window.Slice((int)(directory.Offsets[h] - windowStart), directory.Pages[h] * PostingLayout.PageBytes);
-                            BinaryPrimitives.WriteInt32LittleEndian(posting[(slot * 4)..], v);
-                            if (layout.HasFactor) BinaryPrimitives.WriteSingleLittleEndian(posting[(PostingLayout.FactorOffset(count) + slot * 4)..], factor);
-                            if (layout.HasSquaredNorm) BinaryPrimitives.WriteSingleLittleEndian(posting[(PostingLayout.SquaredNormOffset(count) + slot * 4)..], norm);
-                            stored.CopyTo(posting[(layout.VectorsOffset(count) + slot * layout.RowBytes)..]);
-                        }
-                    }
-                }
-                if (full is not null) { files.Add(full.Finish()); full = null; }
-                checksum.Append(window);
-                stream.Write(window);
-                p0 = p1;
-            }
-            if (full is not null) { files.Add(full.Finish()); full = null; }
-            Span<byte> header = stackalloc byte[IndexFileHeader.Size];
-            ulong sum = checksum.Finish();
-            new IndexFileHeader(SpannFormat.PostingsMagic, SpannFormat.CurrentVersion, SpannFormat.DataOffset, end - SpannFormat.DataOffset, sum).WriteTo(header);
-            stream.Position = 0;
-            stream.Write(header);
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
-        return new SpannFileEntry(SpannFormat.PostingsFile, new FileInfo(path).Length, ReadPayloadChecksum(path));
-    }
-
-    private static ulong ReadPayloadChecksum(string path)
-    {
-        Span<byte> header = stackalloc byte[IndexFileHeader.Size];
-        using var f = File.OpenHandle(path);
-        RandomAccess.Read(f, header, 0);
-        return BinaryPrimitives.ReadUInt64LittleEndian(header[32..]);
-    }
-
-    /// <summary>vectors.bin: header page, then every row in id order in the source element type (skipped rows zero).</summary>
-    private sealed class FullVectorWriter
-    {
-        private readonly string _path;
-        private readonly FileStream _stream;
-        private Checksum64 _checksum = Checksum64.Create();
-        private readonly int _rowBytes;
-
-        public FullVectorWriter(string path, VectorSource source)
-        {
-            _path = path;
-            _rowBytes = source.Dimension * source.ElementType.SizeInBytes();
-            _stream = new FileStream(path + ".tmp", FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-            _stream.Write(new byte[SpannFormat.DataOffset]);
-        }
-
-        public void Append(DenseVectors chunk, long first, bool[] skipped)
-        {
-            var zero = new byte[_rowBytes];
-            for (int i = 0; i < chunk.Count; i++)
-            {
-                var raw = skipped[first + i] ? zero : chunk.RawRow(i);
-                _checksum.Append(raw);
-                _stream.Write(raw);
-            }
-        }
-
-        public SpannFileEntry Finish()
-        {
-            // Pad to whole pages so an O_DIRECT read of the page holding the last row stays inside the file.
-            long padded = PostingLayout.AlignUp(_stream.Length, PostingLayout.PageBytes);
-            var zeros = new byte[padded - _stream.Length];
-            _checksum.Append(zeros);
-            _stream.Write(zeros);
-            long payload = _stream.Length - SpannFormat.DataOffset;
-            ulong sum = _checksum.Finish();
-            Span<byte> header = stackalloc byte[IndexFileHeader.Size];
-            new IndexFileHeader(SpannFormat.FullVectorsMagic, SpannFormat.CurrentVersion, SpannFormat.DataOffset, payload, sum).WriteTo(header);
-            _stream.Position = 0;
-            _stream.Write(header);
-            _stream.Flush(flushToDisk: true);
-            long length = _stream.Length;
-            _stream.Dispose();
-            File.Move(_path + ".tmp", _path, overwrite: true);
-            return new SpannFileEntry(SpannFormat.FullVectorsFile, length, sum);
-        }
     }
 }

@@ -4,9 +4,15 @@ namespace Retrieval.Index.Spann;
 public static class SpannFormat
 {
     public const string Name = "spann";
-    /// <summary>2: heads may be stored as uint8 (uint8 inputs); version 1 directories (float32/float16 heads) still open.</summary>
-    public const int CurrentVersion = 2;
+    /// <summary>
+    /// 3: every binary file in the checksummed section framing (CRC-32C) shared by all index files, postings and
+    /// full vectors in a 4 KiB-aligned section. 2: heads may be stored as uint8 (uint8 inputs). Versions 1 and 2
+    /// (the retired 48-byte header framing) still open.
+    /// </summary>
+    public const int CurrentVersion = 3;
     public const int OldestReadableVersion = 1;
+    /// <summary>The last version written in the retired header framing (read by the storage layer's legacy reader).</summary>
+    public const int LastLegacyVersion = 2;
 
     public const string ManifestFile = "manifest.json";
     public const string HeadsFile = "heads.bin";
@@ -17,9 +23,11 @@ public static class SpannFormat
     public const string FullVectorsFile = "vectors.bin";
 
     public const string HeadsMagic = "SPNHEAD1";
+    public const string GraphMagic = "SPNGRAPH";
+    public const string DirectoryMagic = "SPNPDIR1";
     public const string PostingsMagic = "SPNPOST1";
     public const string FullVectorsMagic = "SPNFULL1";
 
-    /// <summary>postings.bin and vectors.bin keep their header in a whole first page so the data that follows is page aligned.</summary>
+    /// <summary>postings.bin and vectors.bin keep their data from the second 4 KiB page on, so every posting and row page is aligned.</summary>
     public const int DataOffset = PostingLayout.PageBytes;
 }

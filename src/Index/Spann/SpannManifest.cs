@@ -6,11 +6,12 @@ using Retrieval.Index.Vectors;
 namespace Retrieval.Index.Spann;
 
 /// <summary>One file of the index as the manifest records it.</summary>
+/// <param name="Checksum">The file's CRC-32C (format 3 on); in format versions 1 and 2, the legacy 64-bit payload checksum.</param>
 public sealed record SpannFileEntry(string Name, long Bytes, ulong Checksum);
 
 /// <summary>
 /// manifest.json of a SPANN index: format name and version, parameters, counts and every file's length and
-/// checksum. Written last (temp name + rename), so a directory with a manifest holds a complete index.
+/// checksum. Written last (atomically), so a directory with a manifest holds a complete index.
 /// </summary>
 public sealed record SpannManifest
 {
@@ -81,7 +82,7 @@ public sealed record SpannManifest
             {
                 w.WriteStartObject(f.Name);
                 w.WriteNumber("bytes", f.Bytes);
-                w.WriteString("checksum", f.Checksum.ToString("x16"));
+                w.WriteString("checksum", f.Checksum.ToString(Version > SpannFormat.LastLegacyVersion ? "x8" : "x16"));
                 w.WriteEndObject();
             }
             w.WriteEndObject();

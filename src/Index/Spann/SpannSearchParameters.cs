@@ -42,8 +42,8 @@ public sealed record SpannSearchParameters
 
     /// <summary>
     /// The beam a search for <paramref name="heads"/> heads uses: the explicit width, else M plus a small margin.
-    /// Replicas and eps2 pruning make the tail of the M heads forgiving: on fashion-mnist at M 16 a beam of 16,
-    /// 24 or 96 gave recall@10 0.9606, 0.9610, 0.9614 for 251, 296 and ~640 head evaluations per query.
+    /// Replicas and eps2 pruning make the tail of the M heads forgiving, so a wider beam buys almost no recall for
+    /// many more head evaluations (docs/BENCHMARKS.md, SPANN).
     /// </summary>
     public int BeamFor(int heads) =>
         SearchBeamWidth > 0 ? Math.Max(SearchBeamWidth, heads) : heads + Math.Max(4, heads / 4);

@@ -9,7 +9,7 @@ namespace Retrieval.Index.Spann;
 /// (an epoch per query, never cleared), heaps, score buffer and aligned read buffers. Grows to the largest
 /// query seen and is then reused with no allocation. Rented from the index's pool; one thread at a time.
 /// </summary>
-public sealed class SpannSearcher : IDisposable
+internal sealed class SpannSearcher : IDisposable
 {
     private readonly int[] _stamps;
     private int _epoch;
@@ -23,18 +23,15 @@ public sealed class SpannSearcher : IDisposable
     {
         _stamps = new int[vectorCount];
         Query = new float[dimension];
-        Work = new float[dimension];
         Scores = new float[Math.Max(4, maxPostingCount)];
     }
 
     internal float[] Query { get; }
-    internal float[] Work { get; }
     internal float QuerySquaredNorm;
     internal float[] Scores { get; }
     internal int[] HeadIds { get; private set; } = [];
     internal float[] HeadGoodness { get; private set; } = [];
     internal int[] Batch { get; private set; } = [];
-    internal int BatchCount { get; private set; }
     internal long[] BatchOffsets { get; private set; } = [];
     internal int[] CandidateIds { get; private set; } = [];
     internal float[] CandidateGoodness { get; private set; } = [];
@@ -84,7 +81,6 @@ public sealed class SpannSearcher : IDisposable
             BatchOffsets = new long[postings.Length];
         }
         postings.CopyTo(Batch);
-        BatchCount = postings.Length;
     }
 
     internal AlignedBuffer ReadBuffer(long bytes)

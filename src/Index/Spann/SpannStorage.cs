@@ -29,7 +29,7 @@ public static class SpannStorageExtensions
         _ => Guard.ThrowInvalid<SpannStorage>($"unknown storage '{name}': expected f32, f16 or i8"),
     };
 
-    public static int ElementBytes(this SpannStorage storage) => storage switch
+    internal static int ElementBytes(this SpannStorage storage) => storage switch
     {
         SpannStorage.Float32 => 4,
         SpannStorage.Float16 => 2,

@@ -10,7 +10,7 @@ namespace Retrieval.Index.Spann;
 /// call to <see cref="Chunks"/>): a dense vector file through <see cref="DenseVectorFile.OpenReader"/>, or
 /// vectors already in memory (the embedded API and tests).
 /// </summary>
-public sealed class VectorSource
+internal sealed class VectorSource
 {
     private readonly string? _path;
     private readonly DenseVectors? _vectors;

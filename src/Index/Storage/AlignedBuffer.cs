@@ -10,10 +10,10 @@ namespace Retrieval.Index.Storage;
 /// <para>On Linux, buffers of <see cref="MapThresholdBytes"/> or more are their own anonymous mappings, returned to
 /// the OS on dispose. Through posix_memalign they would come from glibc's heap once its dynamic mmap threshold has
 /// risen past their size (it rises to the size of each mapped block freed), and a server that keeps opening and
-/// closing in-memory SPANN segments of a few MiB then fragments that heap: measured, resident memory grew 250 ->
-/// 850 MiB over 1.3M upserts with the managed heap flat, and stayed flat with mappings.</para>
+/// closing in-memory SPANN segments of a few MiB then fragments that heap: resident memory grows while the managed
+/// heap stays flat (measured in docs/BENCHMARKS.md, SPANN), and stays flat with mappings.</para>
 /// </summary>
-public sealed unsafe partial class AlignedBuffer : MemoryManager<byte>
+internal sealed unsafe partial class AlignedBuffer : MemoryManager<byte>
 {
     public const int Alignment = 4096;
     public const long MapThresholdBytes = 1L << 20;

@@ -5,7 +5,7 @@ namespace Retrieval.Index.Storage;
 /// so a reader never sees a half-written file and a failure leaves the old file (or none), never a truncated
 /// one. Disposing without committing deletes the temporary file.
 /// </summary>
-internal sealed class AtomicFile : IDisposable
+public sealed class AtomicFile : IDisposable
 {
     private const int WriteBufferSize = 1 << 20;
 
@@ -23,6 +23,14 @@ internal sealed class AtomicFile : IDisposable
     }
 
     public FileStream Stream { get; }
+
+    /// <summary>Writes <paramref name="bytes"/> as the whole file, atomically (temporary name, flush, rename).</summary>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    {
+        using var file = new AtomicFile(path);
+        file.Stream.Write(bytes);
+        file.Commit();
+    }
 
     public void Commit()
     {

@@ -4,9 +4,10 @@ using System.Runtime.InteropServices;
 namespace Retrieval.Index.Storage;
 
 /// <summary>
-/// A fast 64-bit checksum for index files (not cryptographic): four independent multiply-rotate lanes over
-/// 32-byte blocks, so verifying a file costs little next to reading it. Detects truncation, flipped bits and
-/// swapped blocks; incremental through <see cref="Append"/> so large files hash while they stream.
+/// A fast 64-bit hash (not cryptographic): four independent multiply-rotate lanes over 32-byte blocks; incremental
+/// through <see cref="Append"/>. No longer a file checksum for new files (those use CRC-32C in
+/// <see cref="ChecksummedBinaryFile"/>): it verifies files in the legacy framing (<see cref="LegacyIndexFileHeader"/>)
+/// and serves the engine as a record-content identity hash.
 /// </summary>
 public struct Checksum64
 {

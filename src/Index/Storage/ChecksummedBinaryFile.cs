@@ -8,11 +8,14 @@ using Retrieval.Index.Formats;
 namespace Retrieval.Index.Storage;
 
 /// <summary>
-/// The framing of every binary file of a Seismic index directory: a 16-byte header (8-byte magic naming the file's
-/// role, format version, section count), typed sections (element code, element size, count, data padded to 8 bytes),
-/// and a 16-byte footer (payload length, CRC-32C of everything before the footer, end magic). A reader checks the
-/// footer and checksum before it trusts a single length field, so a truncated or bit-flipped file is rejected with
-/// an error naming the file, never read as garbage.
+/// The one framing of every binary index file (Seismic, SPANN, engine segments): a 16-byte header (8-byte magic
+/// naming the file's role, format version, section count), typed sections, and a 16-byte footer (payload length,
+/// CRC-32C of everything before the footer, end magic). A section is a 16-byte head (element word, element size,
+/// count) and its data padded to 8 bytes; the element word's low 16 bits are the <see cref="Element"/> code, its
+/// high 16 bits log2 of the data's alignment in the file (0: the data follows the head), so a section can start on
+/// a 4 KiB page for O_DIRECT reads (SPANN's postings). A reader checks the footer and checksum before it trusts a
+/// single length field, so a truncated or bit-flipped file is rejected with an error naming the file, never read
+/// as garbage. Files of the retired header framing are read by <see cref="LegacyIndexFileHeader"/>.
 /// </summary>
 public static class ChecksummedBinaryFile
 {
@@ -30,6 +33,8 @@ public static class ChecksummedBinaryFile
         private long _length;
         private readonly int _declaredSections;
         private int _sections;
+        private bool _open;
+        private long _sectionRemaining;
 
         public Writer(string path, string magic, uint version, int sections)
         {
@@ -46,28 +51,65 @@ public static class ChecksummedBinaryFile
         public long Length => _length + FooterBytes;
         public uint Checksum => _crc;
 
-        public void Section<T>(T[] data) where T : unmanaged
+        public void Section<T>(T[] data) where T : unmanaged => Section(new ReadOnlySpan<T>(data));
+
+        public void Section<T>(ReadOnlySpan<T> data) where T : unmanaged
         {
-            var (element, size) = ElementOf<T>();
-            Span<byte> head = stackalloc byte[16];
-            BinaryPrimitives.WriteUInt32LittleEndian(head, (uint)element);
-            BinaryPrimitives.WriteUInt32LittleEndian(head[4..], (uint)size);
-            BinaryPrimitives.WriteInt64LittleEndian(head[8..], data.LongLength);
-            Write(head);
-            var bytes = MemoryMarshal.AsBytes(data.AsSpan());
+            var (element, _) = ElementOf<T>();
+            BeginSection(element, data.Length);
+            var bytes = MemoryMarshal.AsBytes(data);
             const int chunk = 1 << 22;
-            for (int i = 0; i < bytes.Length; i += chunk) Write(bytes.Slice(i, Math.Min(chunk, bytes.Length - i)));
-            int pad = (int)((8 - (bytes.Length & 7)) & 7);
-            Span<byte> zeros = stackalloc byte[8];
-            zeros.Clear();
-            if (pad > 0) Write(zeros[..pad]);
+            for (int i = 0; i < bytes.Length; i += chunk) Append(bytes.Slice(i, Math.Min(chunk, bytes.Length - i)));
+            EndSection();
+        }
+
+        /// <summary>
+        /// Starts a section of <paramref name="count"/> elements written piece by piece through <see cref="Append"/>
+        /// (for files too large to hold in memory); its data starts at a multiple of <paramref name="alignment"/>
+        /// bytes from the start of the file (a power of two from 8 to 1 MiB). Returns the data's file offset.
+        /// </summary>
+        public long BeginSection(Element element, long count, int alignment = 8)
+        {
+            if (_open) throw new InvalidOperationException("the previous section is not ended");
+            if (alignment < 8 || alignment > (1 << 20) || !BitOperations.IsPow2(alignment))
+                throw new ArgumentOutOfRangeException(nameof(alignment), alignment, "a power of two from 8 to 1 MiB");
+            int size = SizeOf(element);
+            int shift = alignment == 8 ? 0 : BitOperations.Log2((uint)alignment);
+            Span<byte> head = stackalloc byte[16];
+            BinaryPrimitives.WriteUInt32LittleEndian(head, (uint)element | (uint)shift << 16);
+            BinaryPrimitives.WriteUInt32LittleEndian(head[4..], (uint)size);
+            BinaryPrimitives.WriteInt64LittleEndian(head[8..], count);
+            Write(head);
+            long start = AlignUp(_length, alignment);
+            if (start > _length) WriteZeros(start - _length);
+            _open = true;
+            _sectionRemaining = count * size;
+            return start;
+        }
+
+        /// <summary>Appends data to the section begun by <see cref="BeginSection"/>.</summary>
+        public void Append(ReadOnlySpan<byte> bytes)
+        {
+            if (!_open || bytes.Length > _sectionRemaining)
+                throw new RetrievalException(ErrorKind.Internal, $"{bytes.Length} bytes appended outside a section or past its declared size");
+            Write(bytes);
+            _sectionRemaining -= bytes.Length;
+        }
+
+        /// <summary>Ends the current section (it must hold exactly its declared bytes) and pads it to 8 bytes.</summary>
+        public void EndSection()
+        {
+            if (!_open || _sectionRemaining != 0)
+                throw new RetrievalException(ErrorKind.Internal, $"section ended {_sectionRemaining} bytes short of its declared size");
+            WriteZeros((8 - (_length & 7)) & 7);
+            _open = false;
             _sections++;
         }
 
         /// <summary>Writes the footer and renames the file into place.</summary>
         public void Commit()
         {
-            if (_sections != _declaredSections)
+            if (_open || _sections != _declaredSections)
                 throw new RetrievalException(ErrorKind.Internal, $"wrote {_sections} sections, header declares {_declaredSections}");
             Span<byte> footer = stackalloc byte[FooterBytes];
             BinaryPrimitives.WriteInt64LittleEndian(footer, _length);
@@ -84,6 +126,13 @@ public static class ChecksummedBinaryFile
             _crc = Crc32C(_crc, bytes);
             _stream.Write(bytes);
             _length += bytes.Length;
+        }
+
+        private void WriteZeros(long count)
+        {
+            Span<byte> zeros = stackalloc byte[512];
+            zeros.Clear();
+            for (; count > 0; count -= zeros.Length) Write(zeros[..(int)Math.Min(count, zeros.Length)]);
         }
     }
 
@@ -104,6 +153,16 @@ public static class ChecksummedBinaryFile
 
         /// <summary>Reads and verifies the whole file: footer, checksum, magic, version range, section count.</summary>
         public Reader(string path, string magic, uint currentVersion, uint oldestVersion, long? expectedLength, uint? expectedChecksum)
+            : this(path, magic, currentVersion, oldestVersion, expectedLength, expectedChecksum, verifyChecksum: true)
+        {
+        }
+
+        /// <summary>
+        /// Reads the file's header and footer; with <paramref name="verifyChecksum"/> false the contents are not hashed
+        /// (the footer's checksum is still compared with <paramref name="expectedChecksum"/>), for large files whose
+        /// owner chose not to read every byte at open.
+        /// </summary>
+        public Reader(string path, string magic, uint currentVersion, uint oldestVersion, long? expectedLength, uint? expectedChecksum, bool verifyChecksum)
         {
             _path = path;
             if (!File.Exists(path)) throw new DataFormatException(path, "file is missing from the index directory");
@@ -117,24 +176,27 @@ public static class ChecksummedBinaryFile
             Span<byte> footer = stackalloc byte[FooterBytes];
             ReadExactly(handle, footer, length - FooterBytes);
             if (!footer[12..].SequenceEqual(EndMagic))
-                throw new DataFormatException(path, "end marker missing: the file is truncated or not a Seismic index file", byteOffset: length - 4);
+                throw new DataFormatException(path, "end marker missing: the file is truncated or not an index file", byteOffset: length - 4);
             long payload = BinaryPrimitives.ReadInt64LittleEndian(footer);
             if (payload != length - FooterBytes)
                 throw new DataFormatException(path, $"footer says {payload} payload bytes, file holds {length - FooterBytes} (truncated or extended)",
                     byteOffset: length - FooterBytes);
             uint stored = BinaryPrimitives.ReadUInt32LittleEndian(footer[8..]);
-            uint actual = 0;
-            var buffer = new byte[(int)Math.Min(ChecksumChunk, payload)];
             Span<byte> header = stackalloc byte[HeaderBytes];
-            for (long at = 0; at < payload; at += buffer.Length)
+            ReadExactly(handle, header, 0);
+            if (verifyChecksum)
             {
-                var chunk = buffer.AsSpan(0, (int)Math.Min(buffer.Length, payload - at));
-                ReadExactly(handle, chunk, at);
-                if (at == 0) chunk[..HeaderBytes].CopyTo(header);
-                actual = Crc32C(actual, chunk);
+                uint actual = 0;
+                var buffer = new byte[(int)Math.Min(ChecksumChunk, payload)];
+                for (long at = 0; at < payload; at += buffer.Length)
+                {
+                    var chunk = buffer.AsSpan(0, (int)Math.Min(buffer.Length, payload - at));
+                    ReadExactly(handle, chunk, at);
+                    actual = Crc32C(actual, chunk);
+                }
+                if (stored != actual)
+                    throw new DataFormatException(path, $"checksum mismatch: footer CRC-32C {stored:x8}, contents hash to {actual:x8} (corrupted)");
             }
-            if (stored != actual)
-                throw new DataFormatException(path, $"checksum mismatch: footer CRC-32C {stored:x8}, contents hash to {actual:x8} (corrupted)");
             if (expectedChecksum is uint manifestCrc && manifestCrc != stored)
                 throw new DataFormatException(path, $"checksum {stored:x8} differs from the manifest's {manifestCrc:x8} (file from another index or build)");
             _checksum = stored;
@@ -166,39 +228,31 @@ public static class ChecksummedBinaryFile
                 Span<byte> head = stackalloc byte[4];
                 using var handle = File.OpenHandle(_path, FileMode.Open, FileAccess.Read, FileShare.Read);
                 ReadExactly(handle, head, _position);
-                return (Element)BinaryPrimitives.ReadUInt32LittleEndian(head);
+                return (Element)(BinaryPrimitives.ReadUInt32LittleEndian(head) & 0xFFFF);
             }
         }
 
         public T[] Section<T>(string what) where T : unmanaged
         {
-            long end = _length - FooterBytes;
-            if (_sectionsRead >= _sectionCount)
-                throw new DataFormatException(_path, $"section '{what}' missing: header declares {_sectionCount} sections");
-            if (end - _position < 16)
-                throw new DataFormatException(_path, $"section '{what}' header runs past the end of the data", byteOffset: _position);
-            var (element, size) = ElementOf<T>();
             using var handle = File.OpenHandle(_path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-            Span<byte> head = stackalloc byte[16];
-            ReadExactly(handle, head, _position);
-            uint code = BinaryPrimitives.ReadUInt32LittleEndian(head);
-            uint storedSize = BinaryPrimitives.ReadUInt32LittleEndian(head[4..]);
-            long count = BinaryPrimitives.ReadInt64LittleEndian(head[8..]);
-            if (code != (uint)element || storedSize != size)
-                throw new DataFormatException(_path, $"section '{what}' holds element type {code} of {storedSize} bytes, expected {element} of {size} bytes",
-                    byteOffset: _position);
-            if (count < 0 || count > Array.MaxLength || count * size > end - _position - 16)
-                throw new DataFormatException(_path, $"section '{what}' claims {count} elements, more than the {end - _position - 16} bytes left",
-                    byteOffset: _position);
-            long bytes = count * size;
+            var (offset, count) = NextSection<T>(handle, what);
+            if (count > Array.MaxLength)
+                throw new DataFormatException(_path, $"section '{what}' claims {count} elements, more than one array holds", byteOffset: offset);
             var data = new T[count];
             // The checksum was verified over the whole payload in the constructor; the section is read directly into
             // its array (from the page cache, normally) rather than through an intermediate buffer.
-            var target = MemoryMarshal.AsBytes(data.AsSpan());
-            ReadExactly(handle, target, _position + 16);
-            _position += 16 + ((bytes + 7) & ~7L);
-            _sectionsRead++;
+            ReadExactly(handle, MemoryMarshal.AsBytes(data.AsSpan()), offset);
             return data;
+        }
+
+        /// <summary>
+        /// Skips the next section without reading its data and returns where that data lies: its file offset and
+        /// element count (for sections read later in place, such as SPANN's postings).
+        /// </summary>
+        public (long Offset, long Count) SectionExtent<T>(string what) where T : unmanaged
+        {
+            using var handle = File.OpenHandle(_path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            return NextSection<T>(handle, what);
         }
 
         public void ExpectEnd()
@@ -208,6 +262,34 @@ public static class ChecksummedBinaryFile
         }
 
         public DataFormatException Invalid(string problem) => new(_path, problem);
+
+        private (long Offset, long Count) NextSection<T>(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string what) where T : unmanaged
+        {
+            long end = _length - FooterBytes;
+            if (_sectionsRead >= _sectionCount)
+                throw new DataFormatException(_path, $"section '{what}' missing: header declares {_sectionCount} sections");
+            if (end - _position < 16)
+                throw new DataFormatException(_path, $"section '{what}' header runs past the end of the data", byteOffset: _position);
+            var (element, size) = ElementOf<T>();
+            Span<byte> head = stackalloc byte[16];
+            ReadExactly(handle, head, _position);
+            uint word = BinaryPrimitives.ReadUInt32LittleEndian(head);
+            uint code = word & 0xFFFF, shift = word >> 16;
+            uint storedSize = BinaryPrimitives.ReadUInt32LittleEndian(head[4..]);
+            long count = BinaryPrimitives.ReadInt64LittleEndian(head[8..]);
+            if (code != (uint)element || storedSize != size)
+                throw new DataFormatException(_path, $"section '{what}' holds element type {code} of {storedSize} bytes, expected {element} of {size} bytes",
+                    byteOffset: _position);
+            if (shift > 20)
+                throw new DataFormatException(_path, $"section '{what}' declares a {shift}-bit alignment (at most 20)", byteOffset: _position);
+            long start = shift == 0 ? _position + 16 : AlignUp(_position + 16, 1L << (int)shift);
+            if (count < 0 || start > end || count > (end - start) / size)
+                throw new DataFormatException(_path, $"section '{what}' claims {count} elements, more than the {Math.Max(0, end - start)} bytes left",
+                    byteOffset: _position);
+            _position = start + ((count * size + 7) & ~7L);
+            _sectionsRead++;
+            return (start, count);
+        }
 
         private void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> target, long offset)
         {
@@ -227,6 +309,17 @@ public static class ChecksummedBinaryFile
         Encoding.ASCII.GetBytes(magic, bytes);
         return bytes;
     }
+
+    private static long AlignUp(long value, long alignment) => (value + alignment - 1) & ~(alignment - 1);
+
+    private static int SizeOf(Element element) => element switch
+    {
+        Element.UInt8 => 1,
+        Element.UInt16 or Element.Float16 => 2,
+        Element.Int32 or Element.Float32 => 4,
+        Element.Int64 => 8,
+        _ => throw new ArgumentOutOfRangeException(nameof(element), element, "unknown section element"),
+    };
 
     private static (Element, int) ElementOf<T>() where T : unmanaged
     {

@@ -10,7 +10,7 @@ namespace Retrieval.Index.Storage;
 /// queries without allocation: slots, events and work items are created once per capacity.
 /// Single consumer: one batch belongs to one searching thread.
 /// </summary>
-public sealed class ConcurrentReadBatch : IDisposable
+internal sealed class ConcurrentReadBatch : IDisposable
 {
     private const int Pending = 0, Claimed = 1, Done = 2;
 

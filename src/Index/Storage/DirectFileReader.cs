@@ -10,7 +10,7 @@ namespace Retrieval.Index.Storage;
 /// of <see cref="AlignedBuffer.Alignment"/>: callers read whole pages into <see cref="AlignedBuffer"/>s.
 /// Counts bytes and reads (thread-safe) for the per-query I/O figures.
 /// </summary>
-public sealed class DirectFileReader : IDisposable
+internal sealed class DirectFileReader : IDisposable
 {
     /// <summary>Linux O_DIRECT; .NET passes unknown FileOptions bits through to open(2) on Unix.</summary>
     private const FileOptions LinuxDirect = (FileOptions)0x4000;
@@ -39,7 +39,6 @@ public sealed class DirectFileReader : IDisposable
     public string Path { get; }
     public bool Direct { get; }
     public long Length { get; }
-    public SafeFileHandle Handle => _handle;
     public long BytesRead => Interlocked.Read(ref _bytesRead);
     public long ReadCount => Interlocked.Read(ref _reads);
 
@@ -50,22 +49,6 @@ public sealed class DirectFileReader : IDisposable
         while (done < destination.Length)
         {
             int n = RandomAccess.Read(_handle, destination[done..], offset + done);
-            if (n <= 0)
-                throw new DataFormatException(Path, $"unexpected end of file reading {destination.Length} bytes at offset {offset} (truncated?)",
-                    byteOffset: offset + done);
-            done += n;
-        }
-        Interlocked.Add(ref _bytesRead, destination.Length);
-        Interlocked.Increment(ref _reads);
-    }
-
-    /// <summary>Starts an asynchronous positional read of exactly destination.Length bytes.</summary>
-    public async ValueTask ReadExactlyAsync(Memory<byte> destination, long offset)
-    {
-        int done = 0;
-        while (done < destination.Length)
-        {
-            int n = await RandomAccess.ReadAsync(_handle, destination[done..], offset + done).ConfigureAwait(false);
             if (n <= 0)
                 throw new DataFormatException(Path, $"unexpected end of file reading {destination.Length} bytes at offset {offset} (truncated?)",
                     byteOffset: offset + done);

@@ -25,6 +25,8 @@ internal static class SegmentFiles
 {
     public const string RowsFile = "rows.bin", RecordsFile = "records.bin";
     private const string RowsMagic = "SEGROWS1", RecordsMagic = "SEGRECS1";
+    /// <summary>Version of rows.bin and records.bin: 2 is the checksummed section framing (CRC-32C); 1, the retired header framing, still reads.</summary>
+    private const int FileVersion = 2, LastLegacyFileVersion = 1;
 
     public static string CollectionDirectory(string root, uint collectionId) => Path.Combine(root, collectionId.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
@@ -56,13 +58,13 @@ internal static class SegmentFiles
             BinaryPrimitives.WriteUInt64LittleEndian(payload.AsSpan(at), hashes[i]);
             at += 8;
         }
-        SmallIndexFile.Write(Path.Combine(directory, RowsFile), RowsMagic, 1, payload);
+        SmallIndexFile.Write(Path.Combine(directory, RowsFile), RowsMagic, FileVersion, payload);
     }
 
     public static (RecordKey[] Keys, ulong[] Hashes) ReadRows(string directory, int expectedRows)
     {
         var path = Path.Combine(directory, RowsFile);
-        var (payload, _) = SmallIndexFile.Read(path, RowsMagic, 1, 1);
+        var payload = SmallIndexFile.Read(path, RowsMagic, 1, FileVersion, LastLegacyFileVersion).Payload;
         if (payload.Length < 4) throw new DataFormatException(path, "no row count");
         int count = BinaryPrimitives.ReadInt32LittleEndian(payload);
         if (count != expectedRows) throw new DataFormatException(path, $"{count} rows, segment.json says {expectedRows}");
@@ -94,13 +96,13 @@ internal static class SegmentFiles
             r.CopyTo(payload.AsSpan(at + 4));
             at += 4 + r.Length;
         }
-        SmallIndexFile.Write(Path.Combine(directory, RecordsFile), RecordsMagic, 1, payload);
+        SmallIndexFile.Write(Path.Combine(directory, RecordsFile), RecordsMagic, FileVersion, payload);
     }
 
     public static byte[][] ReadRecords(string directory, int expectedRows)
     {
         var path = Path.Combine(directory, RecordsFile);
-        var (payload, _) = SmallIndexFile.Read(path, RecordsMagic, 1, 1);
+        var payload = SmallIndexFile.Read(path, RecordsMagic, 1, FileVersion, LastLegacyFileVersion).Payload;
         int count = payload.Length >= 4 ? BinaryPrimitives.ReadInt32LittleEndian(payload) : -1;
         if (count != expectedRows) throw new DataFormatException(path, $"{count} records, segment.json says {expectedRows}");
         var records = new byte[count][];
@@ -118,14 +120,7 @@ internal static class SegmentFiles
 
     public static void WriteManifest(string directory, SegmentManifest manifest)
     {
-        var path = Path.Combine(directory, SegmentManifest.FileName);
-        var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(JsonSerializer.SerializeToUtf8Bytes(manifest, SchemaJson.Options));
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllBytes(Path.Combine(directory, SegmentManifest.FileName), JsonSerializer.SerializeToUtf8Bytes(manifest, SchemaJson.Options));
     }
 
     /// <summary>The manifest, or null when the directory is unfinished (no segment.json).</summary>

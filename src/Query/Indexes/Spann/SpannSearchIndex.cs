@@ -41,7 +41,7 @@ public sealed class SpannSearchIndex : ISearchIndex, IReportsReads
         {
             var list = new List<SearchSettings>();
             foreach (int m in SweepHeads)
-                if (m <= Index.Heads.Count) list.Add(new SpannSettings(Defaults with { Heads = m }));
+                if (m <= Index.HeadCount) list.Add(new SpannSettings(Defaults with { Heads = m }));
             return list;
         }
     }

@@ -5,34 +5,22 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Index.Storage;
 
 /// <summary>
-/// The fixed header every binary index file starts with: an 8-byte magic naming the file's role, the format
-/// version, where the payload starts and how long it is, and a checksum of the payload. Readers check all of
-/// it before trusting a byte, so a truncated, corrupted or foreign file fails with an error naming it.
+/// Read-only support for the retired 48-byte header framing (checksummed with <see cref="Checksum64"/>), kept so
+/// directories written before the single <see cref="ChecksummedBinaryFile"/> framing still open. It serves SPANN
+/// format versions 1 and 2 (heads.bin, graph.bin, directory.bin, postings.bin, vectors.bin) and engine segment
+/// files of version 1 (rows.bin, records.bin); nothing writes it any more.
 /// Layout (little-endian): magic[8], version u32, header bytes u32, payload offset u64, payload length u64,
 /// payload checksum u64, header checksum u64 (over the preceding 40 bytes).
 /// </summary>
-public readonly record struct IndexFileHeader(string Magic, int Version, long PayloadOffset, long PayloadLength, ulong PayloadChecksum)
+internal readonly record struct LegacyIndexFileHeader(string Magic, int Version, long PayloadOffset, long PayloadLength, ulong PayloadChecksum)
 {
     public const int Size = 48;
-
-    public void WriteTo(Span<byte> destination)
-    {
-        if (Magic.Length != 8) throw new ArgumentException("magic must be 8 ASCII characters", nameof(Magic));
-        destination[..Size].Clear();
-        Encoding.ASCII.GetBytes(Magic, destination);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], (uint)Version);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], Size);
-        BinaryPrimitives.WriteInt64LittleEndian(destination[16..], PayloadOffset);
-        BinaryPrimitives.WriteInt64LittleEndian(destination[24..], PayloadLength);
-        BinaryPrimitives.WriteUInt64LittleEndian(destination[32..], PayloadChecksum);
-        BinaryPrimitives.WriteUInt64LittleEndian(destination[40..], Checksum64.Of(destination[..40]));
-    }
 
     /// <summary>
     /// Parses and checks a header: magic, supported version range, header checksum, and that the payload fits
     /// in a file of <paramref name="fileLength"/> bytes. Errors are <see cref="DataFormatException"/>s naming the file.
     /// </summary>
-    public static IndexFileHeader Read(string path, ReadOnlySpan<byte> source, long fileLength, string expectedMagic,
+    public static LegacyIndexFileHeader Read(string path, ReadOnlySpan<byte> source, long fileLength, string expectedMagic,
         int oldestVersion, int currentVersion)
     {
         if (fileLength < Size || source.Length < Size)
@@ -54,7 +42,35 @@ public readonly record struct IndexFileHeader(string Magic, int Version, long Pa
         if (offset < Size || length < 0 || offset + length != fileLength)
             throw new DataFormatException(path,
                 $"payload of {length} bytes at offset {offset} does not match the file length {fileLength} (truncated or extended)", byteOffset: 16);
-        return new IndexFileHeader(magic, version, offset, length, BinaryPrimitives.ReadUInt64LittleEndian(source[32..]));
+        return new LegacyIndexFileHeader(magic, version, offset, length, BinaryPrimitives.ReadUInt64LittleEndian(source[32..]));
+    }
+
+    /// <summary>Reads and checks the header of a file too large to read whole (its payload is not hashed here).</summary>
+    public static LegacyIndexFileHeader ReadFrom(string path, string expectedMagic, int oldestVersion, int currentVersion)
+    {
+        Span<byte> header = stackalloc byte[Size];
+        using var handle = File.OpenHandle(path);
+        long length = RandomAccess.GetLength(handle);
+        int n = RandomAccess.Read(handle, header, 0);
+        return Read(path, header[..n], length, expectedMagic, oldestVersion, currentVersion);
+    }
+
+    /// <summary>Streams the payload through <see cref="Checksum64"/> (4 MiB at a time) and compares it with the header's.</summary>
+    public void VerifyPayload(string path)
+    {
+        using var handle = File.OpenHandle(path, options: FileOptions.SequentialScan);
+        var buffer = new byte[4 << 20];
+        var sum = Checksum64.Create();
+        for (long at = PayloadOffset; at < PayloadOffset + PayloadLength;)
+        {
+            int want = (int)Math.Min(buffer.Length, PayloadOffset + PayloadLength - at);
+            int n = RandomAccess.Read(handle, buffer.AsSpan(0, want), at);
+            if (n <= 0) throw new DataFormatException(path, "unexpected end of file while verifying", byteOffset: at);
+            sum.Append(buffer.AsSpan(0, n));
+            at += n;
+        }
+        if (sum.Finish() != PayloadChecksum)
+            throw new DataFormatException(path, "payload checksum mismatch: the file is corrupt (bytes changed since it was built)");
     }
 
     private static string Printable(string s)
