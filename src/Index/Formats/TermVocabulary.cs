@@ -3,7 +3,7 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Index.Formats;
 
 /// <summary>
-/// Token string <-> term id mapping of a WordPiece-style vocabulary (vocab.txt: one token per line, the
+/// Token string &lt;-&gt; term id mapping of a WordPiece-style vocabulary (vocab.txt: one token per line, the
 /// line number is the id). Sparse formats that name terms by string (Seismic JSONL, Anserini pre-tokenized
 /// topics) resolve them through this; the learned-sparse space is bert-base-uncased's 30,522 terms.
 /// </summary>

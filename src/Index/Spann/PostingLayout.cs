@@ -4,7 +4,7 @@ namespace Retrieval.Index.Spann;
 
 /// <summary>
 /// The byte layout of one posting list in postings.bin (the whole on-disk posting format is here).
-/// postings.bin = one 4 KiB page holding the <see cref="Storage.IndexFileHeader"/>, then the postings, each
+/// postings.bin = one 4 KiB page holding the <see cref="Storage.ChecksummedBinaryFile"/> header and section head (a <see cref="Storage.LegacyIndexFileHeader"/> before format v3), then the postings, each
 /// starting on a 4 KiB page boundary and padded to whole pages, in head order. One posting of n rows:
 /// <code>
 ///   int32 ids[n]                      vector ids (rows of the base file)

@@ -12,7 +12,7 @@ namespace Retrieval.Query.Encoders;
 /// <remarks>
 /// Microsoft.ML.Tokenizers' default BERT pre-tokenizer matches only word characters and P* punctuation, so it
 /// silently drops every S* character (<c>$ + &lt; = &gt; ^ ` | ~ € ° ±</c>...) and keeps <c>_</c> inside words;
-/// plugging this splitter into <see cref="BertOptions.PreTokenizer"/> restores the reference behaviour.
+/// plugging this splitter into <c>BertOptions.PreTokenizer</c> restores the reference behaviour.
 /// </remarks>
 internal sealed class ReferenceBertPreTokenizer : PreTokenizer
 {

@@ -24,7 +24,7 @@ public sealed record SeismicSearchSettings(SeismicSearchParameters Parameters) :
 /// <summary>
 /// A Seismic index directory seen through the query layer's index contract (<see cref="ISearchIndex"/>), so
 /// `retrieval search --index DIR` and the service can search it. When the directory also holds corpus statistics
-/// (built from text), <see cref="EncodeQueryTexts"/> turns query texts into the vectors the index expects.
+/// (built from text), <see cref="EncodeQueryTexts(IReadOnlyList{string})"/> turns query texts into the vectors the index expects.
 /// </summary>
 public sealed class SeismicSearchIndex : ISearchIndex
 {
