@@ -131,17 +131,17 @@ public static class BuildSeismicCommand
                 new("documents", index.Count),
                 new("empty_documents", stats.EmptyDocuments),
                 new("vocabulary", index.VocabularySize),
-                new("nonzeros", index.Forward.NonZeroCount),
+                new("nonzeros", index.NonZeroCount),
                 new("postings_kept", stats.PostingCount),
                 new("blocks", stats.BlockCount),
                 new("summary_entries", stats.SummaryEntryCount),
-                new("forward_bytes", index.Forward.SizeInBytes),
-                new("list_bytes", index.Postings.SizeInBytes),
-                new("summary_bytes", index.Summaries.SizeInBytes),
+                new("forward_bytes", index.ForwardBytes),
+                new("list_bytes", index.ListBytes),
+                new("summary_bytes", index.SummaryBytes),
                 new("index_build_seconds", stats.BuildSeconds),
-                new("knn_neighbours", index.Graph?.Kappa ?? 0),
+                new("knn_neighbours", index.KnnNeighbours),
                 new("knn_graph_seconds", stats.KnnGraphSeconds),
-                new("knn_graph_bytes", index.Graph?.SizeInBytes ?? 0),
+                new("knn_graph_bytes", index.KnnGraphBytes),
             ]);
             results.Add(new BuildReport
             {

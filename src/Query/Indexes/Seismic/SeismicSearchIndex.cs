@@ -61,7 +61,7 @@ public sealed class SeismicSearchIndex : ISearchIndex
     public long? BytesOnDisk => SeismicIndexFormat.DirectorySize(_directory) +
         (Text is null ? 0 : new FileInfo(Path.Combine(_directory, SeismicTextIndex.StatisticsFile)).Length);
     /// <summary>Exact inner products of the stored weights: exact for float32 storage, float16-rounded otherwise.</summary>
-    public bool ScoresAreExact => Index.Forward.ValueStorage == ForwardValueStorage.Float32;
+    public bool ScoresAreExact => Index.ValueStorage == ForwardValueStorage.Float32;
     public SearchSettings DefaultSettings { get; } = new SeismicSearchSettings(SeismicSearchParameters.Default);
 
     public IReadOnlyList<SearchSettings> SweepSettings
@@ -104,7 +104,7 @@ public sealed class SeismicSearchIndex : ISearchIndex
     }
 
     public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores) =>
-        Index.SearchOne(SparseOf(queries).Row(query), k, ids, scores, ParametersOf(settings));
+        Index.SearchOne(SparseOf(queries).Row(query), k, ParametersOf(settings), ids, scores);
 
     public SearchResults SearchBatch(QuerySet queries, int k, SearchSettings settings, int threads) =>
         Index.Search(SparseOf(queries), k, ParametersOf(settings), threads);
