@@ -27,7 +27,7 @@ public enum ForwardValueStorage
 }
 
 /// <summary>
-/// Build-time options of a <see cref="SeismicIndex"/> (query-time settings live in <see cref="SeismicSearchParameters"/>).
+/// Build-time options of a <see cref="SeismicIndex"/> (query-time parameters live in <see cref="SeismicSearchParameters"/>).
 /// Defaults follow the Seismic paper and its reference implementation.
 /// </summary>
 public sealed record SeismicBuildOptions

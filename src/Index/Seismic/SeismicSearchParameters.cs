@@ -3,7 +3,7 @@ using Retrieval.Index.Errors;
 
 namespace Retrieval.Index.Seismic;
 
-/// <summary>Query-time settings of a <see cref="SeismicIndex"/> search, passed per call.</summary>
+/// <summary>Query-time parameters of a <see cref="SeismicIndex"/> search, passed per call (build-time knobs are <see cref="SeismicBuildOptions"/>).</summary>
 public sealed record SeismicSearchParameters
 {
     public const int DefaultQueryCut = 10;
