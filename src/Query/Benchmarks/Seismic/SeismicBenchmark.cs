@@ -15,7 +15,7 @@ using Retrieval.Query.Indexes.Seismic;
 namespace Retrieval.Query.Benchmarks.Seismic;
 
 /// <summary>
-/// The Seismic benchmark (issue 4): on each set, exact exhaustive sparse search (the ground truth), the Lucene.Net
+/// The Seismic benchmark: on each set, exact exhaustive sparse search (the ground truth), the Lucene.Net
 /// 4.8 payload peer and Seismic swept over query_cut x heap_factor, side by side in one process. Sets:
 /// <list type="bullet">
 /// <item>passages: the 395,436 passages (BM25 document vectors from the sparse text encoder) and their queries
@@ -238,7 +238,7 @@ public static class SeismicBenchmark
         foreach (var best in new[] { v.BestWithoutGraph, v.Best })
         {
             if (best is not { } chosen) continue;
-            // The issue's targets as ratios within this run: one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
+            // Speed-ups as ratios within this run (same machine, same process): one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
             var chosenRow = rows.Last(r => r.Dataset == dataset && r.Method == "seismic" && r.Config == chosen.Config);
             string vsLucene = luceneLatency is { } l
                 ? $"; vs Lucene {l.MeanUs / chosenRow.MeanUs:F1}x by mean, {l.P50Us / chosenRow.P50Us:F1}x by p50"
