@@ -10,7 +10,7 @@ namespace Retrieval.Index.Seismic;
 /// A search expands its final top-k documents' neighbours (<see cref="SeismicSearchParameters.KnnRefine"/>), which
 /// recovers true neighbours the pruned block walk missed.
 /// </summary>
-public sealed class KnnGraph
+internal sealed class KnnGraph
 {
     /// <summary>A padding slot (row had fewer than kappa neighbours).</summary>
     public const int NoNeighbour = -1;

@@ -6,12 +6,12 @@ namespace Retrieval.Index.Seismic;
 /// Builds a <see cref="KnnGraph"/> approximately with the finished index itself, as the CIKM 2024 paper does: every
 /// document's full stored vector is searched as a query for its kappa + 1 best documents, and the document itself is
 /// dropped from its answer. Searches run with <see cref="SeismicBuildOptions.KnnBuildQueryCut"/> and
-/// <see cref="SeismicBuildOptions.KnnBuildHeapFactor"/> (default 10 and 0.8; see there for what cheaper settings cost),
+/// <see cref="SeismicBuildOptions.KnnBuildHeapFactor"/> (default 10 and 0.8; see there for what cheaper searches cost),
 /// spread over the build threads.
 /// Documents longer than <see cref="QueryLanes.MaxTerms"/> terms are searched on the gather scoring path, as any long
 /// query is.
 /// </summary>
-public static class KnnGraphBuilder
+internal static class KnnGraphBuilder
 {
     /// <summary>The search each document's neighbours come from, from the build options (no refinement: there is no graph yet).</summary>
     public static SeismicSearchParameters BuildSearch(SeismicBuildOptions options) => new()
@@ -60,7 +60,7 @@ public static class KnnGraphBuilder
                         var slots = neighbours.AsSpan(row * kappa, kappa);
                         slots.Fill(KnnGraph.NoNeighbour);
                         if (length == 0) continue;
-                        int found = index.SearchCore(new SparseVector(terms.AsSpan(0, length), weights.AsSpan(0, length)), k, search,
+                        int found = SeismicSearch.Run(index, new SparseVector(terms.AsSpan(0, length), weights.AsSpan(0, length)), k, search,
                             ids, scores, scratch, ref stats);
                         int kept = 0;
                         for (int i = 0; i < found && kept < kappa; i++)

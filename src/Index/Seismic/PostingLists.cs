@@ -7,7 +7,7 @@ namespace Retrieval.Index.Seismic;
 /// order). Every kept posting of a term sits in exactly one of its blocks. Three flat arrays,
 /// no per-list objects.
 /// </summary>
-public sealed class PostingLists
+internal sealed class PostingLists
 {
     internal PostingLists(int[] termBlockStart, int[] blockDocStart, int[] docIds)
     {
@@ -26,9 +26,6 @@ public sealed class PostingLists
     public long SizeInBytes => (TermBlockStart.LongLength + BlockDocStart.LongLength + DocIds.LongLength) * sizeof(int);
 
     public int BlockCountOf(int term) => TermBlockStart[term + 1] - TermBlockStart[term];
-
-    /// <summary>Documents kept in term <paramref name="term"/>'s list (the sum of its block sizes).</summary>
-    public int ListLength(int term) => BlockDocStart[TermBlockStart[term + 1]] - BlockDocStart[TermBlockStart[term]];
 
     public ReadOnlySpan<int> BlockDocs(int block) => DocIds.AsSpan(BlockDocStart[block], BlockDocStart[block + 1] - BlockDocStart[block]);
 }

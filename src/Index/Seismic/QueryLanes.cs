@@ -9,8 +9,8 @@ namespace Retrieval.Index.Seismic;
 /// to 32 lanes of u16, and a 32-entry weight table (entry 0 = 0, entry j+1 = query weight j) that one two-table
 /// permute turns into per-lane weights. A row's terms are compared against every query term, each match writing the
 /// term's table index into its lane; the gathered weights then multiply the row's values. With the ~10 terms of an
-/// IDF query bag that replaces four 8-wide gathers into a 122 KB dense query (L2 hits, ~35 ns per 30-entry row) by
-/// about two dozen register operations. Per-thread scratch, refilled per query.
+/// IDF query bag that replaces four 8-wide gathers into a 122 KB dense query (L2 hits, one gather per 8 entries) by
+/// about two dozen register operations per 32 entries. Per-thread scratch, refilled per query.
 /// <para>Comparing a row against every query term costs one compare, mask move and merge per query term per 32 row
 /// terms, so a 10-term query spends most of a row's time there. When the query's terms hash without collision into
 /// 64 slots under h(t) = (t x Mul mod 2^16) >> 10 (Mul an odd multiplier found at Set; a 10-term query needs about two

@@ -27,7 +27,7 @@ public enum ForwardValueStorage
 }
 
 /// <summary>
-/// Build-time options of a <see cref="SeismicIndex"/> (query-time settings live in <see cref="SeismicSearchParameters"/>).
+/// Build-time options of a <see cref="SeismicIndex"/> (query-time parameters live in <see cref="SeismicSearchParameters"/>).
 /// Defaults follow the Seismic paper and its reference implementation.
 /// </summary>
 public sealed record SeismicBuildOptions
@@ -117,10 +117,10 @@ public sealed record SeismicBuildOptions
 
     /// <summary>
     /// query_cut of the searches that find each document's neighbours when <see cref="KnnNeighbours"/> > 0 (documents
-    /// as queries have ~3x the terms of a user query). Measured on the 395K passages, kappa 10, 2 cores: 10 / 0.8 (the
-    /// default) builds the graph in ~100 s at graph recall@10 0.59 against exact neighbours; 5 / 0.9 in ~45 s at 0.35,
-    /// costing 0.001-0.003 query recall at qc 5, hf 0.75-0.8 with refinement. Refinement is not very sensitive to graph
-    /// recall: a neighbour that is not among the true top kappa is still a near one.
+    /// as queries have ~3x the terms of a user query). Cheaper graph searches (a lower cut, a higher heap factor) build
+    /// the graph about twice as fast at a much lower graph recall, yet cost query recall only in the third decimal:
+    /// refinement is not very sensitive to graph recall, since a neighbour that is not among the true top kappa is
+    /// still a near one. The default keeps the better query recall (measured: docs/BENCHMARKS.md, Seismic).
     /// </summary>
     public int KnnBuildQueryCut { get; init; } = DefaultKnnBuildQueryCut;
 

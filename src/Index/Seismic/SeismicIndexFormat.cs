@@ -1,7 +1,6 @@
 using Retrieval.Index.Storage;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
@@ -9,9 +8,9 @@ using Retrieval.Index.Formats;
 namespace Retrieval.Index.Seismic;
 
 /// <summary>
-/// The Seismic index directory: manifest.json (format name and version, build parameters, counts, and each binary
-/// file's size and CRC-32C) beside forward.bin (the forward index by row, and each row's input document id),
-/// postings.bin (blocked lists of rows) (blocked lists), summaries.bin
+/// The Seismic index directory: manifest.json (format name and version, build options, counts, and each binary
+/// file's size and CRC-32C; see <see cref="SeismicManifest"/>) beside forward.bin (the forward index by row, and each
+/// row's input document id), postings.bin (blocked lists of rows), summaries.bin
 /// (quantized summaries), when the index has external ids, doc-ids.bin, and when it has a kNN graph, knn.bin
 /// (kappa neighbour rows per row; the manifest's parameters carry knn_neighbours; indexes written before the graph
 /// existed have neither and open with no graph). Binary files use
@@ -130,49 +129,7 @@ public static class SeismicIndexFormat
             File.Delete(knnPath);
         }
 
-        var o = index.Options;
-        var manifest = new JsonObject
-        {
-            ["format"] = FormatName,
-            ["format_version"] = CurrentVersion,
-            ["parameters"] = new JsonObject
-            {
-                ["pruning"] = o.Pruning.ToString(),
-                ["lambda"] = o.Lambda,
-                ["avg_postings"] = o.AvgPostings,
-                ["max_fraction"] = o.MaxFraction,
-                ["centroid_fraction"] = o.CentroidFraction,
-                ["min_cluster_size"] = o.MinClusterSize,
-                ["max_block_factor"] = o.MaxBlockFactor,
-                ["summary_energy"] = o.SummaryEnergy,
-                ["summary_max_entries"] = o.SummaryMaxEntries,
-                ["values"] = o.Values == ForwardValueStorage.Float16 ? "f16" : "f32",
-                ["row_order"] = RowOrderName(o.RowOrder),
-                ["document_components"] = o.DocumentComponents,
-                ["centroid_components"] = o.CentroidComponents,
-                ["seed"] = o.Seed,
-                ["knn_neighbours"] = index.Graph?.Kappa ?? 0,
-                ["knn_build_query_cut"] = o.KnnBuildQueryCut,
-                ["knn_build_heap_factor"] = o.KnnBuildHeapFactor,
-            },
-            ["counts"] = new JsonObject
-            {
-                ["documents"] = index.Count,
-                ["vocabulary"] = index.VocabularySize,
-                ["nonzeros"] = index.Forward.NonZeroCount,
-                ["postings"] = p.PostingCount,
-                ["blocks"] = p.BlockCount,
-                ["summary_components"] = s.ComponentCount,
-                ["summary_entries"] = s.EntryCount,
-            },
-            ["term_ids"] = index.Forward.WideTermIds ? "u32" : "u16",
-            ["summary_widths"] = $"component ids {8 * s.Widths.TermBytes} bits, entry offsets {8 * s.Widths.OffsetBytes} bits, block ids {8 * s.Widths.BlockBytes} bits",
-            ["files"] = files,
-        };
-        using var file = new AtomicFile(Path.Combine(directory, ManifestFile));
-        using (var json = new Utf8JsonWriter(file.Stream, new JsonWriterOptions { Indented = true }))
-            manifest.WriteTo(json);
-        file.Commit();
+        SeismicManifest.Write(index, files, Path.Combine(directory, ManifestFile));
     }
 
     internal static SeismicIndex Read(string directory)
@@ -182,7 +139,7 @@ public static class SeismicIndexFormat
         var manifestPath = Path.Combine(directory, ManifestFile);
         if (!File.Exists(manifestPath))
             throw new RetrievalException(ErrorKind.NotFound, $"{manifestPath}: no manifest.json, so {directory} is not an index directory");
-        var m = ReadManifest(manifestPath);
+        var m = SeismicManifest.Read(manifestPath);
 
         var fwd = OpenFile(directory, ForwardFile, ForwardMagic, m, ForwardSections);
         var offsets = fwd.Section<long>("document offsets");
@@ -287,7 +244,7 @@ public static class SeismicIndexFormat
     }
 
     /// <summary>knn.bin when the manifest lists one (kappa from the manifest must match the file's), validated; else null.</summary>
-    private static KnnGraph? ReadGraph(string directory, Manifest m)
+    private static KnnGraph? ReadGraph(string directory, SeismicManifest m)
     {
         int kappa = m.Options.KnnNeighbours;
         bool listed = m.Files.ContainsKey(KnnGraphFile);
@@ -307,8 +264,6 @@ public static class SeismicIndexFormat
     private const int SummarySections = 8;
     private const int ForwardSections = 3;
 
-    private static string RowOrderName(ForwardRowOrder order) => order == ForwardRowOrder.Input ? "input" : "block-locality";
-
     private static void SectionOf(ChecksummedBinaryFile.Writer w, Array data)
     {
         switch (data)
@@ -323,10 +278,7 @@ public static class SeismicIndexFormat
     private static Array ReadIds(ChecksummedBinaryFile.Reader file, string what) =>
         file.NextElement == ChecksummedBinaryFile.Element.UInt16 ? file.Section<ushort>(what) : file.Section<int>(what);
 
-    private sealed record Manifest(SeismicBuildOptions Options, int Documents, int Vocabulary, long NonZeros, long Postings, int Blocks,
-        bool WideTerms, Dictionary<string, (long Bytes, uint Crc)> Files);
-
-    private static ChecksummedBinaryFile.Reader OpenFile(string directory, string name, string magic, Manifest m, int sections)
+    private static ChecksummedBinaryFile.Reader OpenFile(string directory, string name, string magic, SeismicManifest m, int sections)
     {
         var path = Path.Combine(directory, name);
         if (!m.Files.TryGetValue(name, out var entry))
@@ -336,7 +288,7 @@ public static class SeismicIndexFormat
         return reader;
     }
 
-    private static void ValidateForward(ChecksummedBinaryFile.Reader file, ForwardIndex forward, Manifest m)
+    private static void ValidateForward(ChecksummedBinaryFile.Reader file, ForwardIndex forward, SeismicManifest m)
     {
         int longest = 0;
         for (int d = 0; d < m.Documents; d++) longest = Math.Max(longest, forward.LengthOf(d));
@@ -374,80 +326,4 @@ public static class SeismicIndexFormat
             if (offsets[i] < offsets[i - 1]) throw file.Invalid($"document offsets decrease at entry {i}");
     }
 
-    private static Manifest ReadManifest(string path)
-    {
-        JsonNode? root;
-        try
-        {
-            root = JsonNode.Parse(File.ReadAllText(path));
-        }
-        catch (JsonException e)
-        {
-            throw new DataFormatException(path, $"manifest is not valid JSON: {e.Message}", inner: e);
-        }
-        try
-        {
-            var format = root?["format"]?.GetValue<string>();
-            if (format != FormatName)
-                throw new DataFormatException(path, $"format is '{format}', expected '{FormatName}'", kind: ErrorKind.Incompatible);
-            uint version = root!["format_version"]!.GetValue<uint>();
-            if (version < OldestReadableVersion || version > CurrentVersion)
-                throw new DataFormatException(path, $"format_version {version} is not readable here (supported {OldestReadableVersion}..{CurrentVersion}); rebuild the index",
-                    kind: ErrorKind.Incompatible);
-            var p = root["parameters"]!;
-            var options = new SeismicBuildOptions
-            {
-                Pruning = Enum.Parse<PostingPruning>(p["pruning"]!.GetValue<string>()),
-                Lambda = p["lambda"]!.GetValue<int>(),
-                AvgPostings = p["avg_postings"]!.GetValue<double>(),
-                MaxFraction = p["max_fraction"]!.GetValue<double>(),
-                CentroidFraction = p["centroid_fraction"]!.GetValue<double>(),
-                MinClusterSize = p["min_cluster_size"]!.GetValue<int>(),
-                MaxBlockFactor = p["max_block_factor"]!.GetValue<double>(),
-                SummaryEnergy = p["summary_energy"]!.GetValue<double>(),
-                SummaryMaxEntries = p["summary_max_entries"]!.GetValue<int>(),
-                Values = p["values"]!.GetValue<string>() switch
-                {
-                    "f16" => ForwardValueStorage.Float16,
-                    "f32" => ForwardValueStorage.Float32,
-                    var other => throw new DataFormatException(path, $"values '{other}' is not f16 or f32"),
-                },
-                RowOrder = p["row_order"]!.GetValue<string>() switch
-                {
-                    "input" => ForwardRowOrder.Input,
-                    "block-locality" => ForwardRowOrder.BlockLocality,
-                    var other => throw new DataFormatException(path, $"row_order '{other}' is not input or block-locality"),
-                },
-                DocumentComponents = p["document_components"]!.GetValue<int>(),
-                CentroidComponents = p["centroid_components"]!.GetValue<int>(),
-                Seed = p["seed"]!.GetValue<int>(),
-                // Absent in indexes written before the kNN graph existed: no graph.
-                KnnNeighbours = p["knn_neighbours"]?.GetValue<int>() ?? 0,
-                KnnBuildQueryCut = p["knn_build_query_cut"]?.GetValue<int>() ?? SeismicBuildOptions.DefaultKnnBuildQueryCut,
-                KnnBuildHeapFactor = p["knn_build_heap_factor"]?.GetValue<float>() ?? SeismicBuildOptions.DefaultKnnBuildHeapFactor,
-            };
-            if (options.KnnNeighbours < 0 || options.KnnNeighbours > SeismicBuildOptions.MaxKnnNeighbours)
-                throw new DataFormatException(path, $"knn_neighbours {options.KnnNeighbours} is outside [0, {SeismicBuildOptions.MaxKnnNeighbours}]");
-            var c = root["counts"]!;
-            var files = new Dictionary<string, (long, uint)>(StringComparer.Ordinal);
-            foreach (var f in root["files"]!.AsArray())
-                files[f!["name"]!.GetValue<string>()] = (f["bytes"]!.GetValue<long>(),
-                    uint.Parse(f["crc32c"]!.GetValue<string>(), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
-            var wide = root["term_ids"]!.GetValue<string>() switch
-            {
-                "u16" => false,
-                "u32" => true,
-                var other => throw new DataFormatException(path, $"term_ids '{other}' is not u16 or u32"),
-            };
-            var m = new Manifest(options, c["documents"]!.GetValue<int>(), c["vocabulary"]!.GetValue<int>(), c["nonzeros"]!.GetValue<long>(),
-                c["postings"]!.GetValue<long>(), c["blocks"]!.GetValue<int>(), wide, files);
-            if (m.Documents < 0 || m.Vocabulary < 0 || m.Blocks < 0 || (!wide && m.Vocabulary > ushort.MaxValue + 1))
-                throw new DataFormatException(path, $"counts out of range: {m.Documents} documents, {m.Vocabulary} terms, {m.Blocks} blocks");
-            return m;
-        }
-        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or ArgumentException or OverflowException)
-        {
-            throw new DataFormatException(path, $"manifest is missing a field or has one of the wrong type: {e.Message}", inner: e);
-        }
-    }
 }

@@ -43,7 +43,7 @@ internal sealed class SeismicScratch
         return _globalScores.AsSpan(0, blocks);
     }
 
-    /// <summary>Located summary runs of the query's cut lists (see SeismicIndex.LocateSummaries); grows to the largest query seen.</summary>
+    /// <summary>Located summary runs of the query's cut lists (see <see cref="SummaryLocation"/>); grows to the largest query seen.</summary>
     public SummaryRun[] SummaryRuns { get; private set; } = new SummaryRun[256];
 
     /// <summary>Cut slot c owns [RunStarts[c], RunStarts[c+1]) of <see cref="SummaryRuns"/> (one run per query term at most).</summary>

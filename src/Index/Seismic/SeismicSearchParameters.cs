@@ -3,7 +3,7 @@ using Retrieval.Index.Errors;
 
 namespace Retrieval.Index.Seismic;
 
-/// <summary>Query-time settings of a <see cref="SeismicIndex"/> search, passed per call.</summary>
+/// <summary>Query-time parameters of a <see cref="SeismicIndex"/> search, passed per call (build-time knobs are <see cref="SeismicBuildOptions"/>).</summary>
 public sealed record SeismicSearchParameters
 {
     public const int DefaultQueryCut = 10;
@@ -29,8 +29,8 @@ public sealed record SeismicSearchParameters
     /// Makes the heap test stricter for lighter query terms: the list at position c of the cut (0 = the heaviest
     /// query term) skips blocks below HeapFactor x (1 + HeapFactorGrowth x c) times the k-th best score. A top
     /// document almost always holds the query's heaviest terms, so by the time the lighter terms' lists come up most
-    /// of what their blocks add is already in the heap; on the BM25 passages a growth of 0.1 with query_cut 8 reaches
-    /// recall 0.95 scoring about 10% fewer documents than any plain heap factor. 0 (the default) is the paper's rule.
+    /// of what their blocks add is already in the heap, and a small growth reaches a given recall scoring fewer
+    /// documents than any plain heap factor (measured: docs/BENCHMARKS.md, Seismic). 0 (the default) is the paper's rule.
     /// </summary>
     public float HeapFactorGrowth { get; init; }
 

@@ -79,7 +79,7 @@ public sealed class SeismicSegmentIndex(SeismicIndex index, SeismicSearchParamet
         int n = indices.Length;
         while (n > 0 && indices[n - 1] >= index.VocabularySize) n--;
         if (n == 0) return 0;
-        return index.SearchOne(new SparseVector(indices.AsSpan(0, n), query.Values.AsSpan(0, n)), k, rows, scores, parameters);
+        return index.SearchOne(new SparseVector(indices.AsSpan(0, n), query.Values.AsSpan(0, n)), k, parameters, rows, scores);
     }
     public void Dispose() { }
 }

@@ -169,9 +169,9 @@ public class SeismicKnnGraphTests
         var scores = new float[10];
         var p = new SeismicSearchParameters { QueryCut = 3, HeapFactor = 1f };
         var stats = new SeismicQueryStats();
-        for (int q = 0; q < Queries.RowCount; q++) index.SearchOne(Queries.Row(q), 10, ids, scores, p, ref stats);
+        for (int q = 0; q < Queries.RowCount; q++) index.SearchOne(Queries.Row(q), 10, p, ids, scores, ref stats);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int q = 0; q < Queries.RowCount; q++) index.SearchOne(Queries.Row(q), 10, ids, scores, p, ref stats);
+        for (int q = 0; q < Queries.RowCount; q++) index.SearchOne(Queries.Row(q), 10, p, ids, scores, ref stats);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.True(stats.KnnDocumentsScored > 0);
     }

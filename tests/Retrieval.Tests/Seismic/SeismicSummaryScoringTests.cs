@@ -140,7 +140,7 @@ public class SeismicSummaryScoringTests
             var order = new long[terms.Length];
             for (int i = 0; i < terms.Length; i++) order[i] = ((long)(int.MaxValue - BitConverter.SingleToInt32Bits(weights[i])) << 32) | (uint)i;
             Array.Sort(order);
-            index.LocateSummaries(terms, order.AsSpan(0, n), scratch);
+            SummaryLocation.Locate(index, terms, order.AsSpan(0, n), scratch);
             for (int c = 0; c < n; c++)
             {
                 int term = terms[(int)(uint)order[c]];

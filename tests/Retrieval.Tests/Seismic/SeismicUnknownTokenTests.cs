@@ -9,7 +9,7 @@ using Retrieval.Tests.Support;
 namespace Retrieval.Tests.Seismic;
 
 /// <summary>
-/// Unknown tokens (issue 4, item 8): tokens outside the vocabulary are dropped but counted, for JSONL vectors (token
+/// Unknown tokens: tokens outside the vocabulary are dropped but counted, for JSONL vectors (token
 /// strings) and raw text (WordPiece [UNK]), in the API, the build report and the search log; a query made only of
 /// unknown tokens searches as an empty query (padding, not an error).
 /// </summary>

@@ -84,18 +84,18 @@ public static class BuildSeismicCommand
             if (parse.GetValue(knnBuildHeapFactor) is float khf) options = options with { KnnBuildHeapFactor = khf };
             options.Validate();
 
-            string kind = parse.GetValue(format) ?? InferFormat(path);
+            var kind = InputFormat(path, parse.GetValue(format));
             var details = new List<ReportField>();
             var clock = Stopwatch.StartNew();
             SeismicIndex index;
             switch (kind)
             {
-                case "csr":
+                case SparseInputFormat.Csr:
                     progress.Log($"reading BigANN sparse CSR {path}");
                     index = SeismicIndex.Build(SparseCsrFile.Read(path), options);
                     index.Save(dir);
                     break;
-                case "jsonl":
+                case SparseInputFormat.Jsonl:
                 {
                     progress.Log($"reading Seismic JSONL {path} (bert-base-uncased vocabulary)");
                     var data = SeismicJsonlFile.Read(path, BertVocabulary.BertBaseUncased);
@@ -107,7 +107,7 @@ public static class BuildSeismicCommand
                     index.Save(dir);
                     break;
                 }
-                case "text":
+                case SparseInputFormat.Text:
                 {
                     progress.Log($"reading text {path} and encoding BM25 document vectors");
                     var texts = TsvTextFile.Read(path);
@@ -121,28 +121,28 @@ public static class BuildSeismicCommand
                     break;
                 }
                 default:
-                    throw new UsageException($"unknown input format '{kind}': expected csr, jsonl or text");
+                    throw new ArgumentOutOfRangeException(nameof(kind), kind, "unhandled sparse input format");
             }
             double seconds = clock.Elapsed.TotalSeconds;
             var stats = index.BuildStats!;
             details.AddRange(
             [
                 new("index", "seismic"),
-                new("input_format", kind),
+                new("input_format", kind.ToName()),
                 new("documents", index.Count),
                 new("empty_documents", stats.EmptyDocuments),
                 new("vocabulary", index.VocabularySize),
-                new("nonzeros", index.Forward.NonZeroCount),
+                new("nonzeros", index.NonZeroCount),
                 new("postings_kept", stats.PostingCount),
                 new("blocks", stats.BlockCount),
                 new("summary_entries", stats.SummaryEntryCount),
-                new("forward_bytes", index.Forward.SizeInBytes),
-                new("list_bytes", index.Postings.SizeInBytes),
-                new("summary_bytes", index.Summaries.SizeInBytes),
+                new("forward_bytes", index.ForwardBytes),
+                new("list_bytes", index.ListBytes),
+                new("summary_bytes", index.SummaryBytes),
                 new("index_build_seconds", stats.BuildSeconds),
-                new("knn_neighbours", index.Graph?.Kappa ?? 0),
+                new("knn_neighbours", index.KnnNeighbours),
                 new("knn_graph_seconds", stats.KnnGraphSeconds),
-                new("knn_graph_bytes", index.Graph?.SizeInBytes ?? 0),
+                new("knn_graph_bytes", index.KnnGraphBytes),
             ]);
             results.Add(new BuildReport
             {
@@ -157,16 +157,15 @@ public static class BuildSeismicCommand
         return command;
     }
 
-    private static string InferFormat(string path)
+    /// <summary>The input format: --format when given, else the file's extension (see <see cref="SparseInputFormats"/>).</summary>
+    private static SparseInputFormat InputFormat(string path, string? given)
     {
-        var name = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path;
-        var ext = Path.GetExtension(name).ToLowerInvariant();
-        return ext switch
-        {
-            ".csr" => "csr",
-            ".jsonl" or ".json" => "jsonl",
-            ".tsv" or ".txt" => "text",
-            _ => throw new UsageException($"cannot tell the format of {path} from its extension; give --format csr|jsonl|text"),
-        };
+        if (given is not null)
+            return SparseInputFormats.TryParse(given, out var named)
+                ? named
+                : throw new UsageException($"unknown input format '{given}': expected {SparseInputFormats.Names}");
+        return SparseInputFormats.TryFromPath(path, out var inferred)
+            ? inferred
+            : throw new UsageException($"cannot tell the format of {path} from its extension; give --format csr|jsonl|text");
     }
 }

@@ -140,7 +140,7 @@ public static class SearchCommand
             float? heap = parse.GetValue(heapFactor);
             float? growth = parse.GetValue(heapFactorGrowth);
             SeismicBlockOrder? order = parse.GetValue(blockOrder) is { } orderName ? SeismicSearchParameters.ParseBlockOrder(orderName) : null;
-            var knobs = new SeismicKnobs(cut, heap, growth, order, parse.GetValue(noKnnRefine) ? false : null, parse.GetValue(knnExpand));
+            var flags = new SeismicParameterFlags(cut, heap, growth, order, parse.GetValue(noKnnRefine) ? false : null, parse.GetValue(knnExpand));
             if (parse.GetValue(queryText) is { } textPath)
             {
                 using var opened = IndexRegistry.Default.Open(indexDir!);
@@ -150,7 +150,7 @@ public static class SearchCommand
                 var textQueries = seismicText.EncodeQueryTexts(limit is int n && n < texts.Count ? texts.Texts[..n] : texts.Texts, out long unknownTokens);
                 progress.Log($"{textQueries.Count} query texts encoded; unknown tokens ([UNK], dropped): {unknownTokens}");
                 var textRun = new SearchRun(parse.GetValue(k), parse.GetValue(threads), null, progress);
-                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), knobs))
+                foreach (var setting in SettingsFor(seismicText, parse.GetValue(sweep), flags))
                     results.Add(textRun.Measure(seismicText, textQueries, setting));
                 results.Flush();
                 return ExitCodes.Success;
@@ -171,7 +171,7 @@ public static class SearchCommand
             spannOptions.Apply(parse, searched);
             var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
                 inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
-            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), knobs))
+            foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), flags))
                 results.Add(run.Measure(searched, inputs.Queries, setting));
 
             if (indexDir is not null && parse.GetValue(exactBaseline))
@@ -185,24 +185,38 @@ public static class SearchCommand
         return command;
     }
 
-    /// <summary>Seismic knobs given on the command line (null = not given).</summary>
-    private sealed record SeismicKnobs(int? QueryCut, float? HeapFactor, float? HeapFactorGrowth, SeismicBlockOrder? BlockOrder,
+    /// <summary>Seismic search parameters given as command-line flags (null = not given).</summary>
+    private sealed record SeismicParameterFlags(int? QueryCut, float? HeapFactor, float? HeapFactorGrowth, SeismicBlockOrder? BlockOrder,
         bool? KnnRefine, int? KnnExpand)
     {
-        /// <summary>Knobs that pick a point of the query_cut x heap_factor grid (a sweep runs its own).</summary>
-        public bool GridKnobs => QueryCut is not null || HeapFactor is not null || HeapFactorGrowth is not null;
-        /// <summary>Knobs a sweep applies to each of its settings.</summary>
-        public bool SweepKnobs => BlockOrder is not null || KnnRefine is not null || KnnExpand is not null;
+        /// <summary>Flags that pick a point of the query_cut x heap_factor grid (a sweep runs its own).</summary>
+        public bool GridFlags => QueryCut is not null || HeapFactor is not null || HeapFactorGrowth is not null;
+        /// <summary>Flags a sweep applies to each of its settings.</summary>
+        public bool SweepFlags => BlockOrder is not null || KnnRefine is not null || KnnExpand is not null;
+
+        /// <summary><paramref name="parameters"/> with every given flag applied, validated.</summary>
+        public SeismicSearchParameters ApplyTo(SeismicSearchParameters parameters)
+        {
+            var p = parameters;
+            if (QueryCut is int cut) p = p with { QueryCut = cut };
+            if (HeapFactor is float factor) p = p with { HeapFactor = factor };
+            if (HeapFactorGrowth is float growth) p = p with { HeapFactorGrowth = growth };
+            if (BlockOrder is { } order) p = p with { BlockOrder = order };
+            if (KnnRefine is bool refine) p = p with { KnnRefine = refine };
+            if (KnnExpand is int expand) p = p with { KnnExpand = expand };
+            p.Validate();
+            return p;
+        }
     }
 
-    /// <summary>The settings to run: the sweep, or the index's default with any Seismic knobs applied.</summary>
-    private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, SeismicKnobs knobs)
+    /// <summary>The settings to run: the sweep, or the index's default with any Seismic flags applied.</summary>
+    private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, SeismicParameterFlags flags)
     {
         if (index is Retrieval.Query.Indexes.Seismic.SeismicSearchIndex)
         {
-            if (sweep && knobs.GridKnobs)
+            if (sweep && flags.GridFlags)
                 throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor/--heap-factor-growth");
-            if (sweep && knobs.SweepKnobs)
+            if (sweep && flags.SweepFlags)
             {
                 var adjusted = new List<SearchSettings>();
                 foreach (var setting in index.SweepSettings)
@@ -212,19 +226,13 @@ public static class SearchCommand
                         adjusted.Add(setting);
                         continue;
                     }
-                    var p = s.Parameters;
-                    if (knobs.BlockOrder is { } order) p = p with { BlockOrder = order };
-                    if (knobs.KnnRefine is bool refine) p = p with { KnnRefine = refine };
-                    if (knobs.KnnExpand is int expand) p = p with { KnnExpand = expand };
-                    p.Validate();
-                    adjusted.Add(s with { Parameters = p });
+                    adjusted.Add(s with { Parameters = flags.ApplyTo(s.Parameters) });
                 }
                 return adjusted;
             }
-            return sweep ? index.SweepSettings : [Retrieval.Query.Indexes.Seismic.SeismicSearchIndex.Settings(knobs.QueryCut, knobs.HeapFactor,
-                knobs.BlockOrder, knobs.KnnRefine, knobs.HeapFactorGrowth, knobs.KnnExpand)];
+            return sweep ? index.SweepSettings : [new Retrieval.Query.Indexes.Seismic.SeismicSearchSettings(flags.ApplyTo(SeismicSearchParameters.Default))];
         }
-        if (knobs.GridKnobs || knobs.SweepKnobs)
+        if (flags.GridFlags || flags.SweepFlags)
             throw new UsageException($"--query-cut, --heap-factor, --heap-factor-growth, --block-order, --no-knn-refine and --knn-expand are Seismic settings; the {index.Kind} index does not take them");
         return sweep ? index.SweepSettings : [index.DefaultSettings];
     }

@@ -7,7 +7,10 @@ using Retrieval.Query.Indexes;
 
 namespace Retrieval.Query.Indexes.Seismic;
 
-/// <summary>Seismic's query-time knobs as the CLI's per-call settings (query_cut, heap_factor, heap_factor_growth, block_order).</summary>
+/// <summary>
+/// <see cref="SeismicSearchParameters"/> as the query layer's per-call <see cref="SearchSettings"/> (what <see cref="ISearchIndex"/>
+/// passes per search, and what a report lists: query_cut, heap_factor, heap_factor_growth, block_order, knn_refine, knn_expand).
+/// </summary>
 public sealed record SeismicSearchSettings(SeismicSearchParameters Parameters) : SearchSettings
 {
     public override IReadOnlyList<ReportField> Describe() =>
@@ -60,7 +63,7 @@ public sealed class SeismicSearchIndex : ISearchIndex
     public long? BytesOnDisk => SeismicIndexFormat.DirectorySize(_directory) +
         (Text is null ? 0 : new FileInfo(Path.Combine(_directory, SeismicTextIndex.StatisticsFile)).Length);
     /// <summary>Exact inner products of the stored weights: exact for float32 storage, float16-rounded otherwise.</summary>
-    public bool ScoresAreExact => Index.Forward.ValueStorage == ForwardValueStorage.Float32;
+    public bool ScoresAreExact => Index.ValueStorage == ForwardValueStorage.Float32;
     public SearchSettings DefaultSettings { get; } = new SeismicSearchSettings(SeismicSearchParameters.Default);
 
     public IReadOnlyList<SearchSettings> SweepSettings
@@ -73,21 +76,6 @@ public sealed class SeismicSearchIndex : ISearchIndex
                     settings.Add(new SeismicSearchSettings(new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap }));
             return settings;
         }
-    }
-
-    /// <summary>Settings with the given knobs (null keeps the default), validated.</summary>
-    public static SeismicSearchSettings Settings(int? queryCut, float? heapFactor, SeismicBlockOrder? blockOrder = null, bool? knnRefine = null,
-        float? heapFactorGrowth = null, int? knnExpand = null)
-    {
-        var p = SeismicSearchParameters.Default;
-        if (knnRefine is bool refine) p = p with { KnnRefine = refine };
-        if (queryCut is int qc) p = p with { QueryCut = qc };
-        if (heapFactor is float hf) p = p with { HeapFactor = hf };
-        if (heapFactorGrowth is float g) p = p with { HeapFactorGrowth = g };
-        if (knnExpand is int expand) p = p with { KnnExpand = expand };
-        if (blockOrder is { } order) p = p with { BlockOrder = order };
-        p.Validate();
-        return new SeismicSearchSettings(p);
     }
 
     /// <summary>Query texts as sparse query vectors with this index's corpus statistics (a text-built index only).</summary>
@@ -103,7 +91,7 @@ public sealed class SeismicSearchIndex : ISearchIndex
     }
 
     public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores) =>
-        Index.SearchOne(SparseOf(queries).Row(query), k, ids, scores, ParametersOf(settings));
+        Index.SearchOne(SparseOf(queries).Row(query), k, ParametersOf(settings), ids, scores);
 
     public SearchResults SearchBatch(QuerySet queries, int k, SearchSettings settings, int threads) =>
         Index.Search(SparseOf(queries), k, ParametersOf(settings), threads);

@@ -15,7 +15,7 @@ using Retrieval.Query.Indexes.Seismic;
 namespace Retrieval.Bench.Benchmarks.Seismic;
 
 /// <summary>
-/// The Seismic benchmark (issue 4): on each set, exact exhaustive sparse search (the ground truth), the Lucene.Net
+/// The Seismic benchmark: on each set, exact exhaustive sparse search (the ground truth), the Lucene.Net
 /// 4.8 payload peer and Seismic swept over query_cut x heap_factor, side by side in one process. Sets:
 /// <list type="bullet">
 /// <item>passages: the 395,436 passages (BM25 document vectors from the sparse text encoder) and their queries
@@ -208,7 +208,7 @@ public static class SeismicBenchmark
                     {
                         var index = v.Index;
                         var work1 = new SeismicQueryStats();
-                        var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, p, ref work1),
+                        var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, p, ids, scores, ref work1),
                             () => work1 = new SeismicQueryStats());
                         clock.Restart();
                         index.Search(seismicInput.Queries, k, p, options.Threads);
@@ -217,18 +217,18 @@ public static class SeismicBenchmark
                         string config = $"{ConfigName(p)}{orderSuffix}{v.Suffix}";
                         rows.Add(new SeismicBenchmarkRow(dataset, "seismic", config, recall, ndcg?.Invoke(one.Results), one.Latency.MeanUs,
                             one.Latency.P50Us, one.Latency.P99Us, one.Qps, batchQps, (double)work1.DocumentsScored / Math.Max(1, work1.Queries),
-                            index.Forward.SizeInBytes, index.Postings.SizeInBytes, index.Summaries.SizeInBytes, v.DiskBytes, v.Stats.BuildSeconds,
+                            index.ForwardBytes, index.ListBytes, index.SummaryBytes, v.DiskBytes, v.Stats.BuildSeconds,
                             v.PeakBuildBytes, v.ResidentBytes));
                         double perQuery = Math.Max(1, work1.Queries);
-                        string knnWork = index.Graph is not null && refine ? $", {work1.KnnDocumentsScored / perQuery:F0} of them graph neighbours" : "";
+                        string knnWork = index.KnnNeighbours > 0 && refine ? $", {work1.KnnDocumentsScored / perQuery:F0} of them graph neighbours" : "";
                         log?.Report($"{dataset}: seismic {config} ({buildConfig}): recall {recall:F4}, {one.Latency.MeanUs:F0} us/query, " +
                             $"{work1.DocumentsScored / perQuery:F0} documents scored{knnWork}");
                         // With a graph, the runs without refinement are tracked apart: the note compares both bests.
-                        var current = index.Graph is not null && !refine ? v.BestWithoutGraph : v.Best;
+                        var current = index.KnnNeighbours > 0 && !refine ? v.BestWithoutGraph : v.Best;
                         bool better = current is null
                             || (recall >= 0.95 && (current.Value.Recall < 0.95 || one.Qps > current.Value.Qps))
                             || (recall < 0.95 && current.Value.Recall < 0.95 && recall > current.Value.Recall);
-                        if (better && index.Graph is not null && !refine) v.BestWithoutGraph = (p, recall, one.Qps, config);
+                        if (better && index.KnnNeighbours > 0 && !refine) v.BestWithoutGraph = (p, recall, one.Qps, config);
                         else if (better) v.Best = (p, recall, one.Qps, config);
                     }
                 }
@@ -238,7 +238,7 @@ public static class SeismicBenchmark
         foreach (var best in new[] { v.BestWithoutGraph, v.Best })
         {
             if (best is not { } chosen) continue;
-            // The issue's targets as ratios within this run: one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
+            // Speed-ups as ratios within this run (same machine, same process): one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
             var chosenRow = rows.Last(r => r.Dataset == dataset && r.Method == "seismic" && r.Config == chosen.Config);
             string vsLucene = luceneLatency is { } l
                 ? $"; vs Lucene {l.MeanUs / chosenRow.MeanUs:F1}x by mean, {l.P50Us / chosenRow.P50Us:F1}x by p50"
@@ -260,7 +260,7 @@ public static class SeismicBenchmark
             {
                 var index = variants[i].Index;
                 var s = new SeismicQueryStats();
-                var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, ids, scores, timed, ref s),
+                var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, timed, ids, scores, ref s),
                     () => s = new SeismicQueryStats());
                 if (fastest[i] is { } f && f.DocumentSeconds <= s.DocumentSeconds) continue;
                 fastest[i] = s;
@@ -327,18 +327,18 @@ public static class SeismicBenchmark
         var (index, residentBytes, openSeconds, openPeak) = OpenMeasured(dir);
         notes.Add($"{dataset}{suffix}: seismic index opened from disk in {openSeconds:F2} s; resident (managed heap growth) " +
             $"{residentBytes / 1048576.0:F1} MiB vs {disk / 1048576.0:F1} MiB on disk; process peak RSS during open {openPeak / 1048576.0:F0} MiB; " +
-            $"{index.HugePageBytes / 1048576.0:F0} MiB on 2 MiB pages (forward {index.Forward.HugePageBytes / 1048576.0:F0} MiB)");
+            $"{index.HugePageBytes / 1048576.0:F0} MiB on 2 MiB pages (forward {index.ForwardHugePageBytes / 1048576.0:F0} MiB)");
         log?.Report($"{dataset}{suffix}: seismic built in {stats.BuildSeconds:F1} s: {stats.PostingCount} postings kept of {docs.NonZeroCount}, " +
             $"{stats.BlockCount} blocks, {stats.SummaryEntryCount} summary entries");
-        if (index.Graph is { } graph)
+        if (index.KnnNeighbours > 0)
         {
             var clock = Stopwatch.StartNew();
             double graphRecall = KnnGraphRecall.Measure(index, options.GraphRecallSample, seed: 1, options.Threads);
             string line = string.Create(CultureInfo.InvariantCulture,
-                $"{dataset}{suffix}: kNN graph kappa={graph.Kappa} built in {stats.KnnGraphSeconds:F1} s of {stats.BuildSeconds:F1} s " +
+                $"{dataset}{suffix}: kNN graph kappa={index.KnnNeighbours} built in {stats.KnnGraphSeconds:F1} s of {stats.BuildSeconds:F1} s " +
                 $"(each document searched at qc={build.KnnBuildQueryCut} hf={build.KnnBuildHeapFactor}, k=kappa+1, " +
-                $"{Math.Max(1, build.Threads == 0 ? Environment.ProcessorCount : build.Threads)} threads); {graph.SizeInBytes / 1048576.0:F1} MiB; " +
-                $"graph recall@{graph.Kappa} vs exact neighbours {graphRecall:F4} on {Math.Min(options.GraphRecallSample, index.Count)} sampled rows " +
+                $"{Math.Max(1, build.Threads == 0 ? Environment.ProcessorCount : build.Threads)} threads); {index.KnnGraphBytes / 1048576.0:F1} MiB; " +
+                $"graph recall@{index.KnnNeighbours} vs exact neighbours {graphRecall:F4} on {Math.Min(options.GraphRecallSample, index.Count)} sampled rows " +
                 $"(measured in {clock.Elapsed.TotalSeconds:F1} s)");
             notes.Add(line);
             log?.Report(line);
