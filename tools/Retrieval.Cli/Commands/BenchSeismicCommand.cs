@@ -15,24 +15,24 @@ public static class BenchSeismicCommand
 {
     public static Command Create(CliHost host)
     {
-        var sets = new Option<string>("--sets") { Description = "Comma-separated sets: toy, scifact, passages.", DefaultValueFactory = _ => "toy,scifact,passages" };
+        var sets = ListOptions.Strings("--sets", ["toy", "scifact", "passages"], "Sets to run: toy, scifact, passages.", helpName: "SET,SET,...");
         var maxQueries = new Option<int>("--max-queries") { Description = "Passage queries searched and timed (0 = all 10,000).", HelpName = "N", DefaultValueFactory = _ => SeismicBenchmarkOptions.DefaultQueryCount };
         var maxPassages = new Option<int>("--max-passages") { Description = "Passages indexed (0 = all 395,436).", HelpName = "N", DefaultValueFactory = _ => 0 };
-        var queryCuts = new Option<string?>("--query-cuts") { Description = "Sweep: comma-separated query_cut values (default 3,5,8,12).", HelpName = "LIST" };
-        var heapFactors = new Option<string?>("--heap-factors") { Description = "Sweep: comma-separated heap_factor values (default 0.6,0.65,0.7,0.75,0.8,0.9,1).", HelpName = "LIST" };
-        var heapFactorGrowths = new Option<string?>("--heap-factor-growths") { Description = "Sweep: comma-separated heap factor growths per cut position (list c skips below heap_factor x (1 + growth x c) x the k-th score; default 0).", HelpName = "LIST" };
+        var queryCuts = ListOptions.Ints("--query-cuts", [.. Defaults.QueryCuts], "Sweep: query_cut values.");
+        var heapFactors = ListOptions.Floats("--heap-factors", [.. Defaults.HeapFactors], "Sweep: heap_factor values.");
+        var heapFactorGrowths = ListOptions.Floats("--heap-factor-growths", [.. Defaults.HeapFactorGrowths], "Sweep: heap factor growths per cut position (list c skips below heap_factor x (1 + growth x c) x the k-th score).");
         var avgPostings = new Option<double?>("--avg-postings") { Description = "Passages build: global posting budget per vocabulary term (default 150).", HelpName = "AVG" };
         var maxFraction = new Option<double?>("--max-fraction") { Description = "Passages build: per-list cap as a multiple of --avg-postings (default 10).", HelpName = "F" };
         var summaryEnergy = new Option<double?>("--summary-energy") { Description = "Summary alpha for every set (default 0.4).", HelpName = "ALPHA" };
         var centroidFraction = new Option<double?>("--centroid-fraction") { Description = "Passages build: centroids per list as a fraction of its length (default 0.1).", HelpName = "F" };
         var maxBlockFactor = new Option<double?>("--max-block-factor") { Description = "Passages build: clusters above this multiple of the mean block size are cut by the list term's weight (default 1.5).", HelpName = "F" };
         var summaryMaxEntries = new Option<int?>("--summary-max-entries") { Description = "Passages build: at most N entries per block summary (default 0 = no cap).", HelpName = "N" };
-        var rowOrders = new Option<string>("--row-orders") { Description = "Forward row orders to build and sweep, comma-separated: block-locality (default), input.", HelpName = "LIST", DefaultValueFactory = _ => "block-locality" };
+        var rowOrders = ListOptions.Strings("--row-orders", ["block-locality"], "Forward row orders to build and sweep: block-locality, input.", helpName: "ORDER,ORDER,...");
         var noLucene = new Option<bool>("--no-lucene") { Description = "Skip the Lucene.Net peer (its build takes minutes on the passages)." };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Index the score-preserving sqrt(idf) split of the BM25 text vectors." };
-        var blockOrders = new Option<string?>("--block-orders") { Description = "Sweep: comma-separated block visiting orders: list (each list in stored order), list-best-first, global (all cut lists' blocks in one summary-score order). Default: the search default.", HelpName = "LIST" };
+        var blockOrders = new Option<string[]?>("--block-orders") { Description = "Sweep: block visiting orders: list (each list in stored order), list-best-first, global (all cut lists' blocks in one summary-score order). Default: the search default.", HelpName = "ORDER,ORDER,...", AllowMultipleArgumentsPerToken = true, CustomParser = r => [.. r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))] };
         var knn = new Option<int>("--knn") { Description = "kNN graph neighbours per document (kappa) for the passages and SciFact builds (default 0 = no graph); with a graph every configuration runs with and without refinement.", HelpName = "N", DefaultValueFactory = _ => 0 };
-        var knnExpand = new Option<string?>("--knn-expand") { Description = "With --knn: comma-separated neighbours expanded per heap document, each swept (0 = all kappa; default 0).", HelpName = "LIST" };
+        var knnExpand = ListOptions.Ints("--knn-expand", [.. Defaults.KnnExpands], "With --knn: neighbours expanded per heap document, each swept (0 = all kappa).", minimum: 0);
         var knnBuildQueryCut = new Option<int?>("--knn-build-query-cut") { Description = $"With --knn: query_cut of the searches that build the graph (default {SeismicBuildOptions.DefaultKnnBuildQueryCut}).", HelpName = "N" };
         var knnBuildHeapFactor = new Option<float?>("--knn-build-heap-factor") { Description = $"With --knn: heap_factor of the searches that build the graph (default {SeismicBuildOptions.DefaultKnnBuildHeapFactor.ToString(CultureInfo.InvariantCulture)}).", HelpName = "F" };
         var graphSample = new Option<int>("--graph-recall-sample") { Description = "Rows sampled to measure the kNN graph's recall against exact neighbours (default 200).", HelpName = "N", DefaultValueFactory = _ => 200 };
@@ -81,25 +81,25 @@ public static class BenchSeismicCommand
             }
             var options = defaults with
             {
-                Datasets = Split(parse.GetValue(sets)!, s => s),
+                Datasets = parse.GetValue(sets)!,
                 MaxQueries = parse.GetValue(maxQueries),
                 MaxPassages = parse.GetValue(maxPassages),
-                QueryCuts = parse.GetValue(queryCuts) is { } qc ? Split(qc, s => int.Parse(s, CultureInfo.InvariantCulture)) : defaults.QueryCuts,
-                HeapFactors = parse.GetValue(heapFactors) is { } hf ? Split(hf, s => float.Parse(s, CultureInfo.InvariantCulture)) : defaults.HeapFactors,
-                HeapFactorGrowths = parse.GetValue(heapFactorGrowths) is { } hg ? Split(hg, s => float.Parse(s, CultureInfo.InvariantCulture)) : defaults.HeapFactorGrowths,
+                QueryCuts = parse.GetValue(queryCuts)!,
+                HeapFactors = parse.GetValue(heapFactors)!,
+                HeapFactorGrowths = parse.GetValue(heapFactorGrowths)!,
                 PassagesBuild = passagesBuild,
                 SciFactBuild = sciFactBuild,
                 IncludeLucene = !parse.GetValue(noLucene),
-                RowOrders = Split(parse.GetValue(rowOrders)!, s => s switch
+                RowOrders = Parse(parse.GetValue(rowOrders)!, s => s switch
                 {
                     "input" => ForwardRowOrder.Input,
                     "block-locality" => ForwardRowOrder.BlockLocality,
                     _ => throw new FormatException($"--row-orders: '{s}' is not input or block-locality"),
                 }),
                 IdfSplit = parse.GetValue(idfSplit),
-                BlockOrders = parse.GetValue(blockOrders) is { } bo ? Split(bo, SeismicSearchParameters.ParseBlockOrder) : defaults.BlockOrders,
+                BlockOrders = parse.GetValue(blockOrders) is { Length: > 0 } bo ? Parse(bo, SeismicSearchParameters.ParseBlockOrder) : defaults.BlockOrders,
                 KnnNeighbours = parse.GetValue(knn),
-                KnnExpands = parse.GetValue(knnExpand) is { } ke ? Split(ke, s => int.Parse(s, CultureInfo.InvariantCulture)) : defaults.KnnExpands,
+                KnnExpands = parse.GetValue(knnExpand)!,
                 GraphRecallSample = parse.GetValue(graphSample),
                 WorkDirectory = parse.GetValue(workDir),
                 K = parse.GetValue(k),
@@ -132,15 +132,17 @@ public static class BenchSeismicCommand
         return command;
     }
 
-    private static T[] Split<T>(string list, Func<string, T> parse)
+    private static readonly SeismicBenchmarkOptions Defaults = new();
+
+    private static T[] Parse<T>(string[] values, Func<string, T> parse)
     {
         try
         {
-            return list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).ToArray();
+            return values.Select(parse).ToArray();
         }
         catch (FormatException e)
         {
-            throw new UsageException($"cannot parse the list '{list}': {e.Message}");
+            throw new UsageException($"cannot parse the list '{string.Join(',', values)}': {e.Message}");
         }
     }
 }
