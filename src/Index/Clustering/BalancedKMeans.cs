@@ -4,7 +4,7 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Index.Clustering;
 
 /// <summary>Options of <see cref="BalancedKMeans"/>.</summary>
-public sealed record BalancedKMeansOptions
+internal sealed record BalancedKMeansOptions
 {
     public const int DefaultIterations = 10;
     public const double DefaultBalancePenalty = 1.0;
@@ -34,14 +34,14 @@ public sealed record BalancedKMeansOptions
 }
 
 /// <summary>Centroids (k x d, row-major) and each row's cluster.</summary>
-public sealed record ClusteringResult(float[] Centroids, int ClusterCount, int[] Assignment, int[] Sizes);
+internal sealed record ClusteringResult(float[] Centroids, int ClusterCount, int[] Assignment, int[] Sizes);
 
 /// <summary>
 /// K-means with a cluster-size penalty in the assignment step (the balanced k-means SPANN uses to get postings
 /// of similar length). Squared-L2 geometry; cosine callers pass normalised rows. Public (with its options and
 /// result) only for the IVF-Flat benchmark peer in Retrieval.Query; internal once that peer moves to the bench library.
 /// </summary>
-public static class BalancedKMeans
+internal static class BalancedKMeans
 {
     public static ClusteringResult Cluster(float[] rows, int rowCount, int dimension, int clusterCount, BalancedKMeansOptions options, int threads)
     {

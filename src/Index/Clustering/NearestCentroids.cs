@@ -10,7 +10,7 @@ namespace Retrieval.Index.Clustering;
 /// which is the shape that kernel is fast at. Public only for the IVF-Flat benchmark peer, which still lives in
 /// Retrieval.Query (no access to internals); internal once that peer moves to the bench library.
 /// </summary>
-public static class NearestCentroids
+internal static class NearestCentroids
 {
     /// <summary>Ids and squared L2 distances of each row's <paramref name="k"/> nearest centroids, nearest first.</summary>
     public static SearchResults Find(float[] rows, int rowCount, float[] centroids, int centroidCount, int dimension, int k, int threads)

@@ -6,7 +6,7 @@ namespace Retrieval.Index.Seismic;
 /// row, self excluded) that its graph row holds. Tie-aware: a graph neighbour scoring at least the kappa-th true score
 /// (within 1e-5 relative) counts as a hit, so equal-scoring documents are interchangeable.
 /// </summary>
-public static class KnnGraphRecall
+internal static class KnnGraphRecall
 {
     /// <summary>Mean recall@kappa over up to <paramref name="sampleRows"/> rows (0 when the index has no graph or no non-empty row).</summary>
     public static double Measure(SeismicIndex index, int sampleRows, int seed = 1, int threads = 0)

@@ -37,7 +37,7 @@ public static class DenseKernels
     public static float InverseNorm(float squaredNorm) => squaredNorm > 0f ? 1f / MathF.Sqrt(squaredNorm) : 0f;
 
     /// <summary>Decodes one stored row into float32 (the destination must hold at least row.Length floats).</summary>
-    public static void Decode<TDecoder, TElement>(ReadOnlySpan<TElement> row, Span<float> destination)
+    internal static void Decode<TDecoder, TElement>(ReadOnlySpan<TElement> row, Span<float> destination)
         where TDecoder : struct, IElementDecoder<TElement>
         where TElement : unmanaged
     {
@@ -48,7 +48,7 @@ public static class DenseKernels
     }
 
     /// <summary>The generic entry other kernels build on: one reduction of a query against a stored row.</summary>
-    public static float Run<TAccumulator, TDecoder, TElement>(ReadOnlySpan<float> query, ReadOnlySpan<TElement> row)
+    internal static float Run<TAccumulator, TDecoder, TElement>(ReadOnlySpan<float> query, ReadOnlySpan<TElement> row)
         where TAccumulator : struct, IDistanceAccumulator
         where TDecoder : struct, IElementDecoder<TElement>
         where TElement : unmanaged

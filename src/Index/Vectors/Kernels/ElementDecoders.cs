@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Retrieval.Index.Vectors.Kernels;
 
 /// <summary>Stored float32: a plain load.</summary>
-public readonly struct Float32Decoder : IElementDecoder<float>
+internal readonly struct Float32Decoder : IElementDecoder<float>
 {
     public static ElementType StoredType => ElementType.Float32;
 
@@ -27,7 +27,7 @@ public readonly struct Float32Decoder : IElementDecoder<float>
 /// zero. Half infinities and NaNs (exponent 31) would come out as large finite numbers, so a compare patches their
 /// exponent to all ones; the result equals <c>(float)half</c> for every one of the 65,536 bit patterns (tested).
 /// </summary>
-public readonly struct Float16Decoder : IElementDecoder<Half>
+internal readonly struct Float16Decoder : IElementDecoder<Half>
 {
     private const int ClearDraggedSignBits = unchecked((int)0x8FFF_FFFF);
     private const int ShiftedExponentMask = 0x0F80_0000; // half exponent after << 13
@@ -67,7 +67,7 @@ public readonly struct Float16Decoder : IElementDecoder<Half>
 }
 
 /// <summary>Stored unsigned bytes (e.g. SIFT/BIGANN), zero-extended to int32 and converted exactly.</summary>
-public readonly struct UInt8Decoder : IElementDecoder<byte>
+internal readonly struct UInt8Decoder : IElementDecoder<byte>
 {
     public static ElementType StoredType => ElementType.UInt8;
 
@@ -94,7 +94,7 @@ public readonly struct UInt8Decoder : IElementDecoder<byte>
 }
 
 /// <summary>Stored signed bytes, sign-extended to int32 and converted exactly.</summary>
-public readonly struct Int8Decoder : IElementDecoder<sbyte>
+internal readonly struct Int8Decoder : IElementDecoder<sbyte>
 {
     public static ElementType StoredType => ElementType.Int8;
 

@@ -8,7 +8,7 @@ namespace Retrieval.Index.Vectors.Kernels;
 /// q*x, squared L2 adds (q-x)^2. Cosine is a dot product scaled by inverse norms afterwards, so it needs no
 /// accumulator of its own. Struct implementations are generic arguments so every loop is monomorphic.
 /// </summary>
-public interface IDistanceAccumulator
+internal interface IDistanceAccumulator
 {
     static abstract Vector512<float> Accumulate(Vector512<float> sum, Vector512<float> query, Vector512<float> row);
     static abstract Vector256<float> Accumulate(Vector256<float> sum, Vector256<float> query, Vector256<float> row);
@@ -16,7 +16,7 @@ public interface IDistanceAccumulator
 }
 
 /// <summary>sum += q * x (fused, so the scalar tail rounds like the vector lanes).</summary>
-public readonly struct DotProductAccumulator : IDistanceAccumulator
+internal readonly struct DotProductAccumulator : IDistanceAccumulator
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Accumulate(Vector512<float> sum, Vector512<float> query, Vector512<float> row) =>
@@ -35,7 +35,7 @@ public readonly struct DotProductAccumulator : IDistanceAccumulator
 /// cheaper in a GEMM but cancels catastrophically for near neighbours, and exact search must reproduce
 /// ground truth ids, ties included.
 /// </summary>
-public readonly struct SquaredL2Accumulator : IDistanceAccumulator
+internal readonly struct SquaredL2Accumulator : IDistanceAccumulator
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Accumulate(Vector512<float> sum, Vector512<float> query, Vector512<float> row)

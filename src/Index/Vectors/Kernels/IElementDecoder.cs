@@ -7,7 +7,7 @@ namespace Retrieval.Index.Vectors.Kernels;
 /// scored against float16 / int8 / uint8 rows without a float32 copy of the base. Implementations are structs used
 /// as generic arguments: the JIT specialises every kernel per decoder, so the inner loop has no dispatch.
 /// </summary>
-public interface IElementDecoder<TElement> where TElement : unmanaged
+internal interface IElementDecoder<TElement> where TElement : unmanaged
 {
     /// <summary>The element type this decoder reads.</summary>
     static abstract ElementType StoredType { get; }

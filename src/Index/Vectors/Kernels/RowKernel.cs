@@ -11,7 +11,7 @@ namespace Retrieval.Index.Vectors.Kernels;
 /// it is scored alone (<see cref="Reduce"/>) or four at a time (<see cref="ScoreRows"/>): identical rows therefore
 /// get bit-identical scores, which keeps ties (duplicate vectors) ordered by id exactly as ground truth expects.
 /// </summary>
-public static class RowKernel
+internal static class RowKernel
 {
     /// <summary>
     /// How far ahead of the rows being scored <see cref="ScoreRows"/> prefetches. The hardware prefetcher alone
