@@ -1,3 +1,5 @@
+using System.Text;
+using Retrieval.Index.Storage;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -17,9 +19,7 @@ internal static class ManifestWriter
     {
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, DatasetManifest.FileName);
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, manifest.ToJsonString(Options) + "\n");
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(manifest.ToJsonString(Options) + "\n"));
         return path;
     }
 

@@ -1,3 +1,4 @@
+using Retrieval.Index.Storage;
 using System.IO.Compression;
 using System.Text;
 using Retrieval.Index.Errors;
@@ -11,9 +12,8 @@ internal static class TsvGzWriter
     public static void Write(string path, IReadOnlyList<Passage> rows, IProgress<PrepareProgress>? progress, string stage,
         CancellationToken cancellationToken)
     {
-        var temp = path + ".tmp";
-        using (var file = File.Create(temp))
-        using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
+        using var file = new AtomicFile(path);
+        using (var gzip = new GZipStream(file.Stream, CompressionLevel.Optimal, leaveOpen: true))
         using (var writer = new StreamWriter(gzip, new UTF8Encoding(false), 1 << 16))
         {
             writer.NewLine = "\n";
@@ -32,7 +32,7 @@ internal static class TsvGzWriter
                 }
             }
         }
-        File.Move(temp, path, overwrite: true);
+        file.Commit();
         progress?.Report(new PrepareProgress(stage, rows.Count, rows.Count, "rows"));
     }
 }
