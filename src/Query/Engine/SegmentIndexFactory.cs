@@ -35,7 +35,7 @@ internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
         var settings = field.IndexOrDefault;
         var directory = Path.Combine(segmentDirectory, DenseDirectory);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        SpannBuilder.Build(vectors, directory, settings.BuildOptions(field.Metric));
+        SpannBuilder.Build(vectors, directory, settings.SegmentBuildOptions(field.Metric));
         Interlocked.Increment(ref _indexBuilds);
         return OpenSpann(directory, field, vectors.Count);
     }
@@ -48,10 +48,10 @@ internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
         var settings = field.IndexOrDefault;
         var directory = Path.Combine(segmentDirectory, SparseDirectory);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        var index = SeismicIndex.Build(documents, settings.BuildOptions());
+        var index = SeismicIndex.Build(documents, settings.SegmentBuildOptions());
         index.Save(directory);
         Interlocked.Increment(ref _indexBuilds);
-        return new SeismicSegmentIndex(index, settings.SearchParameters());
+        return new SeismicSegmentIndex(index, settings.SegmentSearchParameters());
     }
 
     /// <summary>Opens a SPANN index for a segment, checking it against the schema; Incompatible/Corrupt errors name the directory.</summary>
@@ -76,7 +76,7 @@ internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
                 throw new RetrievalException(ErrorKind.InvalidInput, $"SPANN index {directory} was built for metric {index.Metric.ToName()}, the collection uses {field.Metric.ToName()}");
             if (expectedRows is { } rows && index.Count != rows)
                 throw new RetrievalException(ErrorKind.Corrupt, $"SPANN index {directory} has {index.Count} vectors, the segment has {rows} rows");
-            var parameters = field.IndexOrDefault.SearchParameters();
+            var parameters = field.IndexOrDefault.SegmentSearchParameters();
             if (parameters.Io == PostingIoMode.Memory) index.Prepare(PostingIoMode.Memory);
             return new SpannSegmentIndex(index, parameters);
         }
@@ -104,7 +104,7 @@ internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
             throw new RetrievalException(ErrorKind.InvalidInput, $"Seismic index {directory} has a vocabulary of {index.VocabularySize} terms, the collection's sparse field has {field.VocabularySize}");
         if (expectedRows is { } rows && index.Count != rows)
             throw new RetrievalException(ErrorKind.Corrupt, $"Seismic index {directory} has {index.Count} documents, the segment has {rows} rows");
-        return new SeismicSegmentIndex(index, field.IndexOrDefault.SearchParameters());
+        return new SeismicSegmentIndex(index, field.IndexOrDefault.SegmentSearchParameters());
     }
 
     private static RetrievalException Wrap(RetrievalException e, string what) =>

@@ -26,7 +26,7 @@ public interface ISparseSegmentIndex : IDisposable
 /// <summary>
 /// Builds in-memory indexes of a sealed segment. Passing one to <see cref="RetrievalEngine.Open"/> overrides the
 /// schemas' index settings for every collection (nothing is persisted then); by default each collection's schema
-/// chooses exact, SPANN or Seismic (<see cref="DenseIndexSettings"/>, <see cref="SparseIndexSettings"/>).
+/// chooses exact, SPANN or Seismic (<see cref="DenseIndexOptions"/>, <see cref="SparseIndexOptions"/>).
 /// </summary>
 public interface ISegmentIndexBuilder
 {
