@@ -358,7 +358,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
             hashes[r] = Checksum64.Of(records[r]);
         }
 
-        int sequence = target.AllocateSequence();
+        int sequence = target.Sequences.Allocate();
         var directory = SegmentFiles.SegmentDirectory(_segmentsRoot, target.Id, sequence);
         try
         {
@@ -529,7 +529,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
                 continue;
             }
             foreach (int sequence in SegmentFiles.Sequences(_segmentsRoot, id))
-                if (!collection.IsSequenceReserved(sequence)) TryDeleteDirectory(SegmentFiles.SegmentDirectory(_segmentsRoot, id, sequence));
+                if (!collection.Sequences.IsReserved(sequence)) TryDeleteDirectory(SegmentFiles.SegmentDirectory(_segmentsRoot, id, sequence));
         }
     }
 
