@@ -162,7 +162,7 @@ internal sealed class Collection
         {
             var dir = SegmentDirectory(segment);
             try { if (dir is not null && Directory.Exists(dir)) Directory.Delete(dir, recursive: true); } catch (IOException) { }
-            segment.BuildIndexes(Schema, new SegmentIndexFactory(ExactSegmentIndexBuilder.Instance), null);
+            segment.BuildIndexes(Schema, SegmentIndexFactory.ExactOnly, null);
         }
     }
 
