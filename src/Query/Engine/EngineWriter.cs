@@ -27,9 +27,10 @@ internal sealed class EngineWriter(WriteAheadLog log, WalApplier applier, Action
 
     /// <summary>
     /// Under the write gate: checks the engine is open and writable, lets <paramref name="entries"/> check its own
-    /// preconditions and name the entries, appends and applies them in order; then waits until the log commit covers them.
+    /// preconditions and name the entries, appends and applies them in order, and runs <paramref name="applied"/>;
+    /// then waits until the log commit covers them.
     /// </summary>
-    public async Task WriteAsync(Func<IReadOnlyList<WalEntry>> entries, CancellationToken cancellationToken)
+    public async Task WriteAsync(Func<IReadOnlyList<WalEntry>> entries, CancellationToken cancellationToken, Action? applied = null)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         long until = 0;
@@ -42,6 +43,7 @@ internal sealed class EngineWriter(WriteAheadLog log, WalApplier applier, Action
                 until = log.Append(entry.Encode());
                 applier.Apply(entry);
             }
+            applied?.Invoke();
         }
         finally { _gate.Release(); }
         await CommitAsync(until).ConfigureAwait(false);

@@ -102,13 +102,14 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(schema);
         schema.Validate();
         uint id = 0;
+        Collection? created = null;
         await _writer.WriteAsync(() =>
         {
             if (_catalog.Find(schema.Name) is not null) throw new AlreadyExistsException($"collection '{schema.Name}' already exists");
             id = _catalog.NextCollectionId;
             return [new WalEntry { Op = WalOp.CreateCollection, CollectionId = id, Schema = schema.ToJson() }];
-        }, cancellationToken).ConfigureAwait(false);
-        return _catalog.Get(id)!.Describe();
+        }, cancellationToken, applied: () => created = _catalog.Get(id)).ConfigureAwait(false);
+        return created!.Describe();
     }
 
     public async Task DropCollectionAsync(string name, CancellationToken cancellationToken = default)
