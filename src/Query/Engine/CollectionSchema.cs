@@ -24,10 +24,10 @@ public enum PayloadKind
 /// <summary>The dense vector field of a collection: every record carries one vector of <see cref="Dimension"/> floats.</summary>
 public sealed record DenseFieldSchema(int Dimension, Metric Metric)
 {
-    /// <summary>How sealed segments index this field; null (and every schema stored before this setting existed) means <see cref="DenseIndexSettings.Default"/>.</summary>
-    public DenseIndexSettings? Index { get; init; }
+    /// <summary>How sealed segments index this field; null (and every schema stored before index options existed) means <see cref="DenseIndexOptions.Default"/>.</summary>
+    public DenseIndexOptions? Index { get; init; }
 
-    internal DenseIndexSettings IndexOrDefault => Index ?? DenseIndexSettings.Default;
+    internal DenseIndexOptions IndexOrDefault => Index ?? DenseIndexOptions.Default;
 }
 
 /// <summary>
@@ -38,10 +38,10 @@ public sealed record SparseFieldSchema(int VocabularySize)
 {
     public const int BertVocabularySize = 30522;
 
-    /// <summary>How sealed segments index this field; null means <see cref="SparseIndexSettings.Default"/>.</summary>
-    public SparseIndexSettings? Index { get; init; }
+    /// <summary>How sealed segments index this field; null means <see cref="SparseIndexOptions.Default"/>.</summary>
+    public SparseIndexOptions? Index { get; init; }
 
-    internal SparseIndexSettings IndexOrDefault => Index ?? SparseIndexSettings.Default;
+    internal SparseIndexOptions IndexOrDefault => Index ?? SparseIndexOptions.Default;
 }
 
 /// <summary>
@@ -111,6 +111,6 @@ internal static class SchemaJson
     public static readonly JsonSerializerOptions Options = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower), new DenseIndexOptionsJson(), new SparseIndexOptionsJson() },
     };
 }

@@ -25,6 +25,14 @@ public sealed record SparseTerms(int[] Indices, float[] Values)
         }
     }
 
+    /// <summary>This vector with strictly increasing term ids: itself when they already are, else <see cref="Normalize"/>d.</summary>
+    internal SparseTerms Normalized()
+    {
+        if (Indices.Length != Values.Length) return Normalize(Indices, Values);
+        for (int i = 1; i < Indices.Length; i++) if (Indices[i] <= Indices[i - 1]) return Normalize(Indices, Values);
+        return this;
+    }
+
     /// <summary>Sorts by term id and sums duplicate terms, for input from clients that send bags of terms.</summary>
     public static SparseTerms Normalize(int[] indices, float[] values)
     {

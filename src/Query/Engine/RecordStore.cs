@@ -143,7 +143,7 @@ internal sealed class RecordStore : IDisposable
     /// to the read-only boundary) to the tail and moves the begin address past them, so the superseded versions
     /// there become garbage; the next checkpoint drops those disk segments. Returns whether it compacted.
     /// </summary>
-    /// <param name="whole">Compact the whole log, first making its in-memory mutable part read-only (on request, not on the timer).</param>
+    /// <param name="whole">Compact the whole log, first making its in-memory mutable part read-only (a checkpoint compacts only the older half).</param>
     public bool CompactLog(long thresholdBytes, bool whole = false)
     {
         lock (_gate)

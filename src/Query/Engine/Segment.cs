@@ -8,7 +8,7 @@ namespace Retrieval.Query.Engine;
 
 /// <summary>
 /// A run of rows of one collection. While mutable it takes appended rows and is scanned exactly row by row; once
-/// sealed its vectors are frozen into immutable indexes (<see cref="ISegmentIndexBuilder"/>). Deleted and overwritten
+/// sealed its vectors are frozen into immutable indexes (<see cref="SegmentIndexFactory"/>). Deleted and overwritten
 /// rows are tombstoned in place (<see cref="IsDead"/>) and filtered from every search. Callers serialise writes
 /// against reads (the collection's lock); searches may run concurrently with each other.
 /// </summary>

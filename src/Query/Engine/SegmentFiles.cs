@@ -135,4 +135,12 @@ internal static class SegmentFiles
             throw new DataFormatException(path, "not a readable segment manifest", kind: ErrorKind.Incompatible);
         return manifest;
     }
+
+    /// <summary>Deletes a directory tree if it exists; a failure leaves it for a later cleanup.</summary>
+    public static void TryDeleteDirectory(string directory)
+    {
+        try { if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
 }

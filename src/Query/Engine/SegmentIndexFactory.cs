@@ -8,21 +8,23 @@ namespace Retrieval.Query.Engine;
 /// <summary>
 /// Chooses and builds a sealed segment's indexes from the collection schema: SPANN / Seismic (written under the
 /// segment's directory so a reopen finds them) for segments of at least the field's MinRows, exact in memory below
-/// that, or whatever a caller-supplied <see cref="ISegmentIndexBuilder"/> builds (then nothing is persisted).
+/// that; <see cref="ExactOnly"/> builds exact indexes whatever the schema says (the fallback when a build fails).
 /// </summary>
-internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
+internal sealed class SegmentIndexFactory(bool exactOnly = false)
 {
     public const string DenseDirectory = "dense", SparseDirectory = "sparse";
 
-    /// <summary>Times a persisted SPANN/Seismic index was built (not reopened); tests use it to prove reopen reuses them.</summary>
+    public static readonly SegmentIndexFactory ExactOnly = new(exactOnly: true);
+
+    /// <summary>Times a persisted SPANN/Seismic index was built rather than reopened from disk.</summary>
     public long IndexBuilds => Interlocked.Read(ref _indexBuilds);
     private long _indexBuilds;
 
     public bool UsesSpann(CollectionSchema schema, int rows) =>
-        custom is null && schema.Dense is { } d && d.IndexOrDefault.Kind == DenseIndexKind.Spann && rows >= d.IndexOrDefault.MinRows;
+        !exactOnly && schema.Dense is { } d && d.IndexOrDefault.Kind == DenseIndexKind.Spann && rows >= d.IndexOrDefault.MinRows;
 
     public bool UsesSeismic(CollectionSchema schema, int rows) =>
-        custom is null && schema.Sparse is { } s && s.IndexOrDefault.Kind == SparseIndexKind.Seismic && rows >= s.IndexOrDefault.MinRows;
+        !exactOnly && schema.Sparse is { } s && s.IndexOrDefault.Kind == SparseIndexKind.Seismic && rows >= s.IndexOrDefault.MinRows;
 
     /// <summary>Whether a segment of this many rows gets at least one on-disk index (and so a segment directory).</summary>
     public bool Persists(CollectionSchema schema, int rows) => UsesSpann(schema, rows) || UsesSeismic(schema, rows);
@@ -30,12 +32,11 @@ internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
     public IDenseSegmentIndex BuildDense(CollectionSchema schema, DenseVectors vectors, string? segmentDirectory)
     {
         var field = schema.Dense!;
-        if (custom is not null) return custom.BuildDense(vectors, field.Metric);
-        if (!UsesSpann(schema, vectors.Count) || segmentDirectory is null) return ExactSegmentIndexBuilder.Instance.BuildDense(vectors, field.Metric);
+        if (!UsesSpann(schema, vectors.Count) || segmentDirectory is null) return ExactSegmentIndexes.BuildDense(vectors, field.Metric);
         var settings = field.IndexOrDefault;
         var directory = Path.Combine(segmentDirectory, DenseDirectory);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        SpannBuilder.Build(vectors, directory, settings.BuildOptions(field.Metric));
+        SpannBuilder.Build(vectors, directory, settings.SegmentBuildOptions(field.Metric));
         Interlocked.Increment(ref _indexBuilds);
         return OpenSpann(directory, field, vectors.Count);
     }
@@ -43,15 +44,14 @@ internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
     public ISparseSegmentIndex BuildSparse(CollectionSchema schema, SparseMatrix documents, string? segmentDirectory)
     {
         var field = schema.Sparse!;
-        if (custom is not null) return custom.BuildSparse(documents);
-        if (!UsesSeismic(schema, documents.RowCount) || segmentDirectory is null) return ExactSegmentIndexBuilder.Instance.BuildSparse(documents);
+        if (!UsesSeismic(schema, documents.RowCount) || segmentDirectory is null) return ExactSegmentIndexes.BuildSparse(documents);
         var settings = field.IndexOrDefault;
         var directory = Path.Combine(segmentDirectory, SparseDirectory);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        var index = SeismicIndex.Build(documents, settings.BuildOptions());
+        var index = SeismicIndex.Build(documents, settings.SegmentBuildOptions());
         index.Save(directory);
         Interlocked.Increment(ref _indexBuilds);
-        return new SeismicSegmentIndex(index, settings.SearchParameters());
+        return new SeismicSegmentIndex(index, settings.SegmentSearchParameters());
     }
 
     /// <summary>Opens a SPANN index for a segment, checking it against the schema; Incompatible/Corrupt errors name the directory.</summary>
@@ -76,7 +76,7 @@ internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
                 throw new RetrievalException(ErrorKind.InvalidInput, $"SPANN index {directory} was built for metric {index.Metric.ToName()}, the collection uses {field.Metric.ToName()}");
             if (expectedRows is { } rows && index.Count != rows)
                 throw new RetrievalException(ErrorKind.Corrupt, $"SPANN index {directory} has {index.Count} vectors, the segment has {rows} rows");
-            var parameters = field.IndexOrDefault.SearchParameters();
+            var parameters = field.IndexOrDefault.SegmentSearchParameters();
             if (parameters.Io == PostingIoMode.Memory) index.Prepare(PostingIoMode.Memory);
             return new SpannSegmentIndex(index, parameters);
         }
@@ -104,7 +104,7 @@ internal sealed class SegmentIndexFactory(ISegmentIndexBuilder? custom)
             throw new RetrievalException(ErrorKind.InvalidInput, $"Seismic index {directory} has a vocabulary of {index.VocabularySize} terms, the collection's sparse field has {field.VocabularySize}");
         if (expectedRows is { } rows && index.Count != rows)
             throw new RetrievalException(ErrorKind.Corrupt, $"Seismic index {directory} has {index.Count} documents, the segment has {rows} rows");
-        return new SeismicSegmentIndex(index, field.IndexOrDefault.SearchParameters());
+        return new SeismicSegmentIndex(index, field.IndexOrDefault.SegmentSearchParameters());
     }
 
     private static RetrievalException Wrap(RetrievalException e, string what) =>

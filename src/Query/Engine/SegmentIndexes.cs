@@ -23,24 +23,11 @@ public interface ISparseSegmentIndex : IDisposable
     int Search(SparseTerms query, int k, Span<int> rows, Span<float> scores);
 }
 
-/// <summary>
-/// Builds in-memory indexes of a sealed segment. Passing one to <see cref="RetrievalEngine.Open"/> overrides the
-/// schemas' index settings for every collection (nothing is persisted then); by default each collection's schema
-/// chooses exact, SPANN or Seismic (<see cref="DenseIndexSettings"/>, <see cref="SparseIndexSettings"/>).
-/// </summary>
-public interface ISegmentIndexBuilder
+/// <summary>Brute-force segment indexes over <see cref="ExactDenseIndex"/> and <see cref="ExactSparseIndex"/> (small segments, and the fallback).</summary>
+internal static class ExactSegmentIndexes
 {
-    IDenseSegmentIndex BuildDense(DenseVectors vectors, Metric metric);
-    ISparseSegmentIndex BuildSparse(SparseMatrix documents);
-}
-
-/// <summary>Brute-force segment indexes over <see cref="ExactDenseIndex"/> and <see cref="ExactSparseIndex"/>.</summary>
-public sealed class ExactSegmentIndexBuilder : ISegmentIndexBuilder
-{
-    public static readonly ExactSegmentIndexBuilder Instance = new();
-
-    public IDenseSegmentIndex BuildDense(DenseVectors vectors, Metric metric) => new Dense(new ExactDenseIndex(vectors, metric));
-    public ISparseSegmentIndex BuildSparse(SparseMatrix documents) => new Sparse(new ExactSparseIndex(documents));
+    public static IDenseSegmentIndex BuildDense(DenseVectors vectors, Metric metric) => new Dense(new ExactDenseIndex(vectors, metric));
+    public static ISparseSegmentIndex BuildSparse(SparseMatrix documents) => new Sparse(new ExactSparseIndex(documents));
 
     private sealed class Dense(ExactDenseIndex index) : IDenseSegmentIndex
     {

@@ -23,7 +23,7 @@ public sealed class EngineSegmentIndexTests
     }
 
     private static CollectionSchema SpannSchema(string name) => new(name, KeyKind.Integer,
-        new DenseFieldSchema(128, Metric.L2) { Index = new DenseIndexSettings { MinRows = 100, SearchHeads = 32 } });
+        new DenseFieldSchema(128, Metric.L2) { Index = new DenseIndexOptions { MinRows = 100, Search = new SpannSearchParameters { Heads = 32 } } });
 
     /// <summary>
     /// tiny-dense (2,000 real SIFT rows) in four sealed SPANN segments with 10% deleted: top-10 recall against exact
@@ -82,7 +82,7 @@ public sealed class EngineSegmentIndexTests
             await engine.WaitForBackgroundWorkAsync();
             Assert.Equal(0, engine.SegmentIndexBuilds);
             Assert.Equal(4, engine.Describe("c").IndexedSegments);
-            Assert.Equal(new DenseIndexSettings { MinRows = 100, SearchHeads = 32 }, engine.Describe("c").Schema.Dense!.Index);
+            Assert.Equal(new DenseIndexOptions { MinRows = 100, Search = new SpannSearchParameters { Heads = 32 } }, engine.Describe("c").Schema.Dense!.Index);
             Assert.Equal(count - deleted.Count, engine.Describe("c").RecordCount);
             var after = SearchAll(engine, values, dim, k);
             for (int q = 0; q < before.Count; q++) Assert.Equal(before[q], after[q]);
@@ -94,10 +94,10 @@ public sealed class EngineSegmentIndexTests
     {
         await using var engine = RetrievalEngine.Open(TestData.TempDirectory(), Small());
         var e = await Assert.ThrowsAsync<RetrievalException>(() => engine.CreateCollectionAsync(new CollectionSchema("x", KeyKind.Integer,
-            new DenseFieldSchema(8, Metric.L2) { Index = new DenseIndexSettings { MinRows = 0 } })));
+            new DenseFieldSchema(8, Metric.L2) { Index = new DenseIndexOptions { MinRows = 0 } })));
         Assert.Contains("dense.index.min_rows", e.Message);
         e = await Assert.ThrowsAsync<RetrievalException>(() => engine.CreateCollectionAsync(new CollectionSchema("y", KeyKind.Integer,
-            Sparse: new SparseFieldSchema(10) { Index = new SparseIndexSettings { QueryCut = 0 } })));
+            Sparse: new SparseFieldSchema(10) { Index = new SparseIndexOptions { Search = new SeismicSearchParameters { QueryCut = 0 } } })));
         Assert.Contains("QueryCut", e.Message);
         // A schema stored before index settings existed has none: the defaults apply.
         var old = System.Text.Json.JsonSerializer.Deserialize<CollectionSchema>("""{"name":"o","key":"integer","dense":{"dimension":8,"metric":"l2"}}""",
@@ -106,6 +106,38 @@ public sealed class EngineSegmentIndexTests
         Assert.Null(old.Dense!.Index);
         await engine.CreateCollectionAsync(old);
         Assert.Single(engine.ListCollections());
+    }
+
+    /// <summary>
+    /// The index options are stored flat under the names schemas have always used (a schema written before the
+    /// options embedded the SPANN/Seismic records reads back, and is written back byte for byte); any other build
+    /// option or search parameter goes under "build"/"search" and round-trips too.
+    /// </summary>
+    [Fact]
+    public void IndexOptionsKeepTheirStoredShape()
+    {
+        const string stored = """{"name":"c","key":"integer","dense":{"dimension":8,"metric":"l2","index":{"kind":"spann","min_rows":100,"head_ratio":0.2,"replica_count":4,"posting_pages":8,"storage":"float16","search_heads":32,"prune_epsilon":0.5,"in_memory":false}},"sparse":{"vocabulary_size":10,"index":{"kind":"exact","min_rows":50,"avg_postings":300,"centroid_fraction":0.2,"summary_energy":0.5,"query_cut":7,"heap_factor":0.8,"heap_factor_growth":0.1,"knn_neighbours":4}},"payload":"json","text_encoders":false}""";
+        var schema = CollectionSchema.FromJson(System.Text.Encoding.UTF8.GetBytes(stored));
+        var dense = schema.Dense!.Index!;
+        Assert.Equal(100, dense.MinRows);
+        Assert.Equal(new SpannBuildOptions { HeadRatio = 0.2, ReplicaCount = 4, PostingPages = 8, Storage = SpannStorage.Float16 }, dense.Build);
+        Assert.Equal(new SpannSearchParameters { Heads = 32, PruneEpsilon = 0.5 }, dense.Search);
+        Assert.False(dense.InMemory);
+        var sparse = schema.Sparse!.Index!;
+        Assert.Equal(SparseIndexKind.Exact, sparse.Kind);
+        Assert.Equal(new SeismicBuildOptions { AvgPostings = 300, CentroidFraction = 0.2, SummaryEnergy = 0.5, KnnNeighbours = 4 }, sparse.Build);
+        Assert.Equal(new SeismicSearchParameters { QueryCut = 7, HeapFactor = 0.8f, HeapFactorGrowth = 0.1f }, sparse.Search);
+        Assert.Equal(stored, System.Text.Encoding.UTF8.GetString(schema.ToJson()));
+
+        var richer = schema with
+        {
+            Dense = schema.Dense with { Index = dense with { Build = dense.Build with { ClosureEpsilon = 0.5 }, Search = dense.Search with { RerankFactor = 2 } } },
+            Sparse = schema.Sparse with { Index = sparse with { Build = sparse.Build with { SummaryMaxEntries = 12 }, Search = sparse.Search with { KnnExpand = 3 } } },
+        };
+        var json = System.Text.Encoding.UTF8.GetString(richer.ToJson());
+        Assert.Contains("\"build\":{\"closure_epsilon\":0.5}", json);
+        Assert.Contains("\"search\":{\"knn_expand\":3}", json);
+        Assert.Equal(richer, CollectionSchema.FromJson(richer.ToJson()));
     }
 
     /// <summary>A damaged persisted SPANN index is rebuilt on open (from the record store) and search stays correct.</summary>
@@ -210,7 +242,7 @@ public sealed class EngineSegmentIndexTests
         var random = new Random(11);
         var documents = new SparseTerms[docs];
         for (int d = 0; d < docs; d++) documents[d] = RandomSparse(random, vocab, 20 + random.Next(30));
-        var schema = new CollectionSchema("s", KeyKind.Integer, Sparse: new SparseFieldSchema(vocab) { Index = new SparseIndexSettings { MinRows = 100, QueryCut = 50, HeapFactor = 0.9f, KnnNeighbours = knnNeighbours } });
+        var schema = new CollectionSchema("s", KeyKind.Integer, Sparse: new SparseFieldSchema(vocab) { Index = new SparseIndexOptions { MinRows = 100, Build = new SeismicBuildOptions { KnnNeighbours = knnNeighbours }, Search = new SeismicSearchParameters { QueryCut = 50, HeapFactor = 0.9f } } });
         string root = TestData.TempDirectory();
         await using var engine = RetrievalEngine.Open(root, Small(sealRows: 500) with { AutoCompact = false });
         await engine.CreateCollectionAsync(schema);

@@ -39,12 +39,12 @@ internal static class ProtocolMapping
         return new CollectionSchema(schema.Name, key, dense, sparse, payload, schema.TextEncoders);
     }
 
-    /// <summary>Index settings from the wire; unset fields keep the engine's defaults, and the engine validates ranges.</summary>
-    public static DenseIndexSettings? ToDenseIndex(V1.DenseIndex? index)
+    /// <summary>Index options from the wire; unset fields keep the engine's defaults, and the engine validates ranges.</summary>
+    public static DenseIndexOptions? ToDenseIndex(V1.DenseIndex? index)
     {
         if (index is null) return null;
-        var d = DenseIndexSettings.Default;
-        return new DenseIndexSettings
+        var d = DenseIndexOptions.Default;
+        return new DenseIndexOptions
         {
             Kind = index.Kind switch
             {
@@ -53,27 +53,33 @@ internal static class ProtocolMapping
                 _ => throw new RetrievalException(ErrorKind.InvalidInput, $"schema.dense.index.kind {(int)index.Kind} is unknown"),
             },
             MinRows = index.HasMinRows ? Clamp(index.MinRows) : d.MinRows,
-            HeadRatio = index.HasHeadRatio ? index.HeadRatio : d.HeadRatio,
-            ReplicaCount = index.HasReplicaCount ? Clamp(index.ReplicaCount) : d.ReplicaCount,
-            PostingPages = index.HasPostingPages ? Clamp(index.PostingPages) : d.PostingPages,
-            Storage = index.Storage switch
+            Build = d.Build with
             {
-                V1.SpannStorage.Unspecified or V1.SpannStorage.Float32 => SpannStorage.Float32,
-                V1.SpannStorage.Float16 => SpannStorage.Float16,
-                V1.SpannStorage.Int8 => SpannStorage.Int8,
-                _ => throw new RetrievalException(ErrorKind.InvalidInput, $"schema.dense.index.storage {(int)index.Storage} is unknown"),
+                HeadRatio = index.HasHeadRatio ? index.HeadRatio : d.Build.HeadRatio,
+                ReplicaCount = index.HasReplicaCount ? Clamp(index.ReplicaCount) : d.Build.ReplicaCount,
+                PostingPages = index.HasPostingPages ? Clamp(index.PostingPages) : d.Build.PostingPages,
+                Storage = index.Storage switch
+                {
+                    V1.SpannStorage.Unspecified or V1.SpannStorage.Float32 => SpannStorage.Float32,
+                    V1.SpannStorage.Float16 => SpannStorage.Float16,
+                    V1.SpannStorage.Int8 => SpannStorage.Int8,
+                    _ => throw new RetrievalException(ErrorKind.InvalidInput, $"schema.dense.index.storage {(int)index.Storage} is unknown"),
+                },
             },
-            SearchHeads = index.HasSearchHeads ? Clamp(index.SearchHeads) : d.SearchHeads,
-            PruneEpsilon = index.HasPruneEpsilon ? index.PruneEpsilon : d.PruneEpsilon,
+            Search = d.Search with
+            {
+                Heads = index.HasSearchHeads ? Clamp(index.SearchHeads) : d.Search.Heads,
+                PruneEpsilon = index.HasPruneEpsilon ? index.PruneEpsilon : d.Search.PruneEpsilon,
+            },
             InMemory = index.HasInMemory ? index.InMemory : d.InMemory,
         };
     }
 
-    public static SparseIndexSettings? ToSparseIndex(V1.SparseIndex? index)
+    public static SparseIndexOptions? ToSparseIndex(V1.SparseIndex? index)
     {
         if (index is null) return null;
-        var d = SparseIndexSettings.Default;
-        return new SparseIndexSettings
+        var d = SparseIndexOptions.Default;
+        return new SparseIndexOptions
         {
             Kind = index.Kind switch
             {
@@ -82,43 +88,49 @@ internal static class ProtocolMapping
                 _ => throw new RetrievalException(ErrorKind.InvalidInput, $"schema.sparse.index.kind {(int)index.Kind} is unknown"),
             },
             MinRows = index.HasMinRows ? Clamp(index.MinRows) : d.MinRows,
-            AvgPostings = index.HasAvgPostings ? index.AvgPostings : d.AvgPostings,
-            CentroidFraction = index.HasCentroidFraction ? index.CentroidFraction : d.CentroidFraction,
-            SummaryEnergy = index.HasSummaryEnergy ? index.SummaryEnergy : d.SummaryEnergy,
-            QueryCut = index.HasQueryCut ? Clamp(index.QueryCut) : d.QueryCut,
-            HeapFactor = index.HasHeapFactor ? index.HeapFactor : d.HeapFactor,
-            HeapFactorGrowth = index.HasHeapFactorGrowth ? index.HeapFactorGrowth : d.HeapFactorGrowth,
-            KnnNeighbours = index.HasKnnNeighbours ? Clamp(index.KnnNeighbours) : d.KnnNeighbours,
+            Build = d.Build with
+            {
+                AvgPostings = index.HasAvgPostings ? index.AvgPostings : d.Build.AvgPostings,
+                CentroidFraction = index.HasCentroidFraction ? index.CentroidFraction : d.Build.CentroidFraction,
+                SummaryEnergy = index.HasSummaryEnergy ? index.SummaryEnergy : d.Build.SummaryEnergy,
+                KnnNeighbours = index.HasKnnNeighbours ? Clamp(index.KnnNeighbours) : d.Build.KnnNeighbours,
+            },
+            Search = d.Search with
+            {
+                QueryCut = index.HasQueryCut ? Clamp(index.QueryCut) : d.Search.QueryCut,
+                HeapFactor = index.HasHeapFactor ? index.HeapFactor : d.Search.HeapFactor,
+                HeapFactorGrowth = index.HasHeapFactorGrowth ? index.HeapFactorGrowth : d.Search.HeapFactorGrowth,
+            },
         };
     }
 
     // uint32 wire values above int.MaxValue become int.MaxValue, which the engine's range checks then name.
     private static int Clamp(uint value) => (int)Math.Min(value, int.MaxValue);
 
-    private static V1.DenseIndex FromDenseIndex(DenseIndexSettings i) => new()
+    private static V1.DenseIndex FromDenseIndex(DenseIndexOptions i) => new()
     {
         Kind = i.Kind == DenseIndexKind.Exact ? V1.DenseIndexKind.Exact : V1.DenseIndexKind.Spann,
         MinRows = (uint)i.MinRows,
-        HeadRatio = i.HeadRatio,
-        ReplicaCount = (uint)i.ReplicaCount,
-        PostingPages = (uint)i.PostingPages,
-        Storage = i.Storage switch { SpannStorage.Float16 => V1.SpannStorage.Float16, SpannStorage.Int8 => V1.SpannStorage.Int8, _ => V1.SpannStorage.Float32 },
-        SearchHeads = (uint)i.SearchHeads,
-        PruneEpsilon = i.PruneEpsilon,
+        HeadRatio = i.Build.HeadRatio,
+        ReplicaCount = (uint)i.Build.ReplicaCount,
+        PostingPages = (uint)i.Build.PostingPages,
+        Storage = i.Build.Storage switch { SpannStorage.Float16 => V1.SpannStorage.Float16, SpannStorage.Int8 => V1.SpannStorage.Int8, _ => V1.SpannStorage.Float32 },
+        SearchHeads = (uint)i.Search.Heads,
+        PruneEpsilon = i.Search.PruneEpsilon,
         InMemory = i.InMemory,
     };
 
-    private static V1.SparseIndex FromSparseIndex(SparseIndexSettings i) => new()
+    private static V1.SparseIndex FromSparseIndex(SparseIndexOptions i) => new()
     {
         Kind = i.Kind == SparseIndexKind.Exact ? V1.SparseIndexKind.Exact : V1.SparseIndexKind.Seismic,
         MinRows = (uint)i.MinRows,
-        AvgPostings = i.AvgPostings,
-        CentroidFraction = i.CentroidFraction,
-        SummaryEnergy = i.SummaryEnergy,
-        QueryCut = (uint)i.QueryCut,
-        HeapFactor = i.HeapFactor,
-        HeapFactorGrowth = i.HeapFactorGrowth,
-        KnnNeighbours = (uint)i.KnnNeighbours,
+        AvgPostings = i.Build.AvgPostings,
+        CentroidFraction = i.Build.CentroidFraction,
+        SummaryEnergy = i.Build.SummaryEnergy,
+        QueryCut = (uint)i.Search.QueryCut,
+        HeapFactor = i.Search.HeapFactor,
+        HeapFactorGrowth = i.Search.HeapFactorGrowth,
+        KnnNeighbours = (uint)i.Build.KnnNeighbours,
     };
 
     public static Metric ToMetric(V1.Metric metric) => metric switch
@@ -148,9 +160,9 @@ internal static class ProtocolMapping
             TextEncoders = s.TextEncoders,
         };
         if (s.Dense is { } d)
-            schema.Dense = new V1.DenseField { Dimension = (uint)d.Dimension, Metric = FromMetric(d.Metric), Index = FromDenseIndex(d.Index ?? DenseIndexSettings.Default) };
+            schema.Dense = new V1.DenseField { Dimension = (uint)d.Dimension, Metric = FromMetric(d.Metric), Index = FromDenseIndex(d.Index ?? DenseIndexOptions.Default) };
         if (s.Sparse is { } sp)
-            schema.Sparse = new V1.SparseField { VocabularySize = (uint)sp.VocabularySize, Index = FromSparseIndex(sp.Index ?? SparseIndexSettings.Default) };
+            schema.Sparse = new V1.SparseField { VocabularySize = (uint)sp.VocabularySize, Index = FromSparseIndex(sp.Index ?? SparseIndexOptions.Default) };
         return new V1.CollectionInfo
         {
             Schema = schema,
