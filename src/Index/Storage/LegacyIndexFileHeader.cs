@@ -5,7 +5,7 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Index.Storage;
 
 /// <summary>
-/// Read-only support for the retired 48-byte header framing (checksummed with <see cref="Checksum64"/>), kept so
+/// Read-only support for the retired 48-byte header framing (checksummed with <see cref="ContentHash64"/>), kept so
 /// directories written before the single <see cref="ChecksummedBinaryFile"/> framing still open. It serves SPANN
 /// format versions 1 and 2 (heads.bin, graph.bin, directory.bin, postings.bin, vectors.bin) and engine segment
 /// files of version 1 (rows.bin, records.bin); nothing writes it any more.
@@ -30,7 +30,7 @@ internal readonly record struct LegacyIndexFileHeader(string Magic, int Version,
             throw new DataFormatException(path, $"expected magic '{expectedMagic}', found '{Printable(magic)}' (not this kind of file)",
                 byteOffset: 0, kind: ErrorKind.Incompatible);
         ulong stored = BinaryPrimitives.ReadUInt64LittleEndian(source[40..]);
-        if (stored != Checksum64.Of(source[..40]))
+        if (stored != ContentHash64.Of(source[..40]))
             throw new DataFormatException(path, "header checksum mismatch (the header is corrupt)", byteOffset: 0);
         int version = (int)BinaryPrimitives.ReadUInt32LittleEndian(source[8..]);
         if (version < oldestVersion || version > currentVersion)
@@ -55,12 +55,12 @@ internal readonly record struct LegacyIndexFileHeader(string Magic, int Version,
         return Read(path, header[..n], length, expectedMagic, oldestVersion, currentVersion);
     }
 
-    /// <summary>Streams the payload through <see cref="Checksum64"/> (4 MiB at a time) and compares it with the header's.</summary>
+    /// <summary>Streams the payload through <see cref="ContentHash64"/> (4 MiB at a time) and compares it with the header's.</summary>
     public void VerifyPayload(string path)
     {
         using var handle = File.OpenHandle(path, options: FileOptions.SequentialScan);
         var buffer = new byte[4 << 20];
-        var sum = Checksum64.Create();
+        var sum = ContentHash64.Create();
         for (long at = PayloadOffset; at < PayloadOffset + PayloadLength;)
         {
             int want = (int)Math.Min(buffer.Length, PayloadOffset + PayloadLength - at);

@@ -4,7 +4,7 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Index.Storage;
 
 /// <summary>What <see cref="SmallIndexFile.Read"/> found: the payload, the file's format version and its checksum.</summary>
-/// <param name="Checksum">CRC-32C from the footer; for a file in the legacy framing, its <see cref="Checksum64"/> payload checksum.</param>
+/// <param name="Checksum">CRC-32C from the footer; for a file in the legacy framing, its <see cref="ContentHash64"/> payload checksum.</param>
 public sealed record SmallIndexFileContents(byte[] Payload, int Version, ulong Checksum);
 
 /// <summary>
@@ -37,7 +37,7 @@ public static class SmallIndexFile
             var bytes = File.ReadAllBytes(path);
             var header = LegacyIndexFileHeader.Read(path, bytes, bytes.Length, magic, oldestVersion, lastLegacyVersion);
             var payload = bytes.AsSpan((int)header.PayloadOffset, (int)header.PayloadLength);
-            if (Checksum64.Of(payload) != header.PayloadChecksum)
+            if (ContentHash64.Of(payload) != header.PayloadChecksum)
                 throw new DataFormatException(path, "payload checksum mismatch (the file is corrupt)", byteOffset: header.PayloadOffset);
             return new SmallIndexFileContents(payload.ToArray(), header.Version, header.PayloadChecksum);
         }

@@ -1,3 +1,4 @@
+using Retrieval.Index.Storage;
 using System.Text.Json;
 using Retrieval.Index.Errors;
 
@@ -38,13 +39,6 @@ internal sealed record EngineManifest(string Format, int Version, Guid? Checkpoi
 
     public void Save(string directory)
     {
-        var path = Path.Combine(directory, FileName);
-        var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(JsonSerializer.SerializeToUtf8Bytes(this, SchemaJson.Options));
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllBytes(Path.Combine(directory, FileName), JsonSerializer.SerializeToUtf8Bytes(this, SchemaJson.Options));
     }
 }

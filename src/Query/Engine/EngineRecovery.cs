@@ -51,7 +51,7 @@ internal static class EngineRecovery
                 continue;
             }
             if (!byCollection.TryGetValue(id, out var map)) byCollection[id] = map = [];
-            map[record.Key] = (record, Checksum64.Of(bytes));
+            map[record.Key] = (record, ContentHash64.Of(bytes));
         }
         foreach (var collection in catalog.All())
         {

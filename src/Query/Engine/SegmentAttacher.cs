@@ -51,7 +51,7 @@ internal sealed class SegmentAttacher(EngineOptions options, RecordPreparer prep
         for (int r = 0; r < rows; r++)
         {
             records[r] = RecordCodec.Encode(new RecordData(keys[r], null, null, 0, payloads?[r]), options.CompressPayloadBytes);
-            hashes[r] = Checksum64.Of(records[r]);
+            hashes[r] = ContentHash64.Of(records[r]);
         }
 
         int sequence = target.Sequences.Allocate();

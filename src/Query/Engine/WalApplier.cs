@@ -50,7 +50,7 @@ internal sealed class WalApplier(EngineCatalog catalog, RecordStore store, strin
         for (int i = 0; i < decoded.Length; i++)
         {
             store.PutRecord(collection.Id, decoded[i].Key, records[i]);
-            collection.Upsert(decoded[i], Checksum64.Of(records[i]));
+            collection.Upsert(decoded[i], ContentHash64.Of(records[i]));
         }
     }
 

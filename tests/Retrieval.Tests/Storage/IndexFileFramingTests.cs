@@ -78,7 +78,7 @@ public class IndexFileFramingTests
         var read = SmallIndexFile.Read(path, "TESTLEGA", 1, 2, lastLegacyVersion: 1);
         Assert.Equal(payload, read.Payload);
         Assert.Equal(1, read.Version);
-        Assert.Equal(Checksum64.Of(payload), read.Checksum);
+        Assert.Equal(ContentHash64.Of(payload), read.Checksum);
 
         // A reader that knows no legacy version takes it for a framed file and rejects it, naming it.
         var e = Assert.ThrowsAny<RetrievalException>(() => SmallIndexFile.Read(path, "TESTLEGA", 1, 2));
@@ -99,8 +99,8 @@ public class IndexFileFramingTests
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(12), 48);
         BinaryPrimitives.WriteInt64LittleEndian(file.AsSpan(16), 48);
         BinaryPrimitives.WriteInt64LittleEndian(file.AsSpan(24), payload.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(32), Checksum64.Of(payload));
-        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(40), Checksum64.Of(file.AsSpan(0, 40)));
+        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(32), ContentHash64.Of(payload));
+        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(40), ContentHash64.Of(file.AsSpan(0, 40)));
         payload.CopyTo(file, 48);
         return file;
     }

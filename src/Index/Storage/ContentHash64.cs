@@ -9,7 +9,7 @@ namespace Retrieval.Index.Storage;
 /// <see cref="ChecksummedBinaryFile"/>): it verifies files in the legacy framing (<see cref="LegacyIndexFileHeader"/>)
 /// and serves the engine as a record-content identity hash.
 /// </summary>
-public struct Checksum64
+public struct ContentHash64
 {
     private const ulong Prime1 = 0x9E3779B185EBCA87UL;
     private const ulong Prime2 = 0xC2B2AE3D27D4EB4FUL;
@@ -25,7 +25,7 @@ public struct Checksum64
         private byte _e;
     }
 
-    public static Checksum64 Create() => new() { _a = Prime1, _b = Prime2, _c = 0x165667B19E3779F9UL, _d = 0x27D4EB2F165667C5UL };
+    public static ContentHash64 Create() => new() { _a = Prime1, _b = Prime2, _c = 0x165667B19E3779F9UL, _d = 0x27D4EB2F165667C5UL };
 
     public static ulong Of(ReadOnlySpan<byte> data)
     {
