@@ -9,7 +9,7 @@ namespace Retrieval.Query.Engine;
 /// A searchable immutable dense index over one segment's rows (row ids 0..Count-1). The engine asks for more than k
 /// when the segment has tombstones and filters them itself, so an index needs no filter support.
 /// </summary>
-public interface IDenseSegmentIndex : IDisposable
+internal interface IDenseSegmentIndex : IDisposable
 {
     int Count { get; }
     /// <summary>Top-k rows for one query, best first, scores in the metric's natural units; returns how many were found.</summary>
@@ -17,7 +17,7 @@ public interface IDenseSegmentIndex : IDisposable
 }
 
 /// <summary>A searchable immutable sparse (inner product) index over one segment's rows.</summary>
-public interface ISparseSegmentIndex : IDisposable
+internal interface ISparseSegmentIndex : IDisposable
 {
     int Count { get; }
     int Search(SparseTerms query, int k, Span<int> rows, Span<float> scores);
@@ -46,7 +46,7 @@ internal static class ExactSegmentIndexes
 }
 
 /// <summary>A sealed segment's dense field served by an on-disk SPANN index (built by the engine or attached).</summary>
-public sealed class SpannSegmentIndex(SpannIndex index, SpannSearchParameters parameters) : IDenseSegmentIndex
+internal sealed class SpannSegmentIndex(SpannIndex index, SpannSearchParameters parameters) : IDenseSegmentIndex
 {
     public SpannIndex Index => index;
     public int Count => index.Count;
@@ -55,7 +55,7 @@ public sealed class SpannSegmentIndex(SpannIndex index, SpannSearchParameters pa
 }
 
 /// <summary>A sealed segment's sparse field served by a Seismic index (built by the engine or attached).</summary>
-public sealed class SeismicSegmentIndex(SeismicIndex index, SeismicSearchParameters parameters) : ISparseSegmentIndex
+internal sealed class SeismicSegmentIndex(SeismicIndex index, SeismicSearchParameters parameters) : ISparseSegmentIndex
 {
     public SeismicIndex Index => index;
     public int Count => index.Count;

@@ -47,13 +47,13 @@ public sealed class ExactSearchIndex : ISearchIndex
     public bool IsSparse => _sparse is not null;
     public long? BytesOnDisk => null;
     public bool ScoresAreExact => true;
-    public SearchSettings DefaultSettings => NoSearchSettings.Instance;
-    public IReadOnlyList<SearchSettings> SweepSettings => [NoSearchSettings.Instance];
+    public SearchParameters DefaultParameters => NoSearchParameters.Instance;
+    public IReadOnlyList<SearchParameters> SweepParameters => [NoSearchParameters.Instance];
 
     /// <summary>Bytes of base data one exhaustive query touches (dense: every stored row).</summary>
     public long? BaseBytes => _dense?.BaseBytes;
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores)
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores)
     {
         if (_dense is not null)
         {
@@ -65,7 +65,7 @@ public sealed class ExactSearchIndex : ISearchIndex
         }
     }
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchSettings settings, int threads) =>
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads) =>
         _dense is not null ? _dense.Search(queries.Dense!, k, threads) : _sparse!.Search(queries.Sparse!, k, threads);
 
     public void Dispose()

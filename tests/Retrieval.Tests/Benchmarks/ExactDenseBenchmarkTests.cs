@@ -24,7 +24,7 @@ public class ExactDenseBenchmarkTests
     }
 
     [Fact]
-    public void MemoryBandwidthRejectsBadSettings()
+    public void MemoryBandwidthRejectsBadParameters()
     {
         Assert.Throws<RetrievalException>(() => MemoryBandwidth.Measure(1, bytes: 100, repetitions: 1));
         Assert.Throws<RetrievalException>(() => MemoryBandwidth.Measure(-1, bytes: 1 << 16, repetitions: 1));

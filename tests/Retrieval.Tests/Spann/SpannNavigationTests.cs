@@ -115,14 +115,14 @@ public class SpannNavigationTests
         var ids = new int[10];
         var scores = new float[10];
         long before = reads.ReadCount;
-        index.SearchOne(queries, 0, 10, SpannSettings.Create(heads: 3, eps2: -1, io: PostingIoMode.Buffered), ids, scores);
+        index.SearchOne(queries, 0, 10, SpannIndexParameters.Create(heads: 3, eps2: -1, io: PostingIoMode.Buffered), ids, scores);
         Assert.Equal(3, reads.ReadCount - before);
         before = reads.ReadCount;
-        index.SearchOne(queries, 0, 10, SpannSettings.Create(heads: 12, eps2: -1, beam: 40, io: PostingIoMode.Buffered), ids, scores);
+        index.SearchOne(queries, 0, 10, SpannIndexParameters.Create(heads: 12, eps2: -1, beam: 40, io: PostingIoMode.Buffered), ids, scores);
         Assert.Equal(12, reads.ReadCount - before);
-        var described = SpannSettings.Create(heads: 12, beam: 40).Describe();
+        var described = SpannIndexParameters.Create(heads: 12, beam: 40).Describe();
         Assert.Contains(described, f => f.Name == "beam" && Convert.ToInt32(f.Value) == 40);
-        Assert.Throws<Retrieval.Index.Errors.RetrievalException>(() => SpannSettings.Create(heads: 0));
+        Assert.Throws<Retrieval.Index.Errors.RetrievalException>(() => SpannIndexParameters.Create(heads: 0));
     }
 
     private static float[] Floats(DenseVectors v)

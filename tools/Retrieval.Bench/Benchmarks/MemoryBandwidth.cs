@@ -30,7 +30,7 @@ public static class MemoryBandwidth
     public static MemoryBandwidthResult Measure(int threads, long bytes = DefaultBytes, int repetitions = DefaultRepetitions)
     {
         if (bytes < 4096 || bytes > Array.MaxLength) Guard.ThrowInvalid($"buffer size must be 4096..{Array.MaxLength} bytes, got {bytes}");
-        ValidateSettings(threads, repetitions);
+        ValidateParameters(threads, repetitions);
         var buffer = AllocateTouched(bytes);
         return MeasureOn(buffer, threads, repetitions);
     }
@@ -39,7 +39,7 @@ public static class MemoryBandwidth
     public static MemoryBandwidthResult[] Measure(ReadOnlySpan<int> threadCounts, long bytes = DefaultBytes, int repetitions = DefaultRepetitions)
     {
         if (bytes < 4096 || bytes > Array.MaxLength) Guard.ThrowInvalid($"buffer size must be 4096..{Array.MaxLength} bytes, got {bytes}");
-        foreach (int threads in threadCounts) ValidateSettings(threads, repetitions);
+        foreach (int threads in threadCounts) ValidateParameters(threads, repetitions);
         var buffer = AllocateTouched(bytes);
         var results = new MemoryBandwidthResult[threadCounts.Length];
         for (int i = 0; i < results.Length; i++) results[i] = MeasureOn(buffer, threadCounts[i], repetitions);
@@ -87,7 +87,7 @@ public static class MemoryBandwidth
         return new MemoryBandwidthResult(workers, bytesRead, repetitions, best, bytesRead / best);
     }
 
-    private static void ValidateSettings(int threads, int repetitions)
+    private static void ValidateParameters(int threads, int repetitions)
     {
         if (threads < 0) Guard.ThrowInvalid($"threads must be >= 0 (0 = all cores), got {threads}");
         if (repetitions < 1) Guard.ThrowInvalid($"repetitions must be >= 1, got {repetitions}");

@@ -32,7 +32,7 @@ public static class GroundTruthBuilder
         for (int start = 0; start < queries.Count; start += ChunkQueries)
         {
             int count = Math.Min(ChunkQueries, queries.Count - start);
-            var chunk = exact.SearchBatch(queries.Slice(start, count), k, exact.DefaultSettings, threads);
+            var chunk = exact.SearchBatch(queries.Slice(start, count), k, exact.DefaultParameters, threads);
             chunk.Ids.AsSpan().CopyTo(all.Ids.AsSpan(start * k, count * k));
             chunk.Scores.AsSpan().CopyTo(all.Scores.AsSpan(start * k, count * k));
             progress.Advance(count);

@@ -45,7 +45,7 @@ public sealed class SearchRun
 
     public int Threads => _threads == 0 ? Environment.ProcessorCount : _threads;
 
-    public SearchReport Measure(ISearchIndex index, QuerySet queries, SearchSettings settings)
+    public SearchReport Measure(ISearchIndex index, QuerySet queries, SearchParameters settings)
     {
         CheckCompatible(index, queries);
         _truth?.CheckCovers(queries.Count, _k);
@@ -92,7 +92,7 @@ public sealed class SearchRun
         };
     }
 
-    private void Warmup(ISearchIndex index, QuerySet queries, SearchSettings settings)
+    private void Warmup(ISearchIndex index, QuerySet queries, SearchParameters settings)
     {
         if (queries.Count == 0) return;
         // At least WarmupQueries queries and WarmupTime, cycling over the set: the runtime compiles hot methods
@@ -119,7 +119,7 @@ public sealed class SearchRun
         }
     }
 
-    private (SearchResults, LatencyStats?, double) MeasureOneAtATime(ISearchIndex index, QuerySet queries, SearchSettings settings)
+    private (SearchResults, LatencyStats?, double) MeasureOneAtATime(ISearchIndex index, QuerySet queries, SearchParameters settings)
     {
         int n = queries.Count;
         var results = new SearchResults(n, _k);
@@ -142,7 +142,7 @@ public sealed class SearchRun
         return (results, LatencyStats.FromStopwatchTicks(ticks), LatencyStats.QueriesPerSecond(n, Math.Max(seconds, 1e-9)));
     }
 
-    private (SearchResults, double) MeasureBatched(ISearchIndex index, QuerySet queries, SearchSettings settings)
+    private (SearchResults, double) MeasureBatched(ISearchIndex index, QuerySet queries, SearchParameters settings)
     {
         int n = queries.Count;
         _progress.Begin($"{index.Kind} search, {Threads} threads, batched", n, "queries");

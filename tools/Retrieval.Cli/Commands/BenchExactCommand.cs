@@ -78,7 +78,7 @@ public static class BenchExactCommand
             {
                 progress.Log("computing recall of exact search against the dataset's ground truth");
                 using var exact = inputs.CreateExactIndex(metric);
-                var found = exact.SearchBatch(inputs.Queries, neighbours, exact.DefaultSettings, options.Threads);
+                var found = exact.SearchBatch(inputs.Queries, neighbours, exact.DefaultParameters, options.Threads);
                 truth.CheckCovers(found.QueryCount, neighbours);
                 recall = NeighborRecall.TieAwareRecallAtK(found, truth.IdsOfFirst(found.QueryCount), truth.Columns, neighbours,
                     truth.Metric ?? metric, truth.ExactScorer!).Mean;

@@ -177,7 +177,7 @@ public static class SearchCommand
             if (indexDir is not null && parse.GetValue(exactBaseline))
             {
                 using var baseline = inputs.CreateExactIndex(searched.Metric);
-                results.Add(run.Measure(baseline, inputs.Queries, baseline.DefaultSettings));
+                results.Add(run.Measure(baseline, inputs.Queries, baseline.DefaultParameters));
             }
             results.Flush();
             return ExitCodes.Success;
@@ -210,7 +210,7 @@ public static class SearchCommand
     }
 
     /// <summary>The settings to run: the sweep, or the index's default with any Seismic flags applied.</summary>
-    private static IReadOnlyList<SearchSettings> SettingsFor(ISearchIndex index, bool sweep, SeismicParameterFlags flags)
+    private static IReadOnlyList<SearchParameters> SettingsFor(ISearchIndex index, bool sweep, SeismicParameterFlags flags)
     {
         if (index is Retrieval.Query.Indexes.Seismic.SeismicSearchIndex)
         {
@@ -218,10 +218,10 @@ public static class SearchCommand
                 throw new UsageException("--sweep runs its own query_cut x heap_factor grid; drop --query-cut/--heap-factor/--heap-factor-growth");
             if (sweep && flags.SweepFlags)
             {
-                var adjusted = new List<SearchSettings>();
-                foreach (var setting in index.SweepSettings)
+                var adjusted = new List<SearchParameters>();
+                foreach (var setting in index.SweepParameters)
                 {
-                    if (setting is not Retrieval.Query.Indexes.Seismic.SeismicSearchSettings s)
+                    if (setting is not Retrieval.Query.Indexes.Seismic.SeismicIndexParameters s)
                     {
                         adjusted.Add(setting);
                         continue;
@@ -230,10 +230,10 @@ public static class SearchCommand
                 }
                 return adjusted;
             }
-            return sweep ? index.SweepSettings : [new Retrieval.Query.Indexes.Seismic.SeismicSearchSettings(flags.ApplyTo(SeismicSearchParameters.Default))];
+            return sweep ? index.SweepParameters : [new Retrieval.Query.Indexes.Seismic.SeismicIndexParameters(flags.ApplyTo(SeismicSearchParameters.Default))];
         }
         if (flags.GridFlags || flags.SweepFlags)
             throw new UsageException($"--query-cut, --heap-factor, --heap-factor-growth, --block-order, --no-knn-refine and --knn-expand are Seismic settings; the {index.Kind} index does not take them");
-        return sweep ? index.SweepSettings : [index.DefaultSettings];
+        return sweep ? index.SweepParameters : [index.DefaultParameters];
     }
 }

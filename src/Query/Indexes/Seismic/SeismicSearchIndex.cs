@@ -8,10 +8,10 @@ using Retrieval.Query.Indexes;
 namespace Retrieval.Query.Indexes.Seismic;
 
 /// <summary>
-/// <see cref="SeismicSearchParameters"/> as the query layer's per-call <see cref="SearchSettings"/> (what <see cref="ISearchIndex"/>
+/// <see cref="SeismicSearchParameters"/> as the query layer's per-call <see cref="SearchParameters"/> (what <see cref="ISearchIndex"/>
 /// passes per search, and what a report lists: query_cut, heap_factor, heap_factor_growth, block_order, knn_refine, knn_expand).
 /// </summary>
-public sealed record SeismicSearchSettings(SeismicSearchParameters Parameters) : SearchSettings
+public sealed record SeismicIndexParameters(SeismicSearchParameters Parameters) : SearchParameters
 {
     public override IReadOnlyList<ReportField> Describe() =>
     [
@@ -64,16 +64,16 @@ public sealed class SeismicSearchIndex : ISearchIndex
         (Text is null ? 0 : new FileInfo(Path.Combine(_directory, SeismicTextIndex.StatisticsFile)).Length);
     /// <summary>Exact inner products of the stored weights: exact for float32 storage, float16-rounded otherwise.</summary>
     public bool ScoresAreExact => Index.ValueStorage == ForwardValueStorage.Float32;
-    public SearchSettings DefaultSettings { get; } = new SeismicSearchSettings(SeismicSearchParameters.Default);
+    public SearchParameters DefaultParameters { get; } = new SeismicIndexParameters(SeismicSearchParameters.Default);
 
-    public IReadOnlyList<SearchSettings> SweepSettings
+    public IReadOnlyList<SearchParameters> SweepParameters
     {
         get
         {
-            var settings = new List<SearchSettings>();
+            var settings = new List<SearchParameters>();
             foreach (int cut in SweepQueryCuts)
                 foreach (float heap in SweepHeapFactors)
-                    settings.Add(new SeismicSearchSettings(new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap }));
+                    settings.Add(new SeismicIndexParameters(new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap }));
             return settings;
         }
     }
@@ -90,10 +90,10 @@ public sealed class SeismicSearchIndex : ISearchIndex
         return QuerySet.FromSparse(Text.EncodeQueries(texts, out unknownTokens));
     }
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores) =>
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores) =>
         Index.SearchOne(SparseOf(queries).Row(query), k, ParametersOf(settings), ids, scores);
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchSettings settings, int threads) =>
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads) =>
         Index.Search(SparseOf(queries), k, ParametersOf(settings), threads);
 
     public void Dispose()
@@ -103,10 +103,10 @@ public sealed class SeismicSearchIndex : ISearchIndex
     private static SparseMatrix SparseOf(QuerySet queries) =>
         queries.Sparse ?? throw new RetrievalException(ErrorKind.Incompatible, "a Seismic index needs sparse queries, got dense vectors");
 
-    private static SeismicSearchParameters ParametersOf(SearchSettings settings) => settings switch
+    private static SeismicSearchParameters ParametersOf(SearchParameters settings) => settings switch
     {
-        SeismicSearchSettings s => s.Parameters,
-        NoSearchSettings => SeismicSearchParameters.Default,
+        SeismicIndexParameters s => s.Parameters,
+        NoSearchParameters => SeismicSearchParameters.Default,
         _ => throw new RetrievalException(ErrorKind.InvalidInput, $"settings {settings.GetType().Name} are not Seismic's"),
     };
 }

@@ -20,7 +20,7 @@ public sealed class SpannSearchIndex : ISearchIndex, IReportsReads
     public static SpannSearchIndex Open(string directory, SpannOpenOptions? options = null) => new(SpannIndex.Open(directory, options));
 
     public SpannIndex Index { get; }
-    /// <summary>Parameters used by <see cref="DefaultSettings"/> and as the base of the sweep (its I/O mode and eps2 included).</summary>
+    /// <summary>Parameters used by <see cref="DefaultParameters"/> and as the base of the sweep (its I/O mode and eps2 included).</summary>
     public SpannSearchParameters Defaults { get; set; }
 
     public string Kind => "spann";
@@ -33,30 +33,30 @@ public sealed class SpannSearchIndex : ISearchIndex, IReportsReads
     public long BytesRead => Index.BytesRead;
     public long ReadCount => Index.ReadCount;
 
-    public SearchSettings DefaultSettings => new SpannSettings(Defaults);
+    public SearchParameters DefaultParameters => new SpannIndexParameters(Defaults);
 
-    public IReadOnlyList<SearchSettings> SweepSettings
+    public IReadOnlyList<SearchParameters> SweepParameters
     {
         get
         {
-            var list = new List<SearchSettings>();
+            var list = new List<SearchParameters>();
             foreach (int m in SweepHeads)
-                if (m <= Index.HeadCount) list.Add(new SpannSettings(Defaults with { Heads = m }));
+                if (m <= Index.HeadCount) list.Add(new SpannIndexParameters(Defaults with { Heads = m }));
             return list;
         }
     }
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores) =>
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores) =>
         Index.SearchOne(queries.Dense!.Float32Row(query), k, Parameters(settings), ids, scores);
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchSettings settings, int threads) =>
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads) =>
         Index.Search(queries.Dense!, k, Parameters(settings), threads);
 
-    private static SpannSearchParameters Parameters(SearchSettings settings) => settings switch
+    private static SpannSearchParameters Parameters(SearchParameters settings) => settings switch
     {
-        SpannSettings s => s.Parameters,
-        NoSearchSettings => new SpannSearchParameters(),
-        _ => throw new RetrievalException(ErrorKind.InvalidInput, $"SPANN search was given {settings.GetType().Name}; it takes SpannSettings"),
+        SpannIndexParameters s => s.Parameters,
+        NoSearchParameters => new SpannSearchParameters(),
+        _ => throw new RetrievalException(ErrorKind.InvalidInput, $"SPANN search was given {settings.GetType().Name}; it takes SpannIndexParameters"),
     };
 
     public void Dispose() => Index.Dispose();

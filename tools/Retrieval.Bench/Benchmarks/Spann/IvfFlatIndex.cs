@@ -12,7 +12,7 @@ using Retrieval.Bench.Reporting;
 namespace Retrieval.Bench.Benchmarks.Spann;
 
 /// <summary>IVF-Flat's one knob: lists probed per query.</summary>
-public sealed record IvfSettings(int Probes) : SearchSettings
+public sealed record IvfParameters(int Probes) : SearchParameters
 {
     public override IReadOnlyList<ReportField> Describe() => [new("nprobe", Probes)];
 }
@@ -56,13 +56,13 @@ public sealed class IvfFlatIndex : ISearchIndex
     public long? BytesOnDisk => null;
     public bool ScoresAreExact => true;
     public long ResidentBytes => (long)_lists.RawData.Length + _ids.Length * 4L + _centroids.Length * 4L + _inverseNorms.Length * 4L;
-    public SearchSettings DefaultSettings => new IvfSettings(16);
-    public IReadOnlyList<SearchSettings> SweepSettings
+    public SearchParameters DefaultParameters => new IvfParameters(16);
+    public IReadOnlyList<SearchParameters> SweepParameters
     {
         get
         {
-            var list = new List<SearchSettings>();
-            foreach (int p in SweepProbes) if (p <= ListCount) list.Add(new IvfSettings(p));
+            var list = new List<SearchParameters>();
+            foreach (int p in SweepProbes) if (p <= ListCount) list.Add(new IvfParameters(p));
             return list;
         }
     }
@@ -113,13 +113,13 @@ public sealed class IvfFlatIndex : ISearchIndex
         else row.CopyTo(destination);
     }
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores) =>
-        Search(queries.Dense!.Float32Row(query), k, ((IvfSettings)settings).Probes, ids, scores);
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores) =>
+        Search(queries.Dense!.Float32Row(query), k, ((IvfParameters)settings).Probes, ids, scores);
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchSettings settings, int threads)
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads)
     {
         var results = new SearchResults(queries.Count, k);
-        int probes = ((IvfSettings)settings).Probes;
+        int probes = ((IvfParameters)settings).Probes;
         Parallel.For(0, queries.Count, new ParallelOptions { MaxDegreeOfParallelism = threads == 0 ? Environment.ProcessorCount : threads },
             q => Search(queries.Dense!.Float32Row(q), k, probes, results.IdsOf(q), results.ScoresOf(q)));
         return results;

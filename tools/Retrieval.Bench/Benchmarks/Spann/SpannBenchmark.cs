@@ -55,7 +55,7 @@ public static class SpannBenchmark
         if (!skipped.Contains("exact"))
         {
             using var exact = inputs.CreateExactIndex(metric);
-            emit("exact:", [run.Measure(exact, queries, exact.DefaultSettings) with { Details = [new("index_resident_bytes", exact.BaseBytes)] }]);
+            emit("exact:", [run.Measure(exact, queries, exact.DefaultParameters) with { Details = [new("index_resident_bytes", exact.BaseBytes)] }]);
         }
 
         if (!skipped.Contains("ivf"))
@@ -67,7 +67,7 @@ public static class SpannBenchmark
             double seconds = clock.Elapsed.TotalSeconds;
             var lines = new List<IReport>();
             foreach (int p in options.Probes)
-                lines.Add(run.Measure(ivf, queries, new IvfSettings(p)) with
+                lines.Add(run.Measure(ivf, queries, new IvfParameters(p)) with
                 {
                     Details = [new("build_seconds", seconds), new("index_resident_bytes", ivf.ResidentBytes), new("lists", lists)],
                 });
@@ -82,7 +82,7 @@ public static class SpannBenchmark
             double seconds = clock.Elapsed.TotalSeconds;
             var lines = new List<IReport>();
             foreach (int e in options.Expansions)
-                lines.Add(run.Measure(hnsw, queries, new UsearchSettings(e)) with
+                lines.Add(run.Measure(hnsw, queries, new UsearchParameters(e)) with
                 {
                     Details = [new("build_seconds", seconds), new("index_resident_bytes", hnsw.ResidentBytes)],
                 });
@@ -99,7 +99,7 @@ public static class SpannBenchmark
             foreach (int m in options.Heads)
             foreach (int beam in options.Beams)
             {
-                var settings = new SpannSettings(spann.Defaults with { Heads = m, Io = mode, PruneEpsilon = options.PruneEpsilon, SearchBeamWidth = beam });
+                var settings = new SpannIndexParameters(spann.Defaults with { Heads = m, Io = mode, PruneEpsilon = options.PruneEpsilon, SearchBeamWidth = beam });
                 spann.Index.ResetProfile();
                 var report = run.Measure(spann, queries, settings);
                 var (headTime, postingTime, _) = spann.Index.Profile;

@@ -10,7 +10,7 @@ using Retrieval.Bench.Reporting;
 namespace Retrieval.Bench.Benchmarks.Spann;
 
 /// <summary>HNSW's search knob: the expansion (ef) of the candidate list.</summary>
-public sealed record UsearchSettings(int Expansion) : SearchSettings
+public sealed record UsearchParameters(int Expansion) : SearchParameters
 {
     public override IReadOnlyList<ReportField> Describe() => [new("ef", Expansion)];
 }
@@ -49,13 +49,13 @@ public sealed class UsearchPeer : ISearchIndex
     public bool ScoresAreExact => false;
     /// <summary>Process memory the build added (native graph + vectors), measured around it.</summary>
     public long ResidentBytes { get; }
-    public SearchSettings DefaultSettings => new UsearchSettings(64);
-    public IReadOnlyList<SearchSettings> SweepSettings
+    public SearchParameters DefaultParameters => new UsearchParameters(64);
+    public IReadOnlyList<SearchParameters> SweepParameters
     {
         get
         {
-            var list = new List<SearchSettings>();
-            foreach (int ef in SweepExpansions) list.Add(new UsearchSettings(ef));
+            var list = new List<SearchParameters>();
+            foreach (int ef in SweepExpansions) list.Add(new UsearchParameters(ef));
             return list;
         }
     }
@@ -89,9 +89,9 @@ public sealed class UsearchPeer : ISearchIndex
         }
     }
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchSettings settings, Span<int> ids, Span<float> scores)
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores)
     {
-        Use(((UsearchSettings)settings).Expansion);
+        Use(((UsearchParameters)settings).Expansion);
         var q = queries.Dense!.Float32Row(query).ToArray();
         int found = _index.Search(q, k, out var keys, out var distances);
         for (int i = 0; i < found; i++)
@@ -104,7 +104,7 @@ public sealed class UsearchPeer : ISearchIndex
         scores[found..k].Fill(float.NaN);
     }
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchSettings settings, int threads)
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads)
     {
         var results = new SearchResults(queries.Count, k);
         Parallel.For(0, queries.Count, new ParallelOptions { MaxDegreeOfParallelism = threads == 0 ? Environment.ProcessorCount : threads },

@@ -6,16 +6,16 @@ namespace Retrieval.Query.Indexes;
 /// pruning epsilon). <see cref="Describe"/> names them for result lines, so a --sweep line says which
 /// setting produced it. An index casts the settings it is given back to its own record type.
 /// </summary>
-public abstract record SearchSettings
+public abstract record SearchParameters
 {
     /// <summary>The settings as report fields (snake_case names); empty when the index has none.</summary>
     public abstract IReadOnlyList<ReportField> Describe();
 }
 
 /// <summary>Settings of an index with no query-time knobs (exact search).</summary>
-public sealed record NoSearchSettings : SearchSettings
+public sealed record NoSearchParameters : SearchParameters
 {
-    public static NoSearchSettings Instance { get; } = new();
+    public static NoSearchParameters Instance { get; } = new();
 
     public override IReadOnlyList<ReportField> Describe() => [];
 }

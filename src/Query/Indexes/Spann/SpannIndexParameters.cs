@@ -5,13 +5,13 @@ namespace Retrieval.Query.Indexes.Spann;
 /// <summary>SPANN's query-time knobs as the query layer passes them: heads probed (M), eps2, beam, I/O mode.</summary>
 /// <remarks>
 /// Embedded use: an index opened through <see cref="IndexRegistry"/> is an <see cref="ISearchIndex"/>; pass
-/// <c>SpannSettings.Create(heads: 32, eps2: 0.3)</c> (or <c>new SpannSettings(parameters)</c>) as its settings to
+/// <c>SpannIndexParameters.Create(heads: 32, eps2: 0.3)</c> (or <c>new SpannIndexParameters(parameters)</c>) as its settings to
 /// search with those knobs. Other index kinds keep their own settings records.
 /// </remarks>
-public sealed record SpannSettings(SpannSearchParameters Parameters) : SearchSettings
+public sealed record SpannIndexParameters(SpannSearchParameters Parameters) : SearchParameters
 {
     /// <summary>The defaults with the given knobs replaced; validated here so a bad value fails before any search.</summary>
-    public static SpannSettings Create(int? heads = null, double? eps2 = null, int? beam = null, PostingIoMode? io = null,
+    public static SpannIndexParameters Create(int? heads = null, double? eps2 = null, int? beam = null, PostingIoMode? io = null,
         int? rerankFactor = null, SpannSearchParameters? defaults = null)
     {
         var p = defaults ?? new SpannSearchParameters();
@@ -21,7 +21,7 @@ public sealed record SpannSettings(SpannSearchParameters Parameters) : SearchSet
         if (io is { } i) p = p with { Io = i };
         if (rerankFactor is { } r) p = p with { RerankFactor = r };
         p.Validate();
-        return new SpannSettings(p);
+        return new SpannIndexParameters(p);
     }
 
     public override IReadOnlyList<ReportField> Describe() =>
