@@ -69,8 +69,14 @@ internal sealed class MatrixFileHeader
         long count = length / stride;
         var header = new MatrixFileHeader
         {
-            Path = path, Format = format, Element = element, Count = count, Dimension = dimension,
-            DataOffset = 0, Compressed = false, FileLength = length,
+            Path = path,
+            Format = format,
+            Element = element,
+            Count = count,
+            Dimension = dimension,
+            DataOffset = 0,
+            Compressed = false,
+            FileLength = length,
         };
         if (length % stride != 0) header.ThrowVecsLengthProblem(handle);
         return header;
@@ -124,8 +130,14 @@ internal sealed class MatrixFileHeader
         CheckDimension(path, dimension, format, 4);
         var header = new MatrixFileHeader
         {
-            Path = path, Format = format, Element = element, Count = count, Dimension = (int)dimension,
-            DataOffset = 8, Compressed = false, FileLength = length,
+            Path = path,
+            Format = format,
+            Element = element,
+            Count = count,
+            Dimension = (int)dimension,
+            DataOffset = 8,
+            Compressed = false,
+            FileLength = length,
         };
         header.CheckLength($"header (count {count}, dimension {dimension})");
         return header;
@@ -138,8 +150,14 @@ internal sealed class MatrixFileHeader
         if (npy.Rows > 0) CheckDimension(path, columns, MatrixFileFormat.Npy, 10);
         var header = new MatrixFileHeader
         {
-            Path = path, Format = MatrixFileFormat.Npy, Element = npy.Element, Count = npy.Rows,
-            Dimension = (int)Math.Max(columns, 1), DataOffset = npy.DataOffset, Compressed = false, FileLength = length,
+            Path = path,
+            Format = MatrixFileFormat.Npy,
+            Element = npy.Element,
+            Count = npy.Rows,
+            Dimension = (int)Math.Max(columns, 1),
+            DataOffset = npy.DataOffset,
+            Compressed = false,
+            FileLength = length,
         };
         header.CheckLength($"npy shape {npy.ShapeText} of {npy.Element.ToName()}");
         return header;
@@ -205,8 +223,14 @@ internal sealed class MatrixFileHeader
         CheckDimension(path, dimension, MatrixFileFormat.Idx, 8);
         return new MatrixFileHeader
         {
-            Path = path, Format = MatrixFileFormat.Idx, Element = element, Count = count, Dimension = (int)dimension,
-            DataOffset = headerBytes, Compressed = compressed, FileLength = fileLength,
+            Path = path,
+            Format = MatrixFileFormat.Idx,
+            Element = element,
+            Count = count,
+            Dimension = (int)dimension,
+            DataOffset = headerBytes,
+            Compressed = compressed,
+            FileLength = fileLength,
         };
     }
 

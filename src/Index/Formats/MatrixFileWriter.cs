@@ -1,6 +1,6 @@
-using Retrieval.Index.Storage;
 using System.Buffers.Binary;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Storage;
 
 namespace Retrieval.Index.Formats;
 

@@ -1,9 +1,8 @@
-using Retrieval.Index.Storage;
-using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
 
 namespace Retrieval.Index.Formats;

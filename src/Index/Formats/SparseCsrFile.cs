@@ -1,8 +1,8 @@
-using Retrieval.Index.Storage;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
 
 namespace Retrieval.Index.Formats;

@@ -1,7 +1,7 @@
-using Retrieval.Index.Storage;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Retrieval.Index.Search;
+using Retrieval.Index.Storage;
 
 namespace Retrieval.Index.Seismic;
 

@@ -1,10 +1,10 @@
-using Retrieval.Index.Storage;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Retrieval.Index.Search;
+using Retrieval.Index.Storage;
 
 namespace Retrieval.Index.Seismic;
 

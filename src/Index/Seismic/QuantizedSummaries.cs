@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Retrieval.Index.Seismic;
@@ -153,18 +151,18 @@ internal abstract class QuantizedSummaries
 
     internal static QuantizedSummaries Create(float[] blockMin, float[] blockScale, int[] termComponentStart, int[] termEntryStart,
         Array componentTerms, Array entryOffsets, Array entryBlocks, byte[] entryCodes) => (componentTerms, entryOffsets, entryBlocks) switch
-    {
-        (ushort[] t, ushort[] o, byte[] b) => new QuantizedSummaries<ushort, ushort, byte>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
-        (ushort[] t, ushort[] o, ushort[] b) => new QuantizedSummaries<ushort, ushort, ushort>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
-        (ushort[] t, int[] o, byte[] b) => new QuantizedSummaries<ushort, int, byte>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
-        (ushort[] t, int[] o, ushort[] b) => new QuantizedSummaries<ushort, int, ushort>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
-        (int[] t, ushort[] o, byte[] b) => new QuantizedSummaries<int, ushort, byte>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
-        (int[] t, ushort[] o, ushort[] b) => new QuantizedSummaries<int, ushort, ushort>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
-        (int[] t, int[] o, byte[] b) => new QuantizedSummaries<int, int, byte>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
-        (int[] t, int[] o, ushort[] b) => new QuantizedSummaries<int, int, ushort>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
-        _ => throw new ArgumentException(
-            $"unsupported summary layout {componentTerms.GetType().Name}/{entryOffsets.GetType().Name}/{entryBlocks.GetType().Name}"),
-    };
+        {
+            (ushort[] t, ushort[] o, byte[] b) => new QuantizedSummaries<ushort, ushort, byte>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
+            (ushort[] t, ushort[] o, ushort[] b) => new QuantizedSummaries<ushort, ushort, ushort>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
+            (ushort[] t, int[] o, byte[] b) => new QuantizedSummaries<ushort, int, byte>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
+            (ushort[] t, int[] o, ushort[] b) => new QuantizedSummaries<ushort, int, ushort>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
+            (int[] t, ushort[] o, byte[] b) => new QuantizedSummaries<int, ushort, byte>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
+            (int[] t, ushort[] o, ushort[] b) => new QuantizedSummaries<int, ushort, ushort>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
+            (int[] t, int[] o, byte[] b) => new QuantizedSummaries<int, int, byte>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
+            (int[] t, int[] o, ushort[] b) => new QuantizedSummaries<int, int, ushort>(blockMin, blockScale, termComponentStart, termEntryStart, t, o, b, entryCodes),
+            _ => throw new ArgumentException(
+                $"unsupported summary layout {componentTerms.GetType().Name}/{entryOffsets.GetType().Name}/{entryBlocks.GetType().Name}"),
+        };
 
     /// <summary>Reads element i of a u8, u16 or i32 array as an int (the typeof tests fold away per instantiation).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,7 +1,7 @@
-using Retrieval.Index.Storage;
 using System.Collections.Concurrent;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
+using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
 
 namespace Retrieval.Index.Seismic;

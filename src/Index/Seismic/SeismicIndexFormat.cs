@@ -1,9 +1,8 @@
-using Retrieval.Index.Storage;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Retrieval.Index.Errors;
-using Retrieval.Index.Formats;
+using Retrieval.Index.Storage;
 
 namespace Retrieval.Index.Seismic;
 

@@ -1,4 +1,3 @@
-using Retrieval.Index.Errors;
 using Retrieval.Index.Storage;
 
 namespace Retrieval.Index.Spann;

@@ -3,7 +3,6 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
 using Retrieval.Index.Errors;
-using Retrieval.Index.Formats;
 
 namespace Retrieval.Index.Storage;
 

@@ -1,6 +1,6 @@
-using Retrieval.Index.Storage;
 using System.Text.Json;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Storage;
 
 namespace Retrieval.Query.Engine;
 

@@ -86,39 +86,39 @@ internal readonly struct WalEntry
                 case WalOp.DropCollection:
                     return new WalEntry { Op = op, CollectionId = id };
                 case WalOp.Upsert:
-                {
-                    int count = ReadCount(body, address);
-                    var records = new List<byte[]>(count);
-                    int at = 4;
-                    for (int i = 0; i < count; i++)
                     {
-                        if (body.Length - at < 4) throw Corrupt(address, "upsert entry is truncated");
-                        int n = BinaryPrimitives.ReadInt32LittleEndian(body[at..]);
-                        if (n < 0 || n > body.Length - at - 4) throw Corrupt(address, "upsert record length runs past the entry");
-                        records.Add(body.Slice(at + 4, n).ToArray());
-                        at += 4 + n;
+                        int count = ReadCount(body, address);
+                        var records = new List<byte[]>(count);
+                        int at = 4;
+                        for (int i = 0; i < count; i++)
+                        {
+                            if (body.Length - at < 4) throw Corrupt(address, "upsert entry is truncated");
+                            int n = BinaryPrimitives.ReadInt32LittleEndian(body[at..]);
+                            if (n < 0 || n > body.Length - at - 4) throw Corrupt(address, "upsert record length runs past the entry");
+                            records.Add(body.Slice(at + 4, n).ToArray());
+                            at += 4 + n;
+                        }
+                        return new WalEntry { Op = op, CollectionId = id, Records = records };
                     }
-                    return new WalEntry { Op = op, CollectionId = id, Records = records };
-                }
                 case WalOp.Delete:
-                {
-                    int count = ReadCount(body, address);
-                    var keys = new List<RecordKey>(count);
-                    int at = 4;
-                    for (int i = 0; i < count; i++)
                     {
-                        keys.Add(RecordKey.Read(body[at..], out int used));
-                        at += used;
+                        int count = ReadCount(body, address);
+                        var keys = new List<RecordKey>(count);
+                        int at = 4;
+                        for (int i = 0; i < count; i++)
+                        {
+                            keys.Add(RecordKey.Read(body[at..], out int used));
+                            at += used;
+                        }
+                        return new WalEntry { Op = op, CollectionId = id, Keys = keys };
                     }
-                    return new WalEntry { Op = op, CollectionId = id, Keys = keys };
-                }
                 case WalOp.Attach:
-                {
-                    if (body.Length < 4) throw Corrupt(address, "attach entry has no segment sequence");
-                    int sequence = BinaryPrimitives.ReadInt32LittleEndian(body);
-                    if (sequence < 0) throw Corrupt(address, $"attach entry names segment {sequence}");
-                    return new WalEntry { Op = op, CollectionId = id, Sequence = sequence };
-                }
+                    {
+                        if (body.Length < 4) throw Corrupt(address, "attach entry has no segment sequence");
+                        int sequence = BinaryPrimitives.ReadInt32LittleEndian(body);
+                        if (sequence < 0) throw Corrupt(address, $"attach entry names segment {sequence}");
+                        return new WalEntry { Op = op, CollectionId = id, Sequence = sequence };
+                    }
                 default:
                     throw Corrupt(address, $"unknown op {(byte)op}");
             }

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Google.Protobuf;
 using Retrieval.Index.Errors;
-using Retrieval.Index.Formats;
 using V1 = Retrieval.Service.Protocol;
 
 namespace Retrieval.Service.Client;

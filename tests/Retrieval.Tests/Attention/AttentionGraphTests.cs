@@ -6,7 +6,11 @@ public class AttentionGraphTests
 {
     private static readonly AttentionIndexOptions SmallOptions = new()
     {
-        TrainingNeighbors = 16, Connectivity = 12, BuildBeamWidth = 24, TrainingSampleRate = 0.5, AppendFoldBatch = 64,
+        TrainingNeighbors = 16,
+        Connectivity = 12,
+        BuildBeamWidth = 24,
+        TrainingSampleRate = 0.5,
+        AppendFoldBatch = 64,
     };
 
     private static void AssertInvariants(KeyGraph graph, int nodeCount, int m)

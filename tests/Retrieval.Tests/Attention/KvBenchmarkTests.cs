@@ -1,6 +1,6 @@
+using Retrieval.Bench.Benchmarks.Kv;
 using Retrieval.Index.Attention;
 using Retrieval.Index.Errors;
-using Retrieval.Bench.Benchmarks.Kv;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Attention;

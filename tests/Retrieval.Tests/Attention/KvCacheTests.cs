@@ -8,7 +8,11 @@ public class KvCacheTests
 {
     private static readonly AttentionIndexOptions Options = new()
     {
-        TrainingNeighbors = 16, Connectivity = 12, BuildBeamWidth = 24, TrainingSampleRate = 0.5, AppendFoldBatch = 32,
+        TrainingNeighbors = 16,
+        Connectivity = 12,
+        BuildBeamWidth = 24,
+        TrainingSampleRate = 0.5,
+        AppendFoldBatch = 32,
     };
 
     /// <summary>One layer, 4 query heads sharing 2 KV heads (GQA), each query head with its own queries.</summary>

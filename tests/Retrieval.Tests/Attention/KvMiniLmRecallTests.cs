@@ -1,5 +1,5 @@
-using Retrieval.Index.Attention;
 using Retrieval.Bench.Benchmarks.Kv;
+using Retrieval.Index.Attention;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Attention;

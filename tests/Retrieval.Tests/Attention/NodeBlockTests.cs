@@ -11,7 +11,11 @@ public class NodeBlockTests
 {
     private static readonly AttentionIndexOptions Options = new()
     {
-        TrainingNeighbors = 16, Connectivity = 12, BuildBeamWidth = 24, TrainingSampleRate = 0.5, AppendFoldBatch = 64,
+        TrainingNeighbors = 16,
+        Connectivity = 12,
+        BuildBeamWidth = 24,
+        TrainingSampleRate = 0.5,
+        AppendFoldBatch = 64,
     };
 
     private static double Recall(AttentionHeadIndex index, SyntheticHead head, KeyValueStore store, int first, int count)

@@ -1,7 +1,7 @@
+using Retrieval.Bench.Benchmarks;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Benchmarks;
 using Retrieval.Tests.Exact;
 
 namespace Retrieval.Tests.Benchmarks;
@@ -39,8 +39,12 @@ public class ExactDenseBenchmarkTests
         var queries = ExactDenseIndexTests.RandomVectors(rng, ElementType.Float32, 150, 48);
         var options = new ExactDenseBenchmarkOptions
         {
-            K = 5, Threads = 2, SingleQueryCount = 20, BatchedQueryCount = 130,
-            BandwidthBufferBytes = 4 << 20, BandwidthRepetitions = 1,
+            K = 5,
+            Threads = 2,
+            SingleQueryCount = 20,
+            BatchedQueryCount = 130,
+            BandwidthBufferBytes = 4 << 20,
+            BandwidthRepetitions = 1,
         };
         var report = ExactDenseBenchmark.Run(vectors, queries, Metric.Cosine, options);
 

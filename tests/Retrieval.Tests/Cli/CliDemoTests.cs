@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Retrieval.Cli.Hosting;
 using Retrieval.Bench.Demo;
+using Retrieval.Cli.Hosting;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Cli;

@@ -1,10 +1,9 @@
 using System.Text.Json;
+using Retrieval.Bench.Inputs;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Search;
-using Retrieval.Query.Indexes;
 using Retrieval.Tests.Support;
-using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Tests.Cli;
 

@@ -1,5 +1,4 @@
 using Retrieval.Cli.Hosting;
-using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Cli;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
+using Retrieval.Bench.Reporting;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Reporting;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Cli;

@@ -1,9 +1,8 @@
+using Retrieval.Bench.Inputs;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Indexes;
 using Retrieval.Tests.Support;
-using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Tests.Cli;
 

@@ -26,7 +26,9 @@ public class ReportingTests
     {
         var report = new SearchReport
         {
-            Index = "spann", Queries = 1, K = 10,
+            Index = "spann",
+            Queries = 1,
+            K = 10,
             Settings = [new("search_heads", 64), new("pruning", "on")],
             Details = [new("bandwidth_fraction", 0.75)],
         };

@@ -1,5 +1,5 @@
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Corpora;
+using Retrieval.Index.Errors;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Corpora;

@@ -1,6 +1,6 @@
 using System.IO.Compression;
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Corpora;
+using Retrieval.Index.Errors;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Corpora;

@@ -1,5 +1,5 @@
-using Retrieval.Index.Formats;
 using Retrieval.Bench.Datasets;
+using Retrieval.Index.Formats;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Datasets;

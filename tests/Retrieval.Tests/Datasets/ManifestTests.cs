@@ -1,6 +1,6 @@
+using Retrieval.Bench.Datasets;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Datasets;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Datasets;

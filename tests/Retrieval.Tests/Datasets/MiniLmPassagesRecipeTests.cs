@@ -1,7 +1,7 @@
 using System.IO.Compression;
+using Retrieval.Bench.Datasets;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Datasets;
 using Retrieval.Query.Encoders;
 using Retrieval.Tests.Support;
 

@@ -1,5 +1,5 @@
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Datasets;
+using Retrieval.Index.Errors;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Datasets;

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Text;
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Datasets.Sources;
+using Retrieval.Index.Errors;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Datasets;

@@ -1,7 +1,7 @@
+using Retrieval.Bench.Datasets;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Datasets;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Datasets;

@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
+using Retrieval.Bench.Corpora;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Corpora;
 using Retrieval.Query.Encoders;
 using Retrieval.Tests.Support;
 

@@ -62,11 +62,11 @@ public class SparseTextEncoderTests
         Assert.Equal(Documents.Length, docs.RowCount);
         Assert.Equal(0, q.Row(2).NonZeroCount); // no query term occurs in the corpus
         for (int qi = 0; qi < queries.Length; qi++)
-        for (int d = 0; d < Documents.Length; d++)
-        {
-            double expected = Bm25(queries[qi], d, p);
-            Assert.Equal(expected, Dot(q.Row(qi), docs.Row(d)), 4);
-        }
+            for (int d = 0; d < Documents.Length; d++)
+            {
+                double expected = Bm25(queries[qi], d, p);
+                Assert.Equal(expected, Dot(q.Row(qi), docs.Row(d)), 4);
+            }
         Assert.True(Bm25(queries[0], 0, p) > 0);
     }
 

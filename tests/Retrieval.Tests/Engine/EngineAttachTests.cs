@@ -1,6 +1,6 @@
 using Retrieval.Index.Errors;
-using Retrieval.Index.Spann;
 using Retrieval.Index.Seismic;
+using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Engine;
 using Retrieval.Tests.Support;

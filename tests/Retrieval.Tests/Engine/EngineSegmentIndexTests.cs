@@ -1,8 +1,8 @@
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
-using Retrieval.Index.Spann;
 using Retrieval.Index.Seismic;
+using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Engine;
 using Retrieval.Tests.Support;
@@ -101,8 +101,11 @@ public sealed class EngineSegmentIndexTests
         Assert.Contains("QueryCut", e.Message);
         // A schema stored before index settings existed has none: the defaults apply.
         var old = System.Text.Json.JsonSerializer.Deserialize<CollectionSchema>("""{"name":"o","key":"integer","dense":{"dimension":8,"metric":"l2"}}""",
-            new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
-                Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower) } })!;
+            new System.Text.Json.JsonSerializerOptions
+            {
+                PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+                Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower) }
+            })!;
         Assert.Null(old.Dense!.Index);
         await engine.CreateCollectionAsync(old);
         Assert.Single(engine.ListCollections());

@@ -1,5 +1,4 @@
 using Retrieval.Query.Engine;
-using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Engine;
 

@@ -1,5 +1,5 @@
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Evaluation;
+using Retrieval.Index.Errors;
 
 namespace Retrieval.Tests.Evaluation;
 

@@ -1,7 +1,7 @@
+using Retrieval.Bench.Evaluation;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Evaluation;
 
 namespace Retrieval.Tests.Evaluation;
 
@@ -20,9 +20,9 @@ public class NeighborRecallTests
     public void PlainRecallWithMoreReturnedThanK()
     {
         // Ground truth: 3 columns per query, recall@2 uses the first two.
-        int[] gt = [10, 11, 12,   20, 21, 22,   30, 31, 32];
+        int[] gt = [10, 11, 12, 20, 21, 22, 30, 31, 32];
         // k' = 4 returned per query.
-        int[] returned = [11, 99, 98, 10,   21, 12, -1, -1,   97, 96, 95, 32];
+        int[] returned = [11, 99, 98, 10, 21, 12, -1, -1, 97, 96, 95, 32];
         var r = NeighborRecall.RecallAtK(returned, 4, gt, 3, k: 2);
         // q0: {10,11} both within the 4 returned -> 1; q1: only 21 -> 0.5; q2: 32 is gt rank 3, not in top-2 -> 0.
         Assert.Equal([1.0, 0.5, 0.0], r.PerQuery);
@@ -41,8 +41,8 @@ public class NeighborRecallTests
     [Fact]
     public void QueriesWithoutGroundTruthAreLeftOut()
     {
-        int[] gt = [1, 2,   -1, -1,   5, -1];
-        int[] returned = [1, 9,   1, 2,   5, 6];
+        int[] gt = [1, 2, -1, -1, 5, -1];
+        int[] returned = [1, 9, 1, 2, 5, 6];
         var r = NeighborRecall.RecallAtK(returned, 2, gt, 2, 2);
         Assert.Equal(0.5, r.PerQuery[0]);
         Assert.True(double.IsNaN(r.PerQuery[1]));
@@ -56,7 +56,7 @@ public class NeighborRecallTests
     public void SearchResultsOverloadMatchesSpans()
     {
         var results = Results(3, [(4, 0.9f), (7, 0.8f), (1, 0.7f)], [(2, 0.5f), (-1, float.NaN), (-1, float.NaN)]);
-        int[] gt = [4, 1,   3, 2];
+        int[] gt = [4, 1, 3, 2];
         var r = NeighborRecall.RecallAtK(results, gt, 2, 2);
         Assert.Equal([1.0, 0.5], r.PerQuery);
     }
@@ -65,8 +65,8 @@ public class NeighborRecallTests
     public void TieAwareCountsEquallyGoodIdsWithGroundTruthScores()
     {
         // Ground truth top-2 for q0 is ids 0 (0.9) and 1 (0.8); id 5 also scores 0.8 exactly (a tie at rank k).
-        int[] gtIds = [0, 1, 2,   10, 11, 12];
-        float[] gtScores = [0.9f, 0.8f, 0.7f,   3f, 2f, 1f];
+        int[] gtIds = [0, 1, 2, 10, 11, 12];
+        float[] gtScores = [0.9f, 0.8f, 0.7f, 3f, 2f, 1f];
         var results = Results(2,
             [(0, 0.9f), (5, 0.8f)],
             [(10, 3f), (13, 2f * (1 - 2e-6f))]); // q1: just below the k-th score, beyond the tolerance

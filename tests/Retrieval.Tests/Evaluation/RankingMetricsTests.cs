@@ -1,5 +1,5 @@
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Evaluation;
+using Retrieval.Index.Errors;
 
 namespace Retrieval.Tests.Evaluation;
 
@@ -8,7 +8,11 @@ public class RankingMetricsTests
     // Judgements: d1 grade 3, d2 grade 2, d3 grade 1, d4 judged non-relevant (0), d9 grade 2 but never retrieved.
     private static readonly Dictionary<string, int> Judged = new()
     {
-        ["d1"] = 3, ["d2"] = 2, ["d3"] = 1, ["d4"] = 0, ["d9"] = 2,
+        ["d1"] = 3,
+        ["d2"] = 2,
+        ["d3"] = 1,
+        ["d4"] = 0,
+        ["d9"] = 2,
     };
 
     // Ranking: rank 1 d2, rank 2 dX (unjudged), rank 3 d1, rank 4 d4, rank 5 d3.

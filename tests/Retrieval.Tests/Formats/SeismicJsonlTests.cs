@@ -1,4 +1,3 @@
-using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Encoders;

@@ -1,5 +1,4 @@
 using Retrieval.Index.Storage;
-using Retrieval.Index.Seismic;
 
 namespace Retrieval.Tests.Seismic;
 

@@ -1,6 +1,6 @@
+using Retrieval.Bench.Benchmarks.Seismic;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Search;
-using Retrieval.Bench.Benchmarks.Seismic;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Seismic;

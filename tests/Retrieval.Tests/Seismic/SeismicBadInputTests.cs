@@ -110,7 +110,10 @@ public class SeismicBadInputTests
     {
         var e = Assert.Throws<RetrievalException>(() => SeismicIndex.Build(Docs, new SeismicBuildOptions
         {
-            Pruning = PostingPruning.FixedLambda, Lambda = 0, CentroidFraction = 0, SummaryEnergy = 1.5,
+            Pruning = PostingPruning.FixedLambda,
+            Lambda = 0,
+            CentroidFraction = 0,
+            SummaryEnergy = 1.5,
         }));
         Assert.Contains("Lambda must be >= 1", e.Message);
         Assert.Contains("CentroidFraction", e.Message);

@@ -112,7 +112,10 @@ public class SeismicInvariantTests
     {
         var index = SeismicIndex.Build(Docs, SeismicBuildOptions.Lossless with
         {
-            Pruning = PostingPruning.FixedLambda, Lambda = 100, SummaryEnergy = alpha, SummaryMaxEntries = cap,
+            Pruning = PostingPruning.FixedLambda,
+            Lambda = 100,
+            SummaryEnergy = alpha,
+            SummaryMaxEntries = cap,
         });
         var p = index.Postings;
         long fullEntries = 0;

@@ -1,11 +1,9 @@
 using System.Text.Json.Nodes;
+using Retrieval.Bench.Evaluation;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
-using Retrieval.Index.Formats;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Encoders;
-using Retrieval.Bench.Evaluation;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Seismic;

@@ -1,8 +1,8 @@
+using Retrieval.Bench.Evaluation;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Seismic;
 using Retrieval.Query.Encoders;
-using Retrieval.Bench.Evaluation;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Seismic;

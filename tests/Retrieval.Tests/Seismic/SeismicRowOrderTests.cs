@@ -16,7 +16,9 @@ public class SeismicRowOrderTests
     private static readonly SparseMatrix Queries = SeismicTestData.Collection(32, rows: 60, vocabulary: 300, maxNnz: 6);
     private static readonly SeismicBuildOptions Options = SeismicBuildOptions.Default with
     {
-        Pruning = PostingPruning.FixedLambda, Lambda = 120, Values = ForwardValueStorage.Float32,
+        Pruning = PostingPruning.FixedLambda,
+        Lambda = 120,
+        Values = ForwardValueStorage.Float32,
     };
 
     [Fact]

@@ -1,8 +1,5 @@
-using Retrieval.Index.Formats;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Encoders;
-using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Seismic;
 

@@ -1,4 +1,3 @@
-using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
 
 namespace Retrieval.Tests.Seismic;

@@ -1,8 +1,7 @@
+using Retrieval.Bench.Campaigns;
 using Retrieval.Cli.Hosting;
-using Retrieval.Service.Client;
 using Retrieval.Service.Hosting;
 using Retrieval.Tests.Support;
-using Retrieval.Bench.Campaigns;
 
 namespace Retrieval.Tests.Service;
 

@@ -1,6 +1,4 @@
 using Grpc.Core;
-using Retrieval.Service.Client;
-using Retrieval.Service.Hosting;
 using Retrieval.Bench.Campaigns;
 
 namespace Retrieval.Tests.Service;

@@ -1,6 +1,6 @@
-using Retrieval.Query.Engine;
-using Retrieval.Query.Encoders;
 using Retrieval.Bench.Evaluation;
+using Retrieval.Query.Encoders;
+using Retrieval.Query.Engine;
 using Retrieval.Service.Hosting;
 using Retrieval.Tests.Engine;
 using Retrieval.Tests.Support;

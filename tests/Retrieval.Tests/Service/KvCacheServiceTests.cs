@@ -2,18 +2,16 @@ using System.Numerics.Tensors;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Retrieval.Service.Client;
 using Retrieval.Service.Hosting;
 using Retrieval.Service.Protocol;
-using Retrieval.Service.Services;
 using Retrieval.Tests.Attention;
 using Retrieval.Tests.Support;
-using Retrieval.Service.Client;
-
-namespace Retrieval.Tests.Service;
 
 using KvCacheClient = Retrieval.Service.Protocol.KvCache.KvCacheClient;
 using Tensor = Retrieval.Service.Protocol.Tensor;
 
+namespace Retrieval.Tests.Service;
 /// <summary>retrieval.v1.KvCache end to end: a real server on a loopback port, a real gRPC client.</summary>
 public sealed class KvCacheServiceTests : IClassFixture<ServerFixture>
 {
@@ -26,7 +24,12 @@ public sealed class KvCacheServiceTests : IClassFixture<ServerFixture>
 
     private static SequenceShape Shape(uint kvHeads = 2, uint group = 2) => new()
     {
-        Layers = 1, KvHeads = kvHeads, QueryHeadsPerKvHead = group, HeadDim = Dim, SinkTokens = Sink, WindowTokens = Window,
+        Layers = 1,
+        KvHeads = kvHeads,
+        QueryHeadsPerKvHead = group,
+        HeadDim = Dim,
+        SinkTokens = Sink,
+        WindowTokens = Window,
     };
 
     /// <summary>Keys/values rounded through float16 (what the server holds when sent as float16).</summary>
@@ -48,7 +51,9 @@ public sealed class KvCacheServiceTests : IClassFixture<ServerFixture>
             var v = values.AsSpan(first * Dim, Chunk * Dim);
             var reply = await client.PrefillKvAsync(new PrefillKvRequest
             {
-                SequenceId = id, Layer = 0, KvHead = kvHead,
+                SequenceId = id,
+                Layer = 0,
+                KvHead = kvHead,
                 Keys = half ? KvTensorMapping.FromFloatsAsHalf(k, Chunk) : KvTensorMapping.FromFloats(k, Chunk),
                 Values = half ? KvTensorMapping.FromFloatsAsHalf(v, Chunk) : KvTensorMapping.FromFloats(v, Chunk),
             });
@@ -139,7 +144,10 @@ public sealed class KvCacheServiceTests : IClassFixture<ServerFixture>
         for (int c = 0; c < Dim; c++) strong[c] = queries[c] * 50;
         var step = await client.AppendAsync(new KvAppendRequest
         {
-            SequenceId = id, Layer = 0, Keys = KvTensorMapping.FromFloats(strong, 2), Values = KvTensorMapping.FromFloats(new float[2 * Dim], 2),
+            SequenceId = id,
+            Layer = 0,
+            Keys = KvTensorMapping.FromFloats(strong, 2),
+            Values = KvTensorMapping.FromFloats(new float[2 * Dim], 2),
         });
         Assert.Equal((uint)Keys, step.Position);
         var one = new KvSearchRequest { SequenceId = id, K = k, Ef = 64, Queries = KvTensorMapping.FromFloats(queries.AsSpan(0, Dim), 1) };
@@ -149,7 +157,10 @@ public sealed class KvCacheServiceTests : IClassFixture<ServerFixture>
         {
             await client.AppendAsync(new KvAppendRequest
             {
-                SequenceId = id, Layer = 0, Keys = KvTensorMapping.FromFloats(new float[2 * Dim], 2), Values = KvTensorMapping.FromFloats(new float[2 * Dim], 2),
+                SequenceId = id,
+                Layer = 0,
+                Keys = KvTensorMapping.FromFloats(new float[2 * Dim], 2),
+                Values = KvTensorMapping.FromFloats(new float[2 * Dim], 2),
             });
         }
         Assert.Equal(Keys, (await client.SearchAsync(one)).Heads[0].Positions[0]);

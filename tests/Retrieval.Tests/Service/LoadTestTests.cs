@@ -1,4 +1,3 @@
-using Retrieval.Service.Client;
 using Retrieval.Bench.Campaigns;
 
 namespace Retrieval.Tests.Service;

@@ -1,7 +1,7 @@
-using Retrieval.Tests.Support;
 using System.Buffers.Binary;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
+using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Spann;
 
@@ -21,7 +21,12 @@ public class SpannBuildInvariantTests
         var vectors = SpannTestData.TinyBase();
         var options = new SpannBuildOptions
         {
-            Metric = Metric.L2, Storage = storage, PostingPages = postingPages, ReplicaCount = replicas, HeadRatio = 0.1, ClosureEpsilon = 3,
+            Metric = Metric.L2,
+            Storage = storage,
+            PostingPages = postingPages,
+            ReplicaCount = replicas,
+            HeadRatio = 0.1,
+            ClosureEpsilon = 3,
         };
         using var index = SpannTestData.BuildAndOpen(vectors, options, out var dir);
         var layout = index.Layout;

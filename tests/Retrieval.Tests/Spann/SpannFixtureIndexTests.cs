@@ -1,6 +1,6 @@
-using Retrieval.Tests.Support;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
+using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Spann;
 

@@ -1,7 +1,7 @@
-using Retrieval.Tests.Support;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
+using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Spann;
 

@@ -1,9 +1,9 @@
-using Retrieval.Tests.Support;
 using Retrieval.Index.Graphs;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
 using Retrieval.Query.Indexes.Spann;
+using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Spann;
 

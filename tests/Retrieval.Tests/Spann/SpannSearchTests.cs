@@ -1,6 +1,6 @@
-using Retrieval.Tests.Support;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
+using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Spann;
 
@@ -28,7 +28,9 @@ public class SpannSearchTests(Xunit.Abstractions.ITestOutputHelper output)
         // Int8 re-ranks k * RerankFactor candidates exactly; with a factor covering every vector the result is exact too.
         var all = new SpannSearchParameters
         {
-            Heads = index.Heads.Count, PruneEpsilon = -1, SearchBeamWidth = index.Heads.Count,
+            Heads = index.Heads.Count,
+            PruneEpsilon = -1,
+            SearchBeamWidth = index.Heads.Count,
             RerankFactor = storage == SpannStorage.Int8 ? vectors.Count / k : 1,
         };
         var exact = SpannTestData.Exact(vectors, queries, metric, k);

@@ -1,9 +1,9 @@
-using Retrieval.Tests.Support;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Search;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
+using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Spann;
 

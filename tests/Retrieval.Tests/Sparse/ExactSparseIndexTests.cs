@@ -1,6 +1,5 @@
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
-using Retrieval.Index.Search;
 using Retrieval.Index.Vectors;
 
 namespace Retrieval.Tests.Sparse;

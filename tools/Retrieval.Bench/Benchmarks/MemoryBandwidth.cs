@@ -70,7 +70,8 @@ public static class MemoryBandwidth
                     done.SignalAndWait();
                 }
                 Interlocked.Add(ref s_sink, local);
-            }) { IsBackground = true, Name = $"bandwidth-{t}" };
+            })
+            { IsBackground = true, Name = $"bandwidth-{t}" };
             pool[t].Start();
         }
         double best = double.MaxValue;

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Grpc.Core;
 using Retrieval.Index.Errors;
-using V1 = Retrieval.Service.Protocol;
 using Retrieval.Service.Client;
+using V1 = Retrieval.Service.Protocol;
 
 namespace Retrieval.Bench.Campaigns;
 

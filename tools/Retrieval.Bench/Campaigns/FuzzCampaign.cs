@@ -4,8 +4,8 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using Retrieval.Index.Errors;
-using V1 = Retrieval.Service.Protocol;
 using Retrieval.Service.Client;
+using V1 = Retrieval.Service.Protocol;
 
 namespace Retrieval.Bench.Campaigns;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Grpc.Core;
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Evaluation;
-using V1 = Retrieval.Service.Protocol;
+using Retrieval.Index.Errors;
 using Retrieval.Service.Client;
+using V1 = Retrieval.Service.Protocol;
 
 namespace Retrieval.Bench.Campaigns;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Datasets.Recipes;
+using Retrieval.Index.Errors;
 
 namespace Retrieval.Bench.Datasets;
 

@@ -1,8 +1,8 @@
 using System.Text;
-using Retrieval.Index.Storage;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Retrieval.Index.Storage;
 
 namespace Retrieval.Bench.Datasets;
 

@@ -1,8 +1,8 @@
-using Retrieval.Index.Storage;
 using System.IO.Compression;
 using System.Text;
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Datasets.Sources;
+using Retrieval.Index.Errors;
+using Retrieval.Index.Storage;
 
 namespace Retrieval.Bench.Datasets;
 

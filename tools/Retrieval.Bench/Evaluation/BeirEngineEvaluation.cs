@@ -1,9 +1,8 @@
 using System.Diagnostics;
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Corpora;
+using Retrieval.Index.Errors;
 using Retrieval.Query.Encoders;
 using Retrieval.Query.Engine;
-using Retrieval.Bench.Evaluation;
 
 namespace Retrieval.Bench.Evaluation;
 

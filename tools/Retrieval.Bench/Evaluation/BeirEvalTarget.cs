@@ -72,8 +72,14 @@ public sealed class EmbeddedEvalTarget : IBeirEvalTarget
         {
             requests[i] = new SearchRequest
             {
-                Text = texts[i], Mode = search.Mode, K = k, Fusion = search.Fusion, DenseWeight = search.DenseWeight,
-                SparseWeight = search.SparseWeight, RrfConstant = search.RrfConstant, Candidates = search.Candidates,
+                Text = texts[i],
+                Mode = search.Mode,
+                K = k,
+                Fusion = search.Fusion,
+                DenseWeight = search.DenseWeight,
+                SparseWeight = search.SparseWeight,
+                RrfConstant = search.RrfConstant,
+                Candidates = search.Candidates,
             };
         }
         var results = _engine.SearchBatch(name, requests);
@@ -146,9 +152,13 @@ public sealed class ServerEvalTarget(string serverUrl, string? apiKey = null, in
         {
             request.Queries.Add(new V1.Query
             {
-                Text = text, Mode = mode, K = (uint)k,
+                Text = text,
+                Mode = mode,
+                K = (uint)k,
                 Fusion = search.Fusion == FusionMethod.WeightedScore ? V1.Fusion.Weighted : V1.Fusion.Rrf,
-                DenseWeight = search.DenseWeight, SparseWeight = search.SparseWeight, RrfK = (uint)search.RrfConstant,
+                DenseWeight = search.DenseWeight,
+                SparseWeight = search.SparseWeight,
+                RrfK = (uint)search.RrfConstant,
                 Candidates = (uint)search.Candidates,
             });
         }

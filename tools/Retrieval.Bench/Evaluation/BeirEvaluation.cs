@@ -1,9 +1,9 @@
 using System.Diagnostics;
+using Retrieval.Bench.Corpora;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Search;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Corpora;
 using Retrieval.Query.Encoders;
 
 namespace Retrieval.Bench.Evaluation;
@@ -90,31 +90,31 @@ public static class BeirEvaluation
         switch (mode)
         {
             case BeirMode.Bm25:
-            {
-                var encoder = new SparseTextEncoder(threads: options.Threads);
-                var (docVectors, statistics) = encoder.FitDocuments(documents, options.Bm25,
-                    Stage(progress, "encode documents", documents.Length));
-                encodeDocuments = Lap(clock);
-                var queryVectors = encoder.EncodeQueries(queryTexts, statistics);
-                encodeQueries = Lap(clock);
-                var index = new ExactSparseIndex(docVectors);
-                results = index.Search(queryVectors, RecallK, options.Threads);
-                search = Lap(clock);
-                break;
-            }
+                {
+                    var encoder = new SparseTextEncoder(threads: options.Threads);
+                    var (docVectors, statistics) = encoder.FitDocuments(documents, options.Bm25,
+                        Stage(progress, "encode documents", documents.Length));
+                    encodeDocuments = Lap(clock);
+                    var queryVectors = encoder.EncodeQueries(queryTexts, statistics);
+                    encodeQueries = Lap(clock);
+                    var index = new ExactSparseIndex(docVectors);
+                    results = index.Search(queryVectors, RecallK, options.Threads);
+                    search = Lap(clock);
+                    break;
+                }
             case BeirMode.Dense:
-            {
-                var miniLm = options.Threads == 0 ? options.MiniLm : options.MiniLm with { Threads = options.Threads };
-                using var encoder = new MiniLmEncoder(miniLm);
-                var docVectors = encoder.Encode(documents, Stage(progress, "encode documents", documents.Length));
-                encodeDocuments = Lap(clock);
-                var queryVectors = encoder.Encode(queryTexts, Stage(progress, "encode queries", queryTexts.Length));
-                encodeQueries = Lap(clock);
-                var index = new ExactDenseIndex(docVectors, Metric.Cosine);
-                results = index.Search(queryVectors, RecallK, options.Threads);
-                search = Lap(clock);
-                break;
-            }
+                {
+                    var miniLm = options.Threads == 0 ? options.MiniLm : options.MiniLm with { Threads = options.Threads };
+                    using var encoder = new MiniLmEncoder(miniLm);
+                    var docVectors = encoder.Encode(documents, Stage(progress, "encode documents", documents.Length));
+                    encodeDocuments = Lap(clock);
+                    var queryVectors = encoder.Encode(queryTexts, Stage(progress, "encode queries", queryTexts.Length));
+                    encodeQueries = Lap(clock);
+                    var index = new ExactDenseIndex(docVectors, Metric.Cosine);
+                    results = index.Search(queryVectors, RecallK, options.Threads);
+                    search = Lap(clock);
+                    break;
+                }
             default:
                 throw new RetrievalException(ErrorKind.InvalidInput, $"unknown evaluation mode {mode}");
         }

@@ -1,7 +1,7 @@
+using Retrieval.Bench.Evaluation;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Vectors;
 using Retrieval.Index.Vectors.Kernels;
-using Retrieval.Bench.Evaluation;
 using Retrieval.Query.Indexes;
 
 namespace Retrieval.Bench.Inputs;

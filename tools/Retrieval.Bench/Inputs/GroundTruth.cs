@@ -1,6 +1,6 @@
+using Retrieval.Bench.Evaluation;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Evaluation;
 
 namespace Retrieval.Bench.Inputs;
 

@@ -1,6 +1,6 @@
+using Retrieval.Bench.Reporting;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
-using Retrieval.Bench.Reporting;
 using Retrieval.Query.Indexes;
 
 namespace Retrieval.Bench.Inputs;

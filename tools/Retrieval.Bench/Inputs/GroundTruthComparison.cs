@@ -1,6 +1,5 @@
-using Retrieval.Index.Errors;
-using Retrieval.Index.Search;
 using Retrieval.Bench.Evaluation;
+using Retrieval.Index.Search;
 
 namespace Retrieval.Bench.Inputs;
 

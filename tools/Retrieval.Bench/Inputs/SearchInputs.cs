@@ -1,10 +1,10 @@
 using System.Text.Json;
-using Retrieval.Index.Errors;
-using Retrieval.Index.Formats;
-using Retrieval.Index.Vectors;
 using Retrieval.Bench.Datasets;
 using Retrieval.Bench.Evaluation;
 using Retrieval.Bench.Reporting;
+using Retrieval.Index.Errors;
+using Retrieval.Index.Formats;
+using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
 
 namespace Retrieval.Bench.Inputs;

@@ -1,9 +1,9 @@
 using System.Diagnostics;
+using Retrieval.Bench.Evaluation;
+using Retrieval.Bench.Inputs;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
-using Retrieval.Bench.Evaluation;
 using Retrieval.Query.Indexes;
-using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Bench.Reporting;
 

@@ -1,12 +1,11 @@
 using System.CommandLine;
 using System.Runtime;
-using Retrieval.Cli.Hosting;
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Benchmarks;
 using Retrieval.Bench.Evaluation;
-using Retrieval.Query.Indexes;
-using Retrieval.Bench.Reporting;
 using Retrieval.Bench.Inputs;
+using Retrieval.Bench.Reporting;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Errors;
 
 namespace Retrieval.Cli.Commands;
 

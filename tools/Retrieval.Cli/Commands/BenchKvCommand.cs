@@ -1,8 +1,8 @@
 using System.CommandLine;
-using Retrieval.Cli.Hosting;
-using Retrieval.Index.Attention;
 using Retrieval.Bench.Benchmarks.Kv;
 using Retrieval.Bench.Reporting;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Attention;
 
 namespace Retrieval.Cli.Commands;
 

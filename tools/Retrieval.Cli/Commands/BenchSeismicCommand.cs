@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
-using Retrieval.Cli.Hosting;
-using Retrieval.Index.Seismic;
 using Retrieval.Bench.Benchmarks.Seismic;
 using Retrieval.Bench.Reporting;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Seismic;
 
 namespace Retrieval.Cli.Commands;
 

@@ -1,15 +1,7 @@
 using System.CommandLine;
-using System.Diagnostics;
-using Retrieval.Cli.Hosting;
-using Retrieval.Index.Errors;
-using Retrieval.Index.Spann;
-using Retrieval.Index.Vectors;
 using Retrieval.Bench.Benchmarks.Spann;
-using Retrieval.Bench.Datasets;
-using Retrieval.Query.Indexes;
-using Retrieval.Query.Indexes.Spann;
-using Retrieval.Bench.Reporting;
-using Retrieval.Bench.Inputs;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Spann;
 
 namespace Retrieval.Cli.Commands;
 

@@ -1,16 +1,16 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Retrieval.Bench.Corpora;
+using Retrieval.Bench.Reporting;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Corpora;
 using Retrieval.Query.Encoders;
-using Retrieval.Bench.Reporting;
-using Retrieval.Query.Indexes.Seismic;
 using Retrieval.Query.Indexes;
+using Retrieval.Query.Indexes.Seismic;
 
 namespace Retrieval.Cli.Commands;
 
@@ -96,30 +96,30 @@ public static class BuildSeismicCommand
                     index.Save(dir);
                     break;
                 case SparseInputFormat.Jsonl:
-                {
-                    progress.Log($"reading Seismic JSONL {path} (bert-base-uncased vocabulary)");
-                    var data = SeismicJsonlFile.Read(path, BertVocabulary.BertBaseUncased);
-                    details.Add(new("unknown_tokens", data.UnknownTokenCount));
-                    details.Add(new("distinct_unknown_tokens", data.DistinctUnknownTokens));
-                    if (data.UnknownTokenCount > 0)
-                        progress.Log($"{data.UnknownTokenCount} token occurrences ({data.DistinctUnknownTokens} distinct, e.g. {string.Join(", ", data.UnknownTokenSamples)}) are not in the vocabulary and were dropped");
-                    index = SeismicIndex.Build(data.Vectors, options, data.Ids);
-                    index.Save(dir);
-                    break;
-                }
+                    {
+                        progress.Log($"reading Seismic JSONL {path} (bert-base-uncased vocabulary)");
+                        var data = SeismicJsonlFile.Read(path, BertVocabulary.BertBaseUncased);
+                        details.Add(new("unknown_tokens", data.UnknownTokenCount));
+                        details.Add(new("distinct_unknown_tokens", data.DistinctUnknownTokens));
+                        if (data.UnknownTokenCount > 0)
+                            progress.Log($"{data.UnknownTokenCount} token occurrences ({data.DistinctUnknownTokens} distinct, e.g. {string.Join(", ", data.UnknownTokenSamples)}) are not in the vocabulary and were dropped");
+                        index = SeismicIndex.Build(data.Vectors, options, data.Ids);
+                        index.Save(dir);
+                        break;
+                    }
                 case SparseInputFormat.Text:
-                {
-                    progress.Log($"reading text {path} and encoding BM25 document vectors");
-                    var texts = TsvTextFile.Read(path);
-                    var text = SeismicTextIndex.Build(texts.Ids, texts.Texts,
-                        new SeismicTextOptions { Build = options, IdfSplit = parse.GetValue(idfSplit), Threads = options.Threads });
-                    text.Save(dir);
-                    index = text.Index;
-                    details.Add(new("unknown_tokens", text.UnknownDocumentTokens));
-                    if (text.UnknownDocumentTokens > 0)
-                        progress.Log($"{text.UnknownDocumentTokens} token occurrences were [UNK] (not in the vocabulary) and were dropped");
-                    break;
-                }
+                    {
+                        progress.Log($"reading text {path} and encoding BM25 document vectors");
+                        var texts = TsvTextFile.Read(path);
+                        var text = SeismicTextIndex.Build(texts.Ids, texts.Texts,
+                            new SeismicTextOptions { Build = options, IdfSplit = parse.GetValue(idfSplit), Threads = options.Threads });
+                        text.Save(dir);
+                        index = text.Index;
+                        details.Add(new("unknown_tokens", text.UnknownDocumentTokens));
+                        if (text.UnknownDocumentTokens > 0)
+                            progress.Log($"{text.UnknownDocumentTokens} token occurrences were [UNK] (not in the vocabulary) and were dropped");
+                        break;
+                    }
                 default:
                     throw new ArgumentOutOfRangeException(nameof(kind), kind, "unhandled sparse input format");
             }

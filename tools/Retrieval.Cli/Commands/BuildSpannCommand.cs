@@ -1,11 +1,10 @@
 using System.CommandLine;
+using Retrieval.Bench.Benchmarks.Spann;
+using Retrieval.Bench.Datasets;
+using Retrieval.Bench.Reporting;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Datasets;
-using Retrieval.Query.Indexes.Spann;
-using Retrieval.Bench.Reporting;
-using Retrieval.Bench.Benchmarks.Spann;
 
 namespace Retrieval.Cli.Commands;
 

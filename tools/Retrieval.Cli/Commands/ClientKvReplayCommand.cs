@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using Retrieval.Cli.Hosting;
-using Retrieval.Service.Client;
-using V1 = Retrieval.Service.Protocol;
 using Retrieval.Bench.Benchmarks.Kv;
+using Retrieval.Cli.Hosting;
+using V1 = Retrieval.Service.Protocol;
 
 namespace Retrieval.Cli.Commands;
 
@@ -77,13 +76,23 @@ public static class ClientKvReplayCommand
             {
                 var fields = new Dictionary<string, object>
                 {
-                    ["dataset"] = r.Dataset, ["head"] = r.Head, ["pass"] = p.Name, ["keys"] = p.Keys, ["k"] = r.K, ["ef"] = r.Ef,
-                    ["query_heads_per_call"] = p.HeadQueriesPerCall, ["calls"] = p.Calls,
+                    ["dataset"] = r.Dataset,
+                    ["head"] = r.Head,
+                    ["pass"] = p.Name,
+                    ["keys"] = p.Keys,
+                    ["k"] = r.K,
+                    ["ef"] = r.Ef,
+                    ["query_heads_per_call"] = p.HeadQueriesPerCall,
+                    ["calls"] = p.Calls,
                     ["keys_scored_fraction"] = Math.Round(p.KeysScoredFraction, 5),
-                    ["call_mean_us"] = Math.Round(p.CallLatency.MeanUs, 1), ["call_p50_us"] = Math.Round(p.CallLatency.P50Us, 1),
-                    ["call_p99_us"] = Math.Round(p.CallLatency.P99Us, 1), ["head_queries_per_second"] = Math.Round(p.HeadQueriesPerSecond, 1),
-                    ["prefill_seconds"] = Math.Round(r.PrefillSeconds, 3), ["build_seconds"] = Math.Round(r.BuildSeconds, 3),
-                    ["server_build_seconds"] = Math.Round(r.ServerBuildSeconds, 3), ["sequence_memory_bytes"] = r.SequenceMemoryBytes,
+                    ["call_mean_us"] = Math.Round(p.CallLatency.MeanUs, 1),
+                    ["call_p50_us"] = Math.Round(p.CallLatency.P50Us, 1),
+                    ["call_p99_us"] = Math.Round(p.CallLatency.P99Us, 1),
+                    ["head_queries_per_second"] = Math.Round(p.HeadQueriesPerSecond, 1),
+                    ["prefill_seconds"] = Math.Round(r.PrefillSeconds, 3),
+                    ["build_seconds"] = Math.Round(r.BuildSeconds, 3),
+                    ["server_build_seconds"] = Math.Round(r.ServerBuildSeconds, 3),
+                    ["sequence_memory_bytes"] = r.SequenceMemoryBytes,
                 };
                 if (!double.IsNaN(p.RecallAtK)) { fields["recall_at_k"] = Math.Round(p.RecallAtK, 4); fields["static_hits"] = p.StaticHits; }
                 if (!double.IsNaN(p.AttentionRelativeError))

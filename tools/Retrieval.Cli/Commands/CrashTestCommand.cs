@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using Retrieval.Bench.Campaigns;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
-using Retrieval.Service.Client;
-using Retrieval.Bench.Campaigns;
 
 namespace Retrieval.Cli.Commands;
 
@@ -53,11 +52,18 @@ public static class CrashTestCommand
             {
                 host.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
                 {
-                    ["kill_points"] = result.KillPoints, ["recoveries"] = result.Recoveries, ["failed_recoveries"] = result.FailedRecoveries,
-                    ["acknowledged_records"] = result.AcknowledgedRecords, ["lost_acknowledged"] = result.LostAcknowledged,
-                    ["half_applied_batches"] = result.HalfAppliedBatches, ["unacknowledged_applied"] = result.UnacknowledgedApplied,
-                    ["unacknowledged_absent"] = result.UnacknowledgedAbsent, ["search_checks"] = result.SearchChecks,
-                    ["search_failures"] = result.SearchFailures, ["seconds"] = Math.Round(result.Seconds, 1), ["passed"] = result.Passed,
+                    ["kill_points"] = result.KillPoints,
+                    ["recoveries"] = result.Recoveries,
+                    ["failed_recoveries"] = result.FailedRecoveries,
+                    ["acknowledged_records"] = result.AcknowledgedRecords,
+                    ["lost_acknowledged"] = result.LostAcknowledged,
+                    ["half_applied_batches"] = result.HalfAppliedBatches,
+                    ["unacknowledged_applied"] = result.UnacknowledgedApplied,
+                    ["unacknowledged_absent"] = result.UnacknowledgedAbsent,
+                    ["search_checks"] = result.SearchChecks,
+                    ["search_failures"] = result.SearchFailures,
+                    ["seconds"] = Math.Round(result.Seconds, 1),
+                    ["passed"] = result.Passed,
                 }));
             }
             else

@@ -1,8 +1,8 @@
 using System.CommandLine;
-using Retrieval.Cli.Hosting;
-using Retrieval.Index.Vectors;
 using Retrieval.Bench.Datasets;
 using Retrieval.Bench.Reporting;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
 
 namespace Retrieval.Cli.Commands;

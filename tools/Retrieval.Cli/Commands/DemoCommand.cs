@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using Retrieval.Bench.Demo;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Engine;
 using Retrieval.Service.Client;
-using Retrieval.Bench.Demo;
 using Retrieval.Service.Hosting;
 using V1 = Retrieval.Service.Protocol;
 
@@ -114,8 +114,13 @@ public static class DemoCommand
                     {
                         host.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                         {
-                            ["query"] = text, ["mode"] = modeName, ["rank"] = rank + 1, ["id"] = hits[rank].Key.ToString(),
-                            ["score"] = Math.Round(hits[rank].Score, 5), ["text"] = snippet, ["ms"] = Math.Round(ms, 2),
+                            ["query"] = text,
+                            ["mode"] = modeName,
+                            ["rank"] = rank + 1,
+                            ["id"] = hits[rank].Key.ToString(),
+                            ["score"] = Math.Round(hits[rank].Score, 5),
+                            ["text"] = snippet,
+                            ["ms"] = Math.Round(ms, 2),
                         }));
                     }
                     else if (mode == SearchMode.Hybrid || rank == 0)

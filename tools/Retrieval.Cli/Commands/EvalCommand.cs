@@ -1,10 +1,10 @@
 using System.CommandLine;
-using Retrieval.Cli.Hosting;
-using Retrieval.Index.Errors;
 using Retrieval.Bench.Datasets;
-using Retrieval.Query.Engine;
 using Retrieval.Bench.Evaluation;
 using Retrieval.Bench.Reporting;
+using Retrieval.Cli.Hosting;
+using Retrieval.Index.Errors;
+using Retrieval.Query.Engine;
 
 namespace Retrieval.Cli.Commands;
 

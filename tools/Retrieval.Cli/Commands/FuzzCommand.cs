@@ -1,9 +1,8 @@
 using System.CommandLine;
+using Retrieval.Bench.Campaigns;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
-using Retrieval.Service.Client;
 using Retrieval.Service.Hosting;
-using Retrieval.Bench.Campaigns;
 
 namespace Retrieval.Cli.Commands;
 
@@ -68,10 +67,18 @@ public static class FuzzCommand
                 {
                     host.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
                     {
-                        ["iterations"] = options.Iterations, ["seed"] = options.Seed, ["calls"] = result.Calls, ["statuses"] = statuses,
-                        ["failures"] = result.Failures, ["server_exited"] = exited, ["healthy_after"] = result.HealthyAfter,
-                        ["round_trip_after"] = result.WorksAfter, ["server_rss_start_bytes"] = rssStart, ["server_rss_end_bytes"] = rssEnd,
-                        ["seconds"] = Math.Round(result.Seconds, 1), ["passed"] = passed,
+                        ["iterations"] = options.Iterations,
+                        ["seed"] = options.Seed,
+                        ["calls"] = result.Calls,
+                        ["statuses"] = statuses,
+                        ["failures"] = result.Failures,
+                        ["server_exited"] = exited,
+                        ["healthy_after"] = result.HealthyAfter,
+                        ["round_trip_after"] = result.WorksAfter,
+                        ["server_rss_start_bytes"] = rssStart,
+                        ["server_rss_end_bytes"] = rssEnd,
+                        ["seconds"] = Math.Round(result.Seconds, 1),
+                        ["passed"] = passed,
                     }));
                 }
                 else

@@ -1,9 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using Retrieval.Cli.Hosting;
-using Retrieval.Index.Errors;
-using Retrieval.Service.Client;
 using Retrieval.Bench.Campaigns;
+using Retrieval.Cli.Hosting;
 
 namespace Retrieval.Cli.Commands;
 
@@ -108,14 +106,26 @@ public static class LoadTestCommand
         {
             var fields = new Dictionary<string, object>
             {
-                ["clients"] = options.Clients, ["upsert_clients"] = options.UpsertClients, ["seconds"] = Math.Round(r.Seconds, 2), ["search_percent"] = options.SearchPercent,
-                ["records"] = options.Records, ["dims"] = options.Dimension, ["k"] = options.K,
-                ["searches"] = r.Searches, ["upserts"] = r.Upserts, ["errors"] = r.Errors,
-                ["search_qps"] = Math.Round(r.SearchQps, 1), ["upsert_qps"] = Math.Round(r.UpsertQps, 1),
-                ["search_p50_ms"] = Math.Round(r.SearchLatency.P50Us / 1000, 3), ["search_p99_ms"] = Math.Round(r.SearchLatency.P99Us / 1000, 3),
-                ["upsert_p50_ms"] = Math.Round(r.UpsertLatency.P50Us / 1000, 3), ["upsert_p99_ms"] = Math.Round(r.UpsertLatency.P99Us / 1000, 3),
-                ["server_rss_start_bytes"] = r.ServerMemoryStart, ["server_rss_end_bytes"] = r.ServerMemoryEnd,
-                ["server_rss_early_bytes"] = r.ServerMemoryEarly, ["server_rss_early_at_seconds"] = Math.Round(r.ServerMemoryEarlySeconds, 1),
+                ["clients"] = options.Clients,
+                ["upsert_clients"] = options.UpsertClients,
+                ["seconds"] = Math.Round(r.Seconds, 2),
+                ["search_percent"] = options.SearchPercent,
+                ["records"] = options.Records,
+                ["dims"] = options.Dimension,
+                ["k"] = options.K,
+                ["searches"] = r.Searches,
+                ["upserts"] = r.Upserts,
+                ["errors"] = r.Errors,
+                ["search_qps"] = Math.Round(r.SearchQps, 1),
+                ["upsert_qps"] = Math.Round(r.UpsertQps, 1),
+                ["search_p50_ms"] = Math.Round(r.SearchLatency.P50Us / 1000, 3),
+                ["search_p99_ms"] = Math.Round(r.SearchLatency.P99Us / 1000, 3),
+                ["upsert_p50_ms"] = Math.Round(r.UpsertLatency.P50Us / 1000, 3),
+                ["upsert_p99_ms"] = Math.Round(r.UpsertLatency.P99Us / 1000, 3),
+                ["server_rss_start_bytes"] = r.ServerMemoryStart,
+                ["server_rss_end_bytes"] = r.ServerMemoryEnd,
+                ["server_rss_early_bytes"] = r.ServerMemoryEarly,
+                ["server_rss_early_at_seconds"] = Math.Round(r.ServerMemoryEarlySeconds, 1),
                 ["server_rss_peak_bytes"] = r.ServerMemoryPeak,
                 ["server_rss_growth_early_to_end"] = double.IsNaN(r.ServerMemoryGrowth) ? -1 : Math.Round(r.ServerMemoryGrowth, 4),
                 ["memory_target_met"] = !double.IsNaN(r.ServerMemoryGrowth) && Math.Abs(r.ServerMemoryGrowth) <= 0.10,

@@ -1,12 +1,11 @@
 using System.CommandLine;
+using Retrieval.Bench.Inputs;
+using Retrieval.Bench.Reporting;
 using Retrieval.Cli.Hosting;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
-using Retrieval.Query.Indexes.Spann;
-using Retrieval.Bench.Reporting;
-using Retrieval.Bench.Inputs;
 
 namespace Retrieval.Cli.Commands;
 

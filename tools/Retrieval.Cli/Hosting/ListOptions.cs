@@ -40,15 +40,15 @@ public static class ListOptions
     {
         var values = new List<T>();
         foreach (var token in result.Tokens)
-        foreach (var part in token.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            try { values.Add(parse(part, name)); }
-            catch (UsageException e)
+            foreach (var part in token.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
-                result.AddError(e.Message);
-                return [];
+                try { values.Add(parse(part, name)); }
+                catch (UsageException e)
+                {
+                    result.AddError(e.Message);
+                    return [];
+                }
             }
-        }
         return values.ToArray();
     }
 }

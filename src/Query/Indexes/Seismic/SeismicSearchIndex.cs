@@ -1,9 +1,7 @@
-using System.Globalization;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
-using Retrieval.Query.Indexes;
 
 namespace Retrieval.Query.Indexes.Seismic;
 

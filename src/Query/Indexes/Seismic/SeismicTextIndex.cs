@@ -1,7 +1,7 @@
-using Retrieval.Index.Storage;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
 using Retrieval.Index.Seismic;
+using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Encoders;
 

@@ -1,10 +1,10 @@
-using Retrieval.Service.Client;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
+using Retrieval.Service.Client;
 using Retrieval.Service.Hosting;
 
 namespace Retrieval.Service.Interceptors;

@@ -3,9 +3,9 @@ using Grpc.Core;
 using Retrieval.Index.Attention;
 using Retrieval.Index.Errors;
 using Retrieval.Query.Attention;
+using Retrieval.Service.Client;
 using Retrieval.Service.Hosting;
 using V1 = Retrieval.Service.Protocol;
-using Retrieval.Service.Client;
 
 namespace Retrieval.Service.Services;
 

@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using Retrieval.Bench.Evaluation;
 using Retrieval.Index.Attention;
 using Retrieval.Index.Exact;
-using Retrieval.Index.Search;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Attention;
-using Retrieval.Bench.Evaluation;
 
 namespace Retrieval.Bench.Benchmarks.Kv;
 

@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using Retrieval.Bench.Evaluation;
 using Retrieval.Index.Attention;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
-using Retrieval.Bench.Benchmarks.Kv;
-using Retrieval.Bench.Evaluation;
 using Retrieval.Service.Client;
 using V1 = Retrieval.Service.Protocol;
 
@@ -105,8 +104,12 @@ public static class KvReplay
         {
             Shape = new V1.SequenceShape
             {
-                Layers = 1, KvHeads = 1, QueryHeadsPerKvHead = (uint)g, HeadDim = (uint)d,
-                SinkTokens = (uint)options.SinkTokens, WindowTokens = (uint)options.WindowTokens,
+                Layers = 1,
+                KvHeads = 1,
+                QueryHeadsPerKvHead = (uint)g,
+                HeadDim = (uint)d,
+                SinkTokens = (uint)options.SinkTokens,
+                WindowTokens = (uint)options.WindowTokens,
             },
         }, headers, cancellationToken: ct);
         ulong id = info.SequenceId;
@@ -121,7 +124,9 @@ public static class KvReplay
                 int rows = Math.Min(options.ChunkRows, baseRows - first);
                 var request = new V1.PrefillKvRequest
                 {
-                    SequenceId = id, Layer = 0, KvHead = 0,
+                    SequenceId = id,
+                    Layer = 0,
+                    KvHead = 0,
                     Keys = KvTensorMapping.FromFloatsAsHalf(head.Keys.AsSpan(first * d, rows * d), rows),
                     Values = KvTensorMapping.FromFloatsAsHalf(head.Values.AsSpan(first * d, rows * d), rows),
                 };
@@ -164,7 +169,8 @@ public static class KvReplay
                 {
                     var request = new V1.KvAppendRequest
                     {
-                        SequenceId = id, Layer = 0,
+                        SequenceId = id,
+                        Layer = 0,
                         Keys = KvTensorMapping.FromFloatsAsHalf(head.Keys.AsSpan(p * d, d), 1),
                         Values = KvTensorMapping.FromFloatsAsHalf(head.Values.AsSpan(p * d, d), 1),
                     };

@@ -1,15 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
+using Retrieval.Bench.Corpora;
+using Retrieval.Bench.Datasets;
+using Retrieval.Bench.Evaluation;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Exact;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Search;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Corpora;
-using Retrieval.Bench.Datasets;
 using Retrieval.Query.Encoders;
-using Retrieval.Bench.Evaluation;
 using Retrieval.Query.Indexes.Seismic;
 
 namespace Retrieval.Bench.Benchmarks.Seismic;
@@ -190,65 +190,70 @@ public static class SeismicBenchmark
         foreach (int cut in options.QueryCuts)
         {
             foreach (float heap in options.HeapFactors)
-            foreach (float growth in options.HeapFactorGrowths)
-            {
-                foreach (var blockOrder in options.BlockOrders)
-                foreach (int expand in KnnSweep(build.KnnNeighbours, options.KnnExpands))
+                foreach (float growth in options.HeapFactorGrowths)
                 {
-                    // expand -1: refinement off (the same index searched as if it had no graph).
-                    bool refine = expand >= 0;
-                    var p = new SeismicSearchParameters
-                    {
-                        QueryCut = cut, HeapFactor = heap, HeapFactorGrowth = growth, BlockOrder = blockOrder, KnnRefine = refine, KnnExpand = Math.Max(0, expand),
-                    };
-                    string orderSuffix = (options.BlockOrders.Count > 1 || blockOrder != SeismicSearchParameters.DefaultBlockOrder
-                        ? " order=" + SeismicSearchParameters.BlockOrderName(blockOrder) : "")
-                        + (build.KnnNeighbours == 0 ? "" : !refine ? " knn=off"
-                            : expand == 0 || expand >= build.KnnNeighbours ? $" knn={build.KnnNeighbours}" : $" knn={expand}/{build.KnnNeighbours}");
-                    foreach (var v in variants)
-                    {
-                        var index = v.Index;
-                        var work1 = new SeismicQueryStats();
-                        var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, p, ids, scores, ref work1),
-                            () => work1 = new SeismicQueryStats());
-                        clock.Restart();
-                        index.Search(seismicInput.Queries, k, p, options.Threads);
-                        double batchQps = queries.RowCount / clock.Elapsed.TotalSeconds;
-                        double recall = Recall(one.Results, truth);
-                        string config = $"{ConfigName(p)}{orderSuffix}{v.Suffix}";
-                        rows.Add(new SeismicBenchmarkRow(dataset, "seismic", config, recall, ndcg?.Invoke(one.Results), one.Latency.MeanUs,
-                            one.Latency.P50Us, one.Latency.P99Us, one.Qps, batchQps, (double)work1.DocumentsScored / Math.Max(1, work1.Queries),
-                            index.ForwardBytes, index.ListBytes, index.SummaryBytes, v.DiskBytes, v.Stats.BuildSeconds,
-                            v.PeakBuildBytes, v.ResidentBytes));
-                        double perQuery = Math.Max(1, work1.Queries);
-                        string knnWork = index.KnnNeighbours > 0 && refine ? $", {work1.KnnDocumentsScored / perQuery:F0} of them graph neighbours" : "";
-                        log?.Report($"{dataset}: seismic {config} ({buildConfig}): recall {recall:F4}, {one.Latency.MeanUs:F0} us/query, " +
-                            $"{work1.DocumentsScored / perQuery:F0} documents scored{knnWork}");
-                        // With a graph, the runs without refinement are tracked apart: the note compares both bests.
-                        var current = index.KnnNeighbours > 0 && !refine ? v.BestWithoutGraph : v.Best;
-                        bool better = current is null
-                            || (recall >= 0.95 && (current.Value.Recall < 0.95 || one.Qps > current.Value.Qps))
-                            || (recall < 0.95 && current.Value.Recall < 0.95 && recall > current.Value.Recall);
-                        if (better && index.KnnNeighbours > 0 && !refine) v.BestWithoutGraph = (p, recall, one.Qps, config);
-                        else if (better) v.Best = (p, recall, one.Qps, config);
-                    }
+                    foreach (var blockOrder in options.BlockOrders)
+                        foreach (int expand in KnnSweep(build.KnnNeighbours, options.KnnExpands))
+                        {
+                            // expand -1: refinement off (the same index searched as if it had no graph).
+                            bool refine = expand >= 0;
+                            var p = new SeismicSearchParameters
+                            {
+                                QueryCut = cut,
+                                HeapFactor = heap,
+                                HeapFactorGrowth = growth,
+                                BlockOrder = blockOrder,
+                                KnnRefine = refine,
+                                KnnExpand = Math.Max(0, expand),
+                            };
+                            string orderSuffix = (options.BlockOrders.Count > 1 || blockOrder != SeismicSearchParameters.DefaultBlockOrder
+                                ? " order=" + SeismicSearchParameters.BlockOrderName(blockOrder) : "")
+                                + (build.KnnNeighbours == 0 ? "" : !refine ? " knn=off"
+                                    : expand == 0 || expand >= build.KnnNeighbours ? $" knn={build.KnnNeighbours}" : $" knn={expand}/{build.KnnNeighbours}");
+                            foreach (var v in variants)
+                            {
+                                var index = v.Index;
+                                var work1 = new SeismicQueryStats();
+                                var one = TimeOneThread(seismicInput.Queries, k, (q, ids, scores) => index.SearchOne(q, k, p, ids, scores, ref work1),
+                                    () => work1 = new SeismicQueryStats());
+                                clock.Restart();
+                                index.Search(seismicInput.Queries, k, p, options.Threads);
+                                double batchQps = queries.RowCount / clock.Elapsed.TotalSeconds;
+                                double recall = Recall(one.Results, truth);
+                                string config = $"{ConfigName(p)}{orderSuffix}{v.Suffix}";
+                                rows.Add(new SeismicBenchmarkRow(dataset, "seismic", config, recall, ndcg?.Invoke(one.Results), one.Latency.MeanUs,
+                                    one.Latency.P50Us, one.Latency.P99Us, one.Qps, batchQps, (double)work1.DocumentsScored / Math.Max(1, work1.Queries),
+                                    index.ForwardBytes, index.ListBytes, index.SummaryBytes, v.DiskBytes, v.Stats.BuildSeconds,
+                                    v.PeakBuildBytes, v.ResidentBytes));
+                                double perQuery = Math.Max(1, work1.Queries);
+                                string knnWork = index.KnnNeighbours > 0 && refine ? $", {work1.KnnDocumentsScored / perQuery:F0} of them graph neighbours" : "";
+                                log?.Report($"{dataset}: seismic {config} ({buildConfig}): recall {recall:F4}, {one.Latency.MeanUs:F0} us/query, " +
+                                    $"{work1.DocumentsScored / perQuery:F0} documents scored{knnWork}");
+                                // With a graph, the runs without refinement are tracked apart: the note compares both bests.
+                                var current = index.KnnNeighbours > 0 && !refine ? v.BestWithoutGraph : v.Best;
+                                bool better = current is null
+                                    || (recall >= 0.95 && (current.Value.Recall < 0.95 || one.Qps > current.Value.Qps))
+                                    || (recall < 0.95 && current.Value.Recall < 0.95 && recall > current.Value.Recall);
+                                if (better && index.KnnNeighbours > 0 && !refine) v.BestWithoutGraph = (p, recall, one.Qps, config);
+                                else if (better) v.Best = (p, recall, one.Qps, config);
+                            }
+                        }
                 }
-            }
         }
         foreach (var v in variants)
-        foreach (var best in new[] { v.BestWithoutGraph, v.Best })
-        {
-            if (best is not { } chosen) continue;
-            // Speed-ups as ratios within this run (same machine, same process): one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
-            var chosenRow = rows.Last(r => r.Dataset == dataset && r.Method == "seismic" && r.Config == chosen.Config);
-            string vsLucene = luceneLatency is { } l
-                ? $"; vs Lucene {l.MeanUs / chosenRow.MeanUs:F1}x by mean, {l.P50Us / chosenRow.P50Us:F1}x by p50"
-                : "";
-            notes.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{dataset}: fastest config with recall@{k} >= 0.95 (else the best recall): {chosenRow.Config}, recall {chosenRow.RecallAtK:F4}, " +
-                $"{chosenRow.DocumentsScoredPerQuery:F0} documents scored; " +
-                $"vs exact {exactOne.Latency.MeanUs / chosenRow.MeanUs:F1}x by mean (one-thread QPS), {exactOne.Latency.P50Us / chosenRow.P50Us:F1}x by p50{vsLucene}"));
-        }
+            foreach (var best in new[] { v.BestWithoutGraph, v.Best })
+            {
+                if (best is not { } chosen) continue;
+                // Speed-ups as ratios within this run (same machine, same process): one-thread QPS (1 / mean latency) and p50 against exact and Lucene.
+                var chosenRow = rows.Last(r => r.Dataset == dataset && r.Method == "seismic" && r.Config == chosen.Config);
+                string vsLucene = luceneLatency is { } l
+                    ? $"; vs Lucene {l.MeanUs / chosenRow.MeanUs:F1}x by mean, {l.P50Us / chosenRow.P50Us:F1}x by p50"
+                    : "";
+                notes.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{dataset}: fastest config with recall@{k} >= 0.95 (else the best recall): {chosenRow.Config}, recall {chosenRow.RecallAtK:F4}, " +
+                    $"{chosenRow.DocumentsScoredPerQuery:F0} documents scored; " +
+                    $"vs exact {exactOne.Latency.MeanUs / chosenRow.MeanUs:F1}x by mean (one-thread QPS), {exactOne.Latency.P50Us / chosenRow.P50Us:F1}x by p50{vsLucene}"));
+            }
         // Profile (summary vs document time) at one configuration for every variant, the last variant's choice, so row
         // orders are compared on identical work; three interleaved passes, keeping each variant's fastest document time.
         if (variants[^1].Best is not { } profiled) return;

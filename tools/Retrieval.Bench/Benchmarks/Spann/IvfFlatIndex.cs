@@ -3,11 +3,9 @@ using System.Runtime.InteropServices;
 using Retrieval.Index.Clustering;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
-using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
 using Retrieval.Index.Vectors.Kernels;
 using Retrieval.Query.Indexes;
-using Retrieval.Bench.Reporting;
 
 namespace Retrieval.Bench.Benchmarks.Spann;
 

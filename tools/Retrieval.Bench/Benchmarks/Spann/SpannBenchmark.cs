@@ -37,8 +37,12 @@ public static class SpannBenchmark
                 ?? (info.ElementType is ElementType.Float16 or ElementType.UInt8 ? SpannStorage.Float16 : SpannStorage.Float32);
             var build = new SpannBuildOptions
             {
-                Metric = metric, Storage = store, HeadRatio = options.HeadRatio, ReplicaCount = options.ReplicaCount,
-                ClosureEpsilon = options.ClosureEpsilon, PostingPages = options.PostingPages,
+                Metric = metric,
+                Storage = store,
+                HeadRatio = options.HeadRatio,
+                ReplicaCount = options.ReplicaCount,
+                ClosureEpsilon = options.ClosureEpsilon,
+                PostingPages = options.PostingPages,
             };
             progress.Log($"building SPANN index in {dir}");
             var built = SpannBuilder.Build(manifest.Base.Path, dir, build, progress.Log);
@@ -97,19 +101,19 @@ public static class SpannBenchmark
             spann.Index.Prepare(mode);
             var lines = new List<IReport>();
             foreach (int m in options.Heads)
-            foreach (int beam in options.Beams)
-            {
-                var settings = new SpannIndexParameters(spann.Defaults with { Heads = m, Io = mode, PruneEpsilon = options.PruneEpsilon, SearchBeamWidth = beam });
-                spann.Index.ResetProfile();
-                var report = run.Measure(spann, queries, settings);
-                var (headTime, postingTime, _) = spann.Index.Profile;
-                double share = headTime.TotalSeconds / Math.Max(1e-12, headTime.TotalSeconds + postingTime.TotalSeconds);
-                double searches = Math.Max(1, spann.Index.Profile.Searches);
-                lines.Add(report with
+                foreach (int beam in options.Beams)
                 {
-                    Details =
-                    [
-                        new("build_seconds", spannBuildSeconds),
+                    var settings = new SpannIndexParameters(spann.Defaults with { Heads = m, Io = mode, PruneEpsilon = options.PruneEpsilon, SearchBeamWidth = beam });
+                    spann.Index.ResetProfile();
+                    var report = run.Measure(spann, queries, settings);
+                    var (headTime, postingTime, _) = spann.Index.Profile;
+                    double share = headTime.TotalSeconds / Math.Max(1e-12, headTime.TotalSeconds + postingTime.TotalSeconds);
+                    double searches = Math.Max(1, spann.Index.Profile.Searches);
+                    lines.Add(report with
+                    {
+                        Details =
+                        [
+                            new("build_seconds", spannBuildSeconds),
                         new("peak_build_rss_bytes", spannPeak),
                         new("index_resident_bytes", spann.Index.ResidentBytes),
                         new("head_selection_share", share),
@@ -117,8 +121,8 @@ public static class SpannBenchmark
                         new("posting_scan_us", postingTime.TotalMicroseconds / searches),
                         new("head_evals_per_query", spann.Index.HeadEvaluations / searches),
                     ],
-                });
-            }
+                    });
+                }
             emit(mode == PostingIoMode.Direct ? "spann --direct-io:" : "spann in memory:", lines);
         }
     }

@@ -1,6 +1,6 @@
+using Retrieval.Bench.Reporting;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Reporting;
 using Retrieval.Query.Indexes;
 
 namespace Retrieval.Bench.Benchmarks.Spann;

@@ -1,11 +1,11 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Cloud.Unum.USearch;
+using Retrieval.Bench.Reporting;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
-using Retrieval.Bench.Reporting;
 
 namespace Retrieval.Bench.Benchmarks.Spann;
 

@@ -1,7 +1,7 @@
+using Retrieval.Bench.Datasets.Sources;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Datasets.Sources;
 
 namespace Retrieval.Bench.Datasets.Recipes;
 

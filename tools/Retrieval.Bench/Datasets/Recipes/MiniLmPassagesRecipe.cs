@@ -1,9 +1,8 @@
 using System.Text.Json.Nodes;
+using Retrieval.Bench.Corpora;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Formats;
 using Retrieval.Index.Vectors;
-using Retrieval.Bench.Corpora;
-using Retrieval.Bench.Datasets.Sources;
 using Retrieval.Query.Encoders;
 
 namespace Retrieval.Bench.Datasets.Recipes;
