@@ -8,7 +8,7 @@ namespace Retrieval.Query.Indexes;
 /// <summary>
 /// Exact search seen through the index contract: brute force over dense vectors (<see cref="ExactDenseIndex"/>)
 /// or exhaustive accumulation over a sparse inverted index (<see cref="ExactSparseIndex"/>). Lives in memory,
-/// so it reports no bytes on disk or read; it has no settings to sweep.
+/// so it reports no bytes on disk or read; it has no parameters to sweep.
 /// </summary>
 public sealed class ExactSearchIndex : ISearchIndex
 {
@@ -53,7 +53,7 @@ public sealed class ExactSearchIndex : ISearchIndex
     /// <summary>Bytes of base data one exhaustive query touches (dense: every stored row).</summary>
     public long? BaseBytes => _dense?.BaseBytes;
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores)
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters parameters, Span<int> ids, Span<float> scores)
     {
         if (_dense is not null)
         {
@@ -65,7 +65,7 @@ public sealed class ExactSearchIndex : ISearchIndex
         }
     }
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads) =>
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters parameters, int threads) =>
         _dense is not null ? _dense.Search(queries.Dense!, k, threads) : _sparse!.Search(queries.Sparse!, k, threads);
 
     public void Dispose()

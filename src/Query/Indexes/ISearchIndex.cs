@@ -29,14 +29,14 @@ public interface ISearchIndex : IDisposable
     /// <summary>Settings used when the user asks for none.</summary>
     SearchParameters DefaultParameters { get; }
 
-    /// <summary>The settings a --sweep runs, from fastest to most accurate; the default is among them.</summary>
+    /// <summary>The parameters a --sweep runs, from fastest to most accurate; the default is among them.</summary>
     IReadOnlyList<SearchParameters> SweepParameters { get; }
 
     /// <summary>Searches query <paramref name="query"/> of <paramref name="queries"/>; writes k ids and scores, best first, padded with -1 / NaN.</summary>
-    void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores);
+    void SearchOne(QuerySet queries, int query, int k, SearchParameters parameters, Span<int> ids, Span<float> scores);
 
     /// <summary>Searches every query; <paramref name="threads"/> 0 means all cores.</summary>
-    SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads);
+    SearchResults SearchBatch(QuerySet queries, int k, SearchParameters parameters, int threads);
 }
 
 /// <summary>

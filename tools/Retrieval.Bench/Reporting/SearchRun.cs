@@ -45,11 +45,11 @@ public sealed class SearchRun
 
     public int Threads => _threads == 0 ? Environment.ProcessorCount : _threads;
 
-    public SearchReport Measure(ISearchIndex index, QuerySet queries, SearchParameters settings)
+    public SearchReport Measure(ISearchIndex index, QuerySet queries, SearchParameters parameters)
     {
         CheckCompatible(index, queries);
         _truth?.CheckCovers(queries.Count, _k);
-        Warmup(index, queries, settings);
+        Warmup(index, queries, parameters);
         var reads = index as IReportsReads;
         long bytesBefore = reads?.BytesRead ?? 0, readsBefore = reads?.ReadCount ?? 0;
 
@@ -58,11 +58,11 @@ public sealed class SearchRun
         double qps;
         if (Threads == 1)
         {
-            (results, latency, qps) = MeasureOneAtATime(index, queries, settings);
+            (results, latency, qps) = MeasureOneAtATime(index, queries, parameters);
         }
         else
         {
-            (results, qps) = MeasureBatched(index, queries, settings);
+            (results, qps) = MeasureBatched(index, queries, parameters);
         }
 
         double? bytesPerQuery = null, readsPerQuery = null;
@@ -88,11 +88,11 @@ public sealed class SearchRun
             IndexBytesOnDisk = index.BytesOnDisk,
             BytesReadPerQuery = bytesPerQuery,
             ReadsPerQuery = readsPerQuery,
-            Settings = settings.Describe(),
+            Settings = parameters.Describe(),
         };
     }
 
-    private void Warmup(ISearchIndex index, QuerySet queries, SearchParameters settings)
+    private void Warmup(ISearchIndex index, QuerySet queries, SearchParameters parameters)
     {
         if (queries.Count == 0) return;
         // At least WarmupQueries queries and WarmupTime, cycling over the set: the runtime compiles hot methods
@@ -104,7 +104,7 @@ public sealed class SearchRun
             var scores = new float[_k];
             for (int done = 0; done < WarmupQueries || Stopwatch.GetElapsedTime(start) < WarmupTime; done++)
             {
-                index.SearchOne(queries, done % queries.Count, _k, settings, ids, scores);
+                index.SearchOne(queries, done % queries.Count, _k, parameters, ids, scores);
                 if (done >= MaxWarmupPasses * queries.Count) break;
             }
         }
@@ -113,13 +113,13 @@ public sealed class SearchRun
             var batch = queries.Take(WarmupQueries);
             for (int pass = 0; pass == 0 || Stopwatch.GetElapsedTime(start) < WarmupTime; pass++)
             {
-                index.SearchBatch(batch, _k, settings, _threads);
+                index.SearchBatch(batch, _k, parameters, _threads);
                 if (pass >= MaxWarmupPasses * Math.Max(1, queries.Count / batch.Count)) break;
             }
         }
     }
 
-    private (SearchResults, LatencyStats?, double) MeasureOneAtATime(ISearchIndex index, QuerySet queries, SearchParameters settings)
+    private (SearchResults, LatencyStats?, double) MeasureOneAtATime(ISearchIndex index, QuerySet queries, SearchParameters parameters)
     {
         int n = queries.Count;
         var results = new SearchResults(n, _k);
@@ -132,7 +132,7 @@ public sealed class SearchRun
             var ids = results.IdsOf(q);
             var scores = results.ScoresOf(q);
             long before = Stopwatch.GetTimestamp();
-            index.SearchOne(queries, q, _k, settings, ids, scores);
+            index.SearchOne(queries, q, _k, parameters, ids, scores);
             ticks[q] = Stopwatch.GetTimestamp() - before;
             _progress.Advance();
         }
@@ -142,12 +142,12 @@ public sealed class SearchRun
         return (results, LatencyStats.FromStopwatchTicks(ticks), LatencyStats.QueriesPerSecond(n, Math.Max(seconds, 1e-9)));
     }
 
-    private (SearchResults, double) MeasureBatched(ISearchIndex index, QuerySet queries, SearchParameters settings)
+    private (SearchResults, double) MeasureBatched(ISearchIndex index, QuerySet queries, SearchParameters parameters)
     {
         int n = queries.Count;
         _progress.Begin($"{index.Kind} search, {Threads} threads, batched", n, "queries");
         long start = Stopwatch.GetTimestamp();
-        var results = index.SearchBatch(queries, _k, settings, _threads);
+        var results = index.SearchBatch(queries, _k, parameters, _threads);
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         _progress.Report(n);
         _progress.End();

@@ -68,11 +68,11 @@ public sealed class SeismicSearchIndex : ISearchIndex
     {
         get
         {
-            var settings = new List<SearchParameters>();
+            var parameters = new List<SearchParameters>();
             foreach (int cut in SweepQueryCuts)
                 foreach (float heap in SweepHeapFactors)
-                    settings.Add(new SeismicIndexParameters(new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap }));
-            return settings;
+                    parameters.Add(new SeismicIndexParameters(new SeismicSearchParameters { QueryCut = cut, HeapFactor = heap }));
+            return parameters;
         }
     }
 
@@ -88,11 +88,11 @@ public sealed class SeismicSearchIndex : ISearchIndex
         return QuerySet.FromSparse(Text.EncodeQueries(texts, out unknownTokens));
     }
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores) =>
-        Index.SearchOne(SparseOf(queries).Row(query), k, ParametersOf(settings), ids, scores);
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters parameters, Span<int> ids, Span<float> scores) =>
+        Index.SearchOne(SparseOf(queries).Row(query), k, ParametersOf(parameters), ids, scores);
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads) =>
-        Index.Search(SparseOf(queries), k, ParametersOf(settings), threads);
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters parameters, int threads) =>
+        Index.Search(SparseOf(queries), k, ParametersOf(parameters), threads);
 
     public void Dispose()
     {
@@ -101,11 +101,11 @@ public sealed class SeismicSearchIndex : ISearchIndex
     private static SparseMatrix SparseOf(QuerySet queries) =>
         queries.Sparse ?? throw new RetrievalException(ErrorKind.Incompatible, "a Seismic index needs sparse queries, got dense vectors");
 
-    private static SeismicSearchParameters ParametersOf(SearchParameters settings) => settings switch
+    private static SeismicSearchParameters ParametersOf(SearchParameters parameters) => parameters switch
     {
         SeismicIndexParameters s => s.Parameters,
         NoSearchParameters => SeismicSearchParameters.Default,
-        _ => throw new RetrievalException(ErrorKind.InvalidInput, $"settings {settings.GetType().Name} are not Seismic's"),
+        _ => throw new RetrievalException(ErrorKind.InvalidInput, $"parameters {parameters.GetType().Name} are not Seismic's"),
     };
 }
 

@@ -46,17 +46,17 @@ public sealed class SpannSearchIndex : ISearchIndex, IReportsReads
         }
     }
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores) =>
-        Index.SearchOne(queries.Dense!.Float32Row(query), k, Parameters(settings), ids, scores);
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters parameters, Span<int> ids, Span<float> scores) =>
+        Index.SearchOne(queries.Dense!.Float32Row(query), k, Parameters(parameters), ids, scores);
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads) =>
-        Index.Search(queries.Dense!, k, Parameters(settings), threads);
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters parameters, int threads) =>
+        Index.Search(queries.Dense!, k, Parameters(parameters), threads);
 
-    private static SpannSearchParameters Parameters(SearchParameters settings) => settings switch
+    private static SpannSearchParameters Parameters(SearchParameters parameters) => parameters switch
     {
         SpannIndexParameters s => s.Parameters,
         NoSearchParameters => new SpannSearchParameters(),
-        _ => throw new RetrievalException(ErrorKind.InvalidInput, $"SPANN search was given {settings.GetType().Name}; it takes SpannIndexParameters"),
+        _ => throw new RetrievalException(ErrorKind.InvalidInput, $"SPANN search was given {parameters.GetType().Name}; it takes SpannIndexParameters"),
     };
 
     public void Dispose() => Index.Dispose();

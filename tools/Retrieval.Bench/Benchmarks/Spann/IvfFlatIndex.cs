@@ -111,13 +111,13 @@ public sealed class IvfFlatIndex : ISearchIndex
         else row.CopyTo(destination);
     }
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores) =>
-        Search(queries.Dense!.Float32Row(query), k, ((IvfParameters)settings).Probes, ids, scores);
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters parameters, Span<int> ids, Span<float> scores) =>
+        Search(queries.Dense!.Float32Row(query), k, ((IvfParameters)parameters).Probes, ids, scores);
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads)
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters parameters, int threads)
     {
         var results = new SearchResults(queries.Count, k);
-        int probes = ((IvfParameters)settings).Probes;
+        int probes = ((IvfParameters)parameters).Probes;
         Parallel.For(0, queries.Count, new ParallelOptions { MaxDegreeOfParallelism = threads == 0 ? Environment.ProcessorCount : threads },
             q => Search(queries.Dense!.Float32Row(q), k, probes, results.IdsOf(q), results.ScoresOf(q)));
         return results;

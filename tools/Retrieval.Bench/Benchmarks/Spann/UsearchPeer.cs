@@ -89,9 +89,9 @@ public sealed class UsearchPeer : ISearchIndex
         }
     }
 
-    public void SearchOne(QuerySet queries, int query, int k, SearchParameters settings, Span<int> ids, Span<float> scores)
+    public void SearchOne(QuerySet queries, int query, int k, SearchParameters parameters, Span<int> ids, Span<float> scores)
     {
-        Use(((UsearchParameters)settings).Expansion);
+        Use(((UsearchParameters)parameters).Expansion);
         var q = queries.Dense!.Float32Row(query).ToArray();
         int found = _index.Search(q, k, out var keys, out var distances);
         for (int i = 0; i < found; i++)
@@ -104,11 +104,11 @@ public sealed class UsearchPeer : ISearchIndex
         scores[found..k].Fill(float.NaN);
     }
 
-    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters settings, int threads)
+    public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters parameters, int threads)
     {
         var results = new SearchResults(queries.Count, k);
         Parallel.For(0, queries.Count, new ParallelOptions { MaxDegreeOfParallelism = threads == 0 ? Environment.ProcessorCount : threads },
-            q => SearchOne(queries, q, k, settings, results.IdsOf(q), results.ScoresOf(q)));
+            q => SearchOne(queries, q, k, parameters, results.IdsOf(q), results.ScoresOf(q)));
         return results;
     }
 
