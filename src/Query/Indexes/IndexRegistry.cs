@@ -4,7 +4,7 @@ namespace Retrieval.Query.Indexes;
 
 /// <summary>
 /// The index formats this build can open, looked up by the "format" field of an index directory's
-/// manifest.json. <see cref="Default"/> lists every format the engine ships; each index issue adds its
+/// manifest.json. <see cref="Default"/> lists every format the engine ships; a new index kind adds its
 /// opener there (SPANN, Seismic, ...), and every command that takes --index picks it up.
 /// </summary>
 public sealed class IndexRegistry
@@ -30,7 +30,7 @@ public sealed class IndexRegistry
         var header = IndexManifestHeader.Read(directory);
         if (_openers.TryGetValue(header.Format, out var opener)) return opener.Open(directory, header);
         var known = _openers.Count == 0
-            ? "no index kinds are available yet in this build (SPANN and Seismic arrive with their issues); use --exact"
+            ? "this registry has no index kinds; use --exact"
             : "known formats: " + string.Join(", ", _openers.Keys.Order(StringComparer.Ordinal));
         throw new RetrievalException(ErrorKind.Incompatible,
             $"unknown index format '{header.Format}' in {header.ManifestPath}: {known}");

@@ -172,7 +172,7 @@ public static class LoadTestCommand
         host.Out.Flush();
     }
 
-    /// <summary>The targets: gRPC search QPS at least this fraction of in-process QPS; p99 at most this multiple of single-query latency.</summary>
+    /// <summary>The service's targets: gRPC search QPS at least this fraction of in-process QPS; p99 at most this multiple of single-query latency.</summary>
     public const double QpsTarget = 0.8, P99Target = 5;
 
     private static int ParseMix(string mix)

@@ -3,7 +3,7 @@ using Retrieval.Index.Errors;
 
 namespace Retrieval.Bench.Benchmarks.Kv;
 
-/// <summary>Settings of <see cref="KvBenchmark"/>; defaults are the (k = 100 and 10, S = 4, W = 256).</summary>
+/// <summary>Settings of <see cref="KvBenchmark"/>; defaults are RetrievalAttention's evaluation setting (k = 100 and 10, S = 4, W = 256).</summary>
 public sealed record KvBenchmarkOptions
 {
     /// <summary>Dataset name (under the shared datasets root) or folder.</summary>
