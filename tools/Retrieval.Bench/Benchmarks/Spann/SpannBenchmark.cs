@@ -3,7 +3,6 @@ using Retrieval.Bench.Datasets;
 using Retrieval.Bench.Inputs;
 using Retrieval.Bench.Reporting;
 using Retrieval.Index.Errors;
-using Retrieval.Index.Formats;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes;
@@ -32,13 +31,10 @@ public static class SpannBenchmark
         long? spannPeak = null;
         if (options.Rebuild || !File.Exists(Path.Combine(dir, SpannFormat.ManifestFile)))
         {
-            var info = DenseVectorFile.ReadHeader(manifest.Base.Path);
-            var store = options.Storage
-                ?? (info.ElementType is ElementType.Float16 or ElementType.UInt8 ? SpannStorage.Float16 : SpannStorage.Float32);
             var build = new SpannBuildOptions
             {
                 Metric = metric,
-                Storage = store,
+                Storage = options.Storage, // null: the library's default for the input's precision
                 HeadRatio = options.HeadRatio,
                 ReplicaCount = options.ReplicaCount,
                 ClosureEpsilon = options.ClosureEpsilon,
