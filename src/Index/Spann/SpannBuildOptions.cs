@@ -44,7 +44,14 @@ public sealed record SpannBuildOptions
     /// <summary>Posting length cap, in 4 KiB pages (the page budget); overflow moves to the next-best head.</summary>
     public int PostingPages { get; init; } = DefaultPostingPages;
 
-    public SpannStorage Storage { get; init; } = SpannStorage.Float32;
+    /// <summary>
+    /// Posting vector storage; null (the default) follows the input's precision by
+    /// <see cref="SpannStorageExtensions.DefaultFor"/>, the one default rule of the CLI, the bench and the engine.
+    /// </summary>
+    public SpannStorage? Storage { get; init; }
+
+    /// <summary>The storage a build from <paramref name="input"/> vectors uses: <see cref="Storage"/> if set, else the default rule.</summary>
+    public SpannStorage StorageFor(ElementType input) => Storage ?? SpannStorageExtensions.DefaultFor(input);
 
     /// <summary>Rows sampled (reservoir, streaming) for head selection; heads are real sampled vectors.</summary>
     public int SampleSize { get; init; } = DefaultSampleSize;

@@ -42,6 +42,9 @@ public static class SpannBuilder
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        // The storage is fixed here, from the input's precision when not given: everything below and the manifest see it.
+        var storage = options.StorageFor(source.ElementType);
+        options = options with { Storage = storage };
         log ??= _ => { };
         if (source.Count == 0) Guard.ThrowInvalid($"{source.Description} holds no vectors; a SPANN index needs at least one");
         if (source.Dimension < 1) Guard.ThrowInvalid($"{source.Description} has dimension {source.Dimension}");
@@ -160,9 +163,9 @@ public static class SpannBuilder
         headIndex = null;
         block = null;
         blockBytes = null;
-        var layout = new PostingLayout(options.Storage, metric, d);
+        var layout = new PostingLayout(storage, metric, d);
         int cap = layout.Capacity(options.PostingPages);
-        if (cap < 1) Guard.ThrowInvalid($"a posting of {options.PostingPages} pages cannot hold one {d}-dimensional {options.Storage.ToName()} vector; raise --posting-pages");
+        if (cap < 1) Guard.ThrowInvalid($"a posting of {options.PostingPages} pages cannot hold one {d}-dimensional {storage.ToName()} vector; raise --posting-pages");
         var stats = assigner.EnforceCap(cap, graph, skipped);
         if (stats.VectorsInNoPosting != 0)
             throw new RetrievalException(ErrorKind.Internal, $"{stats.VectorsInNoPosting} vectors ended in no posting");
@@ -173,7 +176,7 @@ public static class SpannBuilder
         SpannIndexWriter.BeginDirectory(outputDirectory);
         var lengths = assigner.PostingLengths();
         var directory = SpannIndexWriter.LayOut(layout, lengths);
-        bool rerank = options.Storage.IsLossyFor(source.ElementType);
+        bool rerank = storage.IsLossyFor(source.ElementType);
         var files = new List<SpannFileEntry>();
         files.Add(SpannIndexWriter.WritePostings(source, outputDirectory, options, layout, assigner, directory, skipped, rerank, files));
         Phase("pass 3: posting file written");
@@ -191,7 +194,7 @@ public static class SpannBuilder
             VectorCount = n,
             SourceElement = source.ElementType,
             HeadElement = headElement,
-            Storage = options.Storage,
+            Storage = storage,
             HeadCount = headCount,
             SkippedRows = skippedCount,
             Rerank = rerank,

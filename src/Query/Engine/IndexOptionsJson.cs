@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Spann;
+using Retrieval.Index.Vectors;
 
 namespace Retrieval.Query.Engine;
 
@@ -89,7 +90,9 @@ internal sealed class DenseIndexOptionsJson : JsonConverter<DenseIndexOptions>
         writer.WriteNumber("head_ratio", value.Build.HeadRatio);
         writer.WriteNumber("replica_count", value.Build.ReplicaCount);
         writer.WriteNumber("posting_pages", value.Build.PostingPages);
-        IndexOptionsJson.Write(writer, "storage", value.Build.Storage, options);
+        // Persisted resolved (the engine's vectors are float32), so a later change of the default rule cannot change
+        // the postings of an existing collection's next segment.
+        IndexOptionsJson.Write(writer, "storage", value.Build.StorageFor(ElementType.Float32), options);
         writer.WriteNumber("search_heads", value.Search.Heads);
         writer.WriteNumber("prune_epsilon", value.Search.PruneEpsilon);
         writer.WriteBoolean("in_memory", value.InMemory);

@@ -42,8 +42,10 @@ public sealed record DenseIndexOptions
     /// SPANN build options of each segment index. The engine sets three itself: the metric (the field's), one build
     /// thread and an 8 MiB posting write window — a segment build runs beside live traffic, so it takes one core, never
     /// all of them, and the default write window would be allocated per build and kept by the GC heap.
+    /// The storage default is the library's rule resolved for the engine's float32 vectors (f32; docs/BENCHMARKS.md,
+    /// SPANN), resolved here so a collection's schema persists it and a schema naming another storage keeps it.
     /// </summary>
-    public SpannBuildOptions Build { get; init; } = new();
+    public SpannBuildOptions Build { get; init; } = new() { Storage = SpannStorageExtensions.DefaultFor(ElementType.Float32) };
 
     /// <summary>SPANN search parameters of every SPANN segment; where postings are read from follows <see cref="InMemory"/>.</summary>
     public SpannSearchParameters Search { get; init; } = new();

@@ -17,7 +17,7 @@ public sealed record SearchReport : IReport
     public static readonly IReadOnlyList<string> FieldNames =
     [
         "index", "queries", "k", "recall_at_k", "mean_us", "p50_us", "p95_us", "p99_us", "qps", "threads",
-        "resident_bytes", "index_bytes_on_disk", "bytes_read_per_query", "reads_per_query",
+        "resident_bytes", "index_resident_bytes", "index_bytes_on_disk", "bytes_read_per_query", "reads_per_query",
     ];
 
     /// <summary>Index kind that answered: "exact", later "spann", "seismic", ...</summary>
@@ -37,6 +37,12 @@ public sealed record SearchReport : IReport
     public int? Threads { get; init; }
     /// <summary>Resident set size of the process after the search, bytes.</summary>
     public long? ResidentBytes { get; init; }
+    /// <summary>
+    /// What the index costs in memory, measured: the process's resident set (VmRSS) after this line's searches minus
+    /// the resident set just before the index was opened (queries and ground truth already loaded, so they are not
+    /// billed to it). Null when the caller did not mark the opening (e.g. an index built in the same process).
+    /// </summary>
+    public long? IndexResidentBytes { get; init; }
     /// <summary>Size of the index files on disk; null for an in-memory index (exact search).</summary>
     public long? IndexBytesOnDisk { get; init; }
     /// <summary>Mean bytes read from storage per query; null for an in-memory index.</summary>
@@ -64,6 +70,7 @@ public sealed record SearchReport : IReport
             new("qps", Qps),
             new("threads", Threads),
             new("resident_bytes", ResidentBytes),
+            new("index_resident_bytes", IndexResidentBytes),
             new("index_bytes_on_disk", IndexBytesOnDisk),
             new("bytes_read_per_query", BytesReadPerQuery),
             new("reads_per_query", ReadsPerQuery),

@@ -45,7 +45,11 @@ public sealed class SearchRun
 
     public int Threads => _threads == 0 ? Environment.ProcessorCount : _threads;
 
-    public SearchReport Measure(ISearchIndex index, QuerySet queries, SearchParameters parameters)
+    /// <param name="residentBeforeOpen">
+    /// The process's resident set just before <paramref name="index"/> was opened (<see cref="ProcessMemory.ResidentBeforeOpen"/>);
+    /// fills index_resident_bytes. Null leaves that field null.
+    /// </param>
+    public SearchReport Measure(ISearchIndex index, QuerySet queries, SearchParameters parameters, long? residentBeforeOpen = null)
     {
         CheckCompatible(index, queries);
         _truth?.CheckCovers(queries.Count, _k);
@@ -72,6 +76,7 @@ public sealed class SearchRun
             readsPerQuery = (double)(reads.ReadCount - readsBefore) / queries.Count;
         }
 
+        long resident = ProcessMemory.ResidentBytes();
         return new SearchReport
         {
             Index = index.Kind,
@@ -84,7 +89,8 @@ public sealed class SearchRun
             P99Us = latency?.P99Us,
             Qps = queries.Count > 0 ? qps : null,
             Threads = Threads,
-            ResidentBytes = ProcessMemory.ResidentBytes(),
+            ResidentBytes = resident,
+            IndexResidentBytes = resident - residentBeforeOpen,
             IndexBytesOnDisk = index.BytesOnDisk,
             BytesReadPerQuery = bytesPerQuery,
             ReadsPerQuery = readsPerQuery,

@@ -117,7 +117,7 @@ public static class BenchSeismicCommand
                     new("documents_scored_per_query", row.DocumentsScoredPerQuery),
                     new("forward_bytes", row.ForwardBytes), new("list_bytes", row.ListBytes), new("summary_bytes", row.SummaryBytes),
                     new("index_bytes_on_disk", row.DiskBytes), new("build_seconds", row.BuildSeconds), new("peak_build_rss_bytes", row.PeakBuildBytes),
-                    new("index_resident_bytes", row.ResidentBytes),
+                    new("index_heap_bytes", row.ResidentBytes),
                 ]));
             }
             results.Flush("seismic benchmark");

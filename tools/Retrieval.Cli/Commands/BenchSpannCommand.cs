@@ -14,7 +14,7 @@ public static class BenchSpannCommand
         dataset.Required = true;
         var indexDir = new Option<string?>("--index") { Description = "SPANN index directory to use; built there first if it holds none (default: a folder under the temp directory).", HelpName = "DIR" };
         var rebuild = new Option<bool>("--rebuild") { Description = "Build the SPANN index even if --index already holds one." };
-        var storage = new Option<string?>("--storage") { Description = "SPANN posting storage when building: f32, f16 or i8 (default: f16 for float16 and uint8 data, exact for both and twice the rows per page of f32; else f32)." };
+        var storage = new Option<string?>("--storage") { Description = "SPANN posting storage when building: f32, f16 or i8 (default: the library's rule, the smallest storage exact for the input: float16 and uint8 -> f16, int8 -> i8, float32 -> f32)." };
         var headRatio = new Option<double>("--head-ratio") { DefaultValueFactory = _ => SpannBuildOptions.DefaultHeadRatio, Description = "SPANN heads as a fraction of N when building." };
         var replicas = new Option<int>("--replicas") { DefaultValueFactory = _ => SpannBuildOptions.DefaultReplicaCount, Description = "SPANN replica cap R when building." };
         var eps1 = new Option<double>("--eps1") { DefaultValueFactory = _ => SpannBuildOptions.DefaultClosureEpsilon, Description = "SPANN closure epsilon when building." };

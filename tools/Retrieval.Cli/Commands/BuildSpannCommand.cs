@@ -24,7 +24,12 @@ public static class BuildSpannCommand
         var headRatio = new Option<double>("--head-ratio") { Description = "Heads as a fraction of the vectors.", DefaultValueFactory = _ => SpannBuildOptions.DefaultHeadRatio };
         var replicas = new Option<int>("--replicas") { Description = "Most postings per vector (R).", DefaultValueFactory = _ => SpannBuildOptions.DefaultReplicaCount };
         var pages = new Option<int>("--posting-pages") { Description = "Posting length cap in 4 KiB pages (overflow moves to the next-best head).", DefaultValueFactory = _ => SpannBuildOptions.DefaultPostingPages };
-        var storage = new Option<string>("--storage") { Description = "Posting vector storage: f32, f16 or i8 (i8 re-ranks from a full-precision copy).", DefaultValueFactory = _ => "f32" };
+        var storage = new Option<string?>("--storage")
+        {
+            Description = "Posting vector storage: f32, f16 or i8 (lossy storage re-ranks from a full-precision copy). Default: follows the input " +
+                          "(float16 and uint8 -> f16, int8 -> i8, float32 -> f32: the smallest that holds it exactly).",
+            HelpName = "f32|f16|i8",
+        };
         var eps1 = new Option<double>("--eps1") { Description = "Closure rule epsilon: accept head j if d(x,c_j) <= (1+eps1) d(x,c_1).", DefaultValueFactory = _ => SpannBuildOptions.DefaultClosureEpsilon };
         var skipNonFinite = new Option<bool>("--skip-non-finite") { Description = "Leave out rows holding NaN or infinity (counted) instead of failing." };
         var sampleSize = new Option<int>("--sample") { Description = "Rows sampled for head selection.", DefaultValueFactory = _ => SpannBuildOptions.DefaultSampleSize };
@@ -51,7 +56,7 @@ public static class BuildSpannCommand
                 HeadRatio = parse.GetValue(headRatio),
                 ReplicaCount = parse.GetValue(replicas),
                 PostingPages = parse.GetValue(pages),
-                Storage = SpannStorageExtensions.ParseStorage(parse.GetValue(storage)!),
+                Storage = parse.GetValue(storage) is { } s ? SpannStorageExtensions.ParseStorage(s) : null,
                 ClosureEpsilon = parse.GetValue(eps1),
                 SkipNonFinite = parse.GetValue(skipNonFinite),
                 SampleSize = parse.GetValue(sampleSize),

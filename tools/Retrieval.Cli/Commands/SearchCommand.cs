@@ -161,6 +161,8 @@ public static class SearchCommand
                     parse.GetValue(gtScores), limit, progress);
             Metric? requested = parse.GetValue(metric) is { } m ? MetricExtensions.ParseMetric(m) : null;
 
+            // Inputs and ground truth are loaded above, so index_resident_bytes bills only the index.
+            long beforeOpen = ProcessMemory.ResidentBeforeOpen();
             using var searched = indexDir is null
                 ? inputs.CreateExactIndex(inputs.ResolveMetric(requested))
                 : IndexRegistry.Default.Open(indexDir);
@@ -171,12 +173,13 @@ public static class SearchCommand
             var run = new SearchRun(parse.GetValue(k), parse.GetValue(threads),
                 inputs.GroundTruthFor(inputs.Queries, searched.Metric), progress);
             foreach (var setting in SettingsFor(searched, parse.GetValue(sweep), flags))
-                results.Add(run.Measure(searched, inputs.Queries, setting));
+                results.Add(run.Measure(searched, inputs.Queries, setting, beforeOpen));
 
             if (indexDir is not null && parse.GetValue(exactBaseline))
             {
+                long beforeBaseline = ProcessMemory.ResidentBeforeOpen();
                 using var baseline = inputs.CreateExactIndex(searched.Metric);
-                results.Add(run.Measure(baseline, inputs.Queries, baseline.DefaultParameters));
+                results.Add(run.Measure(baseline, inputs.Queries, baseline.DefaultParameters, beforeBaseline));
             }
             results.Flush();
             return ExitCodes.Success;

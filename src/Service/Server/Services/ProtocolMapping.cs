@@ -60,7 +60,8 @@ internal static class ProtocolMapping
                 PostingPages = index.HasPostingPages ? Clamp(index.PostingPages) : d.Build.PostingPages,
                 Storage = index.Storage switch
                 {
-                    V1.SpannStorage.Unspecified or V1.SpannStorage.Float32 => SpannStorage.Float32,
+                    V1.SpannStorage.Unspecified => d.Build.Storage,
+                    V1.SpannStorage.Float32 => SpannStorage.Float32,
                     V1.SpannStorage.Float16 => SpannStorage.Float16,
                     V1.SpannStorage.Int8 => SpannStorage.Int8,
                     _ => throw new RetrievalException(ErrorKind.InvalidInput, $"schema.dense.index.storage {(int)index.Storage} is unknown"),
@@ -114,7 +115,7 @@ internal static class ProtocolMapping
         HeadRatio = i.Build.HeadRatio,
         ReplicaCount = (uint)i.Build.ReplicaCount,
         PostingPages = (uint)i.Build.PostingPages,
-        Storage = i.Build.Storage switch { SpannStorage.Float16 => V1.SpannStorage.Float16, SpannStorage.Int8 => V1.SpannStorage.Int8, _ => V1.SpannStorage.Float32 },
+        Storage = i.Build.StorageFor(ElementType.Float32) switch { SpannStorage.Float16 => V1.SpannStorage.Float16, SpannStorage.Int8 => V1.SpannStorage.Int8, _ => V1.SpannStorage.Float32 },
         SearchHeads = (uint)i.Search.Heads,
         PruneEpsilon = i.Search.PruneEpsilon,
         InMemory = i.InMemory,
