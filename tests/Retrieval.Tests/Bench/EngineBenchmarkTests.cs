@@ -97,6 +97,9 @@ public sealed class EngineBenchmarkTests
         }
         for (int i = 2; i < lines.Count; i++) Assert.True(lines[i].GetProperty("recall_at_k").GetDouble() >= 0.9, lines[i].ToString());
         Assert.Equal(3, lines[3].GetProperty("clients").GetInt32());
+        // 2,000 rows at seal size 500: four sealed segments (exact below the default 4,096 index rows) and the mutable one, all settled.
+        Assert.Equal(5, lines[1].GetProperty("segments").GetInt32());
+        Assert.Equal(0, lines[1].GetProperty("indexed_segments").GetInt32());
     }
 
     [Theory]

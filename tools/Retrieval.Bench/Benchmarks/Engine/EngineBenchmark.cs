@@ -74,9 +74,9 @@ public static class EngineBenchmark
             if (start / options.Batch % 20 == 19) progress.Log($"ingested {start + n} / {rows}");
         }
         double ingestSeconds = clock.Elapsed.TotalSeconds;
-        double settle = await SettleAsync(target, options, progress);
+        var settle = await SettleAsync(target, options, progress);
         emit("ingest:", [Line(options, "ingest", null, liveKeys.Count, sampler.TakeMax(), target.DiskBytes(),
-            ingestPerSecond: rows / Math.Max(1e-9, ingestSeconds), settleSeconds: settle)]);
+            ingestPerSecond: rows / Math.Max(1e-9, ingestSeconds), settle: settle)]);
 
         var truth = ExactTruth(vectors, liveKeys, rowOfKey, queries, metric, options.K, progress);
         var search = await SearchAsync(target, queryVectors, truth, options.K, clients: 1);
@@ -126,7 +126,7 @@ public static class EngineBenchmark
             truth = ExactTruth(vectors, liveKeys, rowOfKey, queries, metric, options.K, progress);
             search = await SearchAsync(target, queryVectors, truth, options.K, clients: 1);
             emit($"update round {round}:", [Line(options, "update_round", round, liveKeys.Count, sampler.TakeMax(), target.DiskBytes(),
-                updatesPerSecond: 2.0 * changes / Math.Max(1e-9, updateSeconds), settleSeconds: settle, search: search)]);
+                updatesPerSecond: 2.0 * changes / Math.Max(1e-9, updateSeconds), settle: settle, search: search)]);
         }
     }
 
@@ -156,15 +156,15 @@ public static class EngineBenchmark
         return new EmbeddedTarget(RetrievalEngine.Open(dir, options.Engine), dir, temporary);
     }
 
-    /// <summary>Polls background_jobs until it is 0; returns the seconds waited.</summary>
-    private static async Task<double> SettleAsync(IEngineTarget target, EngineBenchmarkOptions options, ProgressReporter progress)
+    /// <summary>Polls background_jobs until it is 0; returns the seconds waited and the settled segment counts.</summary>
+    private static async Task<(double Seconds, int Segments, int Indexed)> SettleAsync(IEngineTarget target, EngineBenchmarkOptions options, ProgressReporter progress)
     {
         var clock = Stopwatch.StartNew();
         var lastLog = TimeSpan.Zero;
         while (true)
         {
-            int jobs = await target.BackgroundJobsAsync();
-            if (jobs == 0) return clock.Elapsed.TotalSeconds;
+            var (jobs, segments, indexed) = await target.StateAsync();
+            if (jobs == 0) return (clock.Elapsed.TotalSeconds, segments, indexed);
             if (clock.Elapsed > options.SettleTimeout)
                 throw new RetrievalException(ErrorKind.Internal, $"collection '{options.Collection}' still has {jobs} background jobs after {options.SettleTimeout.TotalSeconds:0} s");
             if (clock.Elapsed - lastLog > TimeSpan.FromSeconds(10))
@@ -258,7 +258,8 @@ public static class EngineBenchmark
     }
 
     private static ReportLine Line(EngineBenchmarkOptions o, string phase, int? round, int vectors, long? rss, long? disk,
-        double? ingestPerSecond = null, double? updatesPerSecond = null, double? settleSeconds = null, SearchMeasure? search = null, int clients = 1) =>
+        double? ingestPerSecond = null, double? updatesPerSecond = null, (double Seconds, int Segments, int Indexed)? settle = null,
+        SearchMeasure? search = null, int clients = 1) =>
         new(
         [
             new("phase", phase),
@@ -268,7 +269,9 @@ public static class EngineBenchmark
             new("vectors", vectors),
             new("ingest_per_s", ingestPerSecond),
             new("updates_per_s", updatesPerSecond),
-            new("settle_s", settleSeconds),
+            new("settle_s", settle?.Seconds),
+            new("segments", settle?.Segments),
+            new("indexed_segments", settle?.Indexed),
             new("recall_at_k", search?.Recall),
             new("mean_us", search?.Latency.MeanUs),
             new("p50_us", search?.Latency.P50Us),

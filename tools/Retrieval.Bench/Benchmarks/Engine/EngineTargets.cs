@@ -16,7 +16,8 @@ internal interface IEngineTarget : IAsyncDisposable
     Task CreateAsync(string collection, int dimension, Metric metric);
     Task UpsertAsync(IReadOnlyList<long> keys, IReadOnlyList<float[]> vectors);
     Task DeleteAsync(IReadOnlyList<long> keys);
-    Task<int> BackgroundJobsAsync();
+    /// <summary>From describe: background jobs queued or running, segments, and sealed segments served by SPANN.</summary>
+    Task<(int Jobs, int Segments, int Indexed)> StateAsync();
     /// <summary>Keys of the top <paramref name="k"/>, best first, into <paramref name="keys"/>; returns how many.</summary>
     ValueTask<int> SearchAsync(float[] query, int k, long[] keys);
     /// <summary>Resident bytes of the process holding the engine, or null when unknown.</summary>
@@ -48,7 +49,11 @@ internal sealed class EmbeddedTarget(RetrievalEngine engine, string directory, b
     public async Task DeleteAsync(IReadOnlyList<long> keys) =>
         await engine.DeleteAsync(_collection, keys.Select(RecordKey.Of).ToList());
 
-    public Task<int> BackgroundJobsAsync() => Task.FromResult(engine.Describe(_collection).BackgroundJobs);
+    public Task<(int Jobs, int Segments, int Indexed)> StateAsync()
+    {
+        var info = engine.Describe(_collection);
+        return Task.FromResult((info.BackgroundJobs, info.SegmentCount, info.IndexedSegments));
+    }
 
     public ValueTask<int> SearchAsync(float[] query, int k, long[] keys)
     {
@@ -149,7 +154,11 @@ internal sealed class ServerTarget(RetrievalClient client, string url, int? proc
         await client.DeleteAsync(request);
     }
 
-    public async Task<int> BackgroundJobsAsync() => (int)(await client.DescribeAsync(_collection)).BackgroundJobs;
+    public async Task<(int Jobs, int Segments, int Indexed)> StateAsync()
+    {
+        var info = await client.DescribeAsync(_collection);
+        return ((int)info.BackgroundJobs, (int)info.SegmentCount, (int)info.IndexedSegments);
+    }
 
     public async ValueTask<int> SearchAsync(float[] query, int k, long[] keys)
     {
