@@ -11,8 +11,13 @@ namespace Retrieval.Query.Engine;
 /// <param name="IndexedSegments">Sealed segments served by SPANN or Seismic (not scanned exactly).</param>
 /// <param name="AttachedSegments">Segments attached from <c>retrieval build</c> output.</param>
 /// <param name="Compactions">Compactions finished since the engine opened (automatic and requested).</param>
+/// <param name="BackgroundJobs">
+/// Background jobs of this collection queued or running: sealed segments' index builds and compactions (automatic
+/// and requested). 0 means the collection is settled: every sealed segment has its indexes and no compaction is due
+/// to change its segments until the next write.
+/// </param>
 public sealed record CollectionInfo(CollectionSchema Schema, long RecordCount, int SegmentCount, int MutableRows, long Tombstones,
-    int IndexedSegments = 0, int AttachedSegments = 0, int Compactions = 0);
+    int IndexedSegments = 0, int AttachedSegments = 0, int Compactions = 0, int BackgroundJobs = 0);
 
 /// <summary>
 /// One collection in memory: its <see cref="SegmentSet"/> (sealed segments plus one mutable segment, and the key map
@@ -26,6 +31,7 @@ internal sealed class Collection
     private readonly int _sealRows;
     private readonly string? _segmentRoot;
     private readonly List<Task> _background = [];
+    private int _pendingJobs;
     private readonly CollectionCompactor _compactor;
     private readonly CollectionSearcher _searcher;
 
@@ -66,7 +72,7 @@ internal sealed class Collection
                 else if (s.IsSealed && s.Sequence >= 0 && s.IsIndexed) indexed++;
             }
             return new CollectionInfo(Schema, Segments.Locations.Count, Segments.Segments.Count, Segments.Mutable.Count, dead, indexed, attached,
-                _compactor.Finished);
+                _compactor.Finished, PendingBackgroundJobs);
         }
         finally { Segments.Gate.ExitReadLock(); }
     }
@@ -166,17 +172,38 @@ internal sealed class Collection
         }
     }
 
-    private void StartBackground(Action work)
+    /// <summary>
+    /// Background jobs queued or running (index builds, compactions). A job counts from the moment it is queued until
+    /// after <see cref="BackgroundWorkFinished"/> returned, so a compaction that callback starts is counted before the
+    /// finished job stops counting, and the number never drops to 0 between two chained jobs.
+    /// </summary>
+    public int PendingBackgroundJobs => Volatile.Read(ref _pendingJobs);
+
+    /// <summary>Queues <paramref name="work"/> on the pool, tracked by <see cref="PendingBackgroundJobs"/> and <see cref="WaitForBackgroundAsync"/>.</summary>
+    public void StartBackground(Action work)
     {
         lock (_background)
         {
             _background.RemoveAll(static t => t.IsCompleted);
+            Interlocked.Increment(ref _pendingJobs);
             _background.Add(Task.Run(() =>
             {
-                work();
-                BackgroundWorkFinished?.Invoke(this);
+                try
+                {
+                    work();
+                    BackgroundWorkFinished?.Invoke(this);
+                }
+                finally { Interlocked.Decrement(ref _pendingJobs); }
             }));
         }
+    }
+
+    /// <summary>A requested <see cref="Compact"/> on a pool thread, counted in <see cref="PendingBackgroundJobs"/> while it is queued or runs.</summary>
+    public async Task<int> CompactRequestedAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _pendingJobs);
+        try { return await Task.Run(Compact, cancellationToken).ConfigureAwait(false); }
+        finally { Interlocked.Decrement(ref _pendingJobs); }
     }
 
     /// <summary>Waits until every index build and compaction started so far has finished (rethrows their failures).</summary>

@@ -216,7 +216,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
     public Task<int> CompactAsync(string collection, CancellationToken cancellationToken = default)
     {
         var target = Find(collection);
-        return Task.Run(target.Compact, cancellationToken);
+        return target.CompactRequestedAsync(cancellationToken);
     }
 
     /// <summary>

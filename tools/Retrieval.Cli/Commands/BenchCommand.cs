@@ -15,6 +15,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchSeismicCommand.Create(host));
         bench.Subcommands.Add(BenchKvCommand.Create(host));
         bench.Subcommands.Add(BenchSpannCommand.Create(host));
+        bench.Subcommands.Add(BenchEngineCommand.Create(host));
         return bench;
     }
 }

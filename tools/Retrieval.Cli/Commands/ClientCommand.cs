@@ -315,7 +315,7 @@ public static class ClientCommand
         if (s.Dense is not null) fields.Add($"dense {s.Dense.Dimension}-d {s.Dense.Metric}" + (s.Dense.Index is { } di ? $" ({di.Kind}, from {di.MinRows} rows)" : ""));
         if (s.Sparse is not null) fields.Add($"sparse vocab {s.Sparse.VocabularySize}" + (s.Sparse.Index is { } si ? $" ({si.Kind}, from {si.MinRows} rows)" : ""));
         if (s.TextEncoders) fields.Add("text encoders");
-        host.Out.WriteLine($"{s.Name}\trecords {info.RecordCount}\t{string.Join(", ", fields)}\tkeys {s.KeyKind}\tsegments {info.SegmentCount}\ttombstones {info.Tombstones}\tindexed segments {info.IndexedSegments}\tattached {info.AttachedSegments}\tcompactions {info.Compactions}");
+        host.Out.WriteLine($"{s.Name}\trecords {info.RecordCount}\t{string.Join(", ", fields)}\tkeys {s.KeyKind}\tsegments {info.SegmentCount}\ttombstones {info.Tombstones}\tindexed segments {info.IndexedSegments}\tattached {info.AttachedSegments}\tcompactions {info.Compactions}\tbackground jobs {info.BackgroundJobs}");
     }
 
     /// <summary>{"rank":1,"id":…,"score":…,"payload":…}; a JSON payload is embedded as JSON, other bytes as a string.</summary>

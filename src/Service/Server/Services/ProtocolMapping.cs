@@ -174,6 +174,7 @@ internal static class ProtocolMapping
             IndexedSegments = (uint)info.IndexedSegments,
             AttachedSegments = (uint)info.AttachedSegments,
             Compactions = (uint)info.Compactions,
+            BackgroundJobs = (uint)info.BackgroundJobs,
         };
     }
 
