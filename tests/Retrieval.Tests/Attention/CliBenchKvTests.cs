@@ -18,6 +18,7 @@ public class CliBenchKvTests
         var rows = lines.Where(l => l.TryGetProperty("method", out _)).ToList();
         // exact 1 + ivf 5 probes + attention 2 ef values, k = 10 only.
         Assert.Equal(1 + 5 + 2, rows.Count);
+        Assert.Equal("kv", lines[0].GetProperty("defaults").GetString());
         foreach (var field in new[] { "method", "settings", "k", "recall_at_k", "keys_scored_fraction", "mean_us", "p99_us",
                      "build_seconds_per_head", "index_bytes", "attention_rel_error" })
             Assert.All(rows, r => Assert.True(r.TryGetProperty(field, out _), $"missing {field}"));

@@ -162,7 +162,8 @@ public class SeismicCliTests
         var bench = CliRunner.Run("--json", "bench", "seismic", "--sets", "toy", "--no-lucene", "--query-cuts", "5,1000", "--heap-factors", "0,0.7");
         Assert.True(bench.ExitCode == 0, bench.ToString());
         var lines = bench.Stdout.Trim().Split('\n');
-        Assert.Equal(5, lines.Length); // exact + 2 x 2 seismic settings
+        Assert.Equal(6, lines.Length); // defaults + exact + 2 x 2 seismic settings
+        Assert.Contains("\"defaults\":\"seismic\"", lines[0]);
         Assert.Contains("identical top-k for all queries", bench.Stderr);
         using var exhaustive = JsonDocument.Parse(lines.Single(l => l.Contains("qc=1000 hf=0\"")));
         Assert.Equal(1.0, exhaustive.RootElement.GetProperty("recall_at_k").GetDouble(), 6);

@@ -85,6 +85,10 @@ public static class BenchKvCommand
                 Threads = parse.GetValue(threads),
             };
             var report = KvBenchmark.Run(options, progress.Log);
+            results.Add(DefaultsLine.Create("kv",
+                new("connectivity", AttentionIndexOptions.DefaultConnectivity), new("k_train", AttentionIndexOptions.DefaultTrainingNeighbors),
+                new("training_sample_rate", AttentionIndexOptions.DefaultTrainingSampleRate),
+                new("ef", AttentionSearchParameters.DefaultSearchBeamWidth)));
             long resident = ProcessMemory.ResidentBytes();
             foreach (var row in report.Rows)
             {

@@ -106,6 +106,12 @@ public static class BenchSeismicCommand
                 Threads = parse.GetValue(threads),
             };
             var report = SeismicBenchmark.Run(options, new LogProgress(progress));
+            var build = SeismicBuildOptions.Default;
+            results.Add(DefaultsLine.Create("seismic",
+                new("query_cut", SeismicSearchParameters.DefaultQueryCut), new("heap_factor", SeismicSearchParameters.DefaultHeapFactor),
+                new("block_order", SeismicSearchParameters.DefaultBlockOrder.ToString()), new("pruning", build.Pruning.ToString()),
+                new("avg_postings", build.AvgPostings), new("centroid_fraction", build.CentroidFraction),
+                new("summary_energy", build.SummaryEnergy), new("knn_neighbours", build.KnnNeighbours)));
             foreach (var row in report.Rows)
             {
                 results.Add(new ReportLine(

@@ -24,6 +24,12 @@ public static class SpannBenchmark
         var manifest = DatasetLocator.Open(options.Dataset);
         if (manifest.Base is null) throw new RetrievalException(ErrorKind.Incompatible, $"dataset '{manifest.Name}' has no base vectors");
         var metric = manifest.Metric ?? Metric.L2;
+        emit("defaults:", [DefaultsLine.Create("spann",
+            new("storage", "follows the input: f16 for float16/uint8, i8 for int8, f32 for float32"),
+            new("head_ratio", SpannBuildOptions.DefaultHeadRatio), new("replica_count", SpannBuildOptions.DefaultReplicaCount),
+            new("eps1", SpannBuildOptions.DefaultClosureEpsilon), new("posting_pages", SpannBuildOptions.DefaultPostingPages),
+            new("heads", SpannSearchParameters.DefaultHeads), new("eps2", SpannSearchParameters.DefaultPruneEpsilon),
+            new("beam", "M + max(4, M/4)"))]);
 
         // SPANN first, in a process that has loaded nothing else, so its peak memory is the build's own.
         var dir = options.IndexDirectory ?? Path.Combine(Path.GetTempPath(), "retrieval-bench-spann-" + manifest.Name);
