@@ -58,6 +58,19 @@ internal sealed class Collection
     /// <summary>Called (on a pool thread) when a background index build or compaction finishes, so the engine can check its policies.</summary>
     public Action<Collection>? BackgroundWorkFinished { get; set; }
 
+    /// <summary>
+    /// The record store's current record for a key (null when absent): where sealed rows' dense vectors live once an
+    /// index serves them, read back by compaction and <see cref="RetrievalEngine.Get"/>.
+    /// </summary>
+    public Func<RecordKey, (RecordData Record, ulong Hash)?>? ReadStored { get; set; }
+
+    /// <summary>Where the collection reports what a user should know about but no caller waits for (a failed index build).</summary>
+    public Action<string>? Warn { get; set; }
+
+    /// <summary>SPANN/Seismic builds that failed, whose segments fell back to exact search.</summary>
+    public int IndexBuildFailures => Volatile.Read(ref _indexBuildFailures);
+    private int _indexBuildFailures;
+
     public CollectionInfo Describe()
     {
         Segments.Gate.EnterReadLock();
@@ -130,9 +143,14 @@ internal sealed class Collection
         finally { Segments.Gate.ExitWriteLock(); }
     }
 
-    /// <summary>The key's vectors, or false when it is absent.</summary>
+    /// <summary>
+    /// The key's vectors, or false when it is absent. A dense vector the segment no longer holds (an index serves
+    /// it) is read from the record store.
+    /// </summary>
     public bool TryGetVectors(RecordKey key, out float[]? dense, out SparseTerms? sparse)
     {
+        ulong hash;
+        bool fromStore;
         Segments.Gate.EnterReadLock();
         try
         {
@@ -140,11 +158,15 @@ internal sealed class Collection
             sparse = null;
             if (!Segments.Locations.TryGetValue(key, out long location)) return false;
             var segment = Segments.SegmentAt(location);
-            dense = segment.DenseAt(SegmentSet.RowOf(location));
-            sparse = segment.SparseAt(SegmentSet.RowOf(location));
-            return true;
+            int row = SegmentSet.RowOf(location);
+            dense = segment.DenseAt(row);
+            sparse = segment.SparseAt(row);
+            hash = segment.HashAt(row);
+            fromStore = dense is null && Schema.Dense is not null && !segment.IsAttached;
         }
         finally { Segments.Gate.ExitReadLock(); }
+        if (fromStore) dense = StoredDense(key, hash);
+        return true;
     }
 
     /// <inheritdoc cref="CollectionSearcher.Search"/>
@@ -157,20 +179,34 @@ internal sealed class Collection
     private string? SegmentDirectory(Segment segment) =>
         segment.Sequence >= 0 && _segmentRoot is not null ? SegmentFiles.SegmentDirectory(_segmentRoot, Id, segment.Sequence) : null;
 
-    /// <summary>Builds a sealed segment's indexes; a failed SPANN/Seismic build falls back to exact search so no row is lost.</summary>
-    public void BuildIndexes(Segment segment)
+    /// <summary>
+    /// Builds a sealed segment's indexes; a failed SPANN/Seismic build falls back to exact search so no row is lost,
+    /// and is counted (<see cref="IndexBuildFailures"/>) and reported through <see cref="Warn"/>. Once an index serves
+    /// the dense field the segment drops its in-heap copy of the vectors.
+    /// </summary>
+    /// <param name="denseOf">Row -> dense vector when the segment does not hold them (a compaction's merged rows).</param>
+    public void BuildIndexes(Segment segment, Func<int, float[]?>? denseOf = null)
     {
         try
         {
-            segment.BuildIndexes(Schema, _factory, SegmentDirectory(segment));
+            segment.BuildIndexes(Schema, _factory, SegmentDirectory(segment), denseOf);
         }
-        catch (Exception) when (segment.Sequence >= 0)
+        catch (Exception e) when (segment.Sequence >= 0)
         {
+            Interlocked.Increment(ref _indexBuildFailures);
+            Warn?.Invoke($"collection '{Name}': index build of segment {segment.Sequence} ({segment.Count} rows) failed, searching it exactly instead: {e.GetType().Name}: {e.Message}");
             var dir = SegmentDirectory(segment);
             try { if (dir is not null && Directory.Exists(dir)) Directory.Delete(dir, recursive: true); } catch (IOException) { }
-            segment.BuildIndexes(Schema, SegmentIndexFactory.ExactOnly, null);
+            segment.BuildIndexes(Schema, SegmentIndexFactory.ExactOnly, null, denseOf);
         }
+        Segments.Gate.EnterWriteLock();
+        try { segment.ReleaseDenseVectors(); }
+        finally { Segments.Gate.ExitWriteLock(); }
     }
+
+    /// <summary>The stored dense vector of a key if the store still holds exactly the record (same hash) a row was built from.</summary>
+    public float[]? StoredDense(RecordKey key, ulong hash) =>
+        ReadStored?.Invoke(key) is { } stored && stored.Hash == hash ? stored.Record.Dense : null;
 
     /// <summary>
     /// Background jobs queued or running (index builds, compactions). A job counts from the moment it is queued until

@@ -93,15 +93,17 @@ internal sealed class CollectionCompactor(Collection collection)
             Segment? compacted = null;
             if (keys.Count > 0)
             {
+                // Dense vectors are not copied into the new segment: the build streams them from the old segments
+                // (while they still hold them) or from the record store, so a compaction's heap stays small.
                 compacted = new Segment(keys.Count);
                 for (int i = 0; i < keys.Count; i++)
                 {
                     var (segment, row) = sources[i];
-                    compacted.Append(keys[i], segment.DenseAt(row), segment.SparseAt(row), segment.TextTokensAt(row), hashes[i]);
+                    compacted.Append(keys[i], null, segment.SparseAt(row), segment.TextTokensAt(row), hashes[i]);
                 }
                 if (collection.PersistsSegmentOf(keys.Count)) compacted.Sequence = collection.Sequences.Allocate();
                 compacted.Freeze();
-                collection.BuildIndexes(compacted);
+                collection.BuildIndexes(compacted, i => sources[i].Segment.DenseAt(sources[i].Row) ?? collection.StoredDense(keys[i], hashes[i]));
             }
 
             var removed = Swap(merged, emptyAttached, compacted, keys, sources);

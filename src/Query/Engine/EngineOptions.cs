@@ -50,6 +50,8 @@ public sealed record EngineOptions
     public int StoreCompactBits { get; init; } = 27;
     /// <summary>Threads the text encoders use per call (0 = all cores).</summary>
     public int EncoderThreads { get; init; }
+    /// <summary>Where the engine reports what an operator should see but no caller waits for (a failed background index build); null drops it.</summary>
+    public Action<string>? Log { get; init; }
 
     /// <summary>Largest encoded log entry: half a log page, leaving room for FASTER's headers.</summary>
     internal int MaxEntryBytes => 1 << (LogPageBits - 1);

@@ -37,30 +37,34 @@ internal static class EngineRecovery
     /// </summary>
     private static void LoadStore(EngineCatalog catalog, RecordStore store, string segmentsRoot)
     {
-        var records = new List<(uint, byte[])>();
+        // Records are decoded as they stream past, without their dense vectors: at millions of rows the vectors would
+        // not fit a memory budget, and rows an index serves never need them in the heap again.
+        var pending = new List<(uint Id, RecordData Data, ulong Hash)>();
+        var orphans = new List<(uint Id, RecordKey Key)>();
         store.ScanAll(
             (id, schema) => catalog.Add(id, CollectionSchema.FromJson(schema)),
-            (id, bytes) => records.Add((id, bytes)));
+            (id, bytes) => pending.Add((id, RecordCodec.Decode(bytes, withPayload: false, out _, withDense: false), ContentHash64.Of(bytes))));
         var byCollection = new Dictionary<uint, Dictionary<RecordKey, (RecordData Data, ulong Hash)>>();
-        foreach (var (id, bytes) in records)
+        foreach (var (id, record, hash) in pending)
         {
-            var record = RecordCodec.Decode(bytes, withPayload: false);
             if (!catalog.Contains(id))
             {
-                store.DeleteRecord(id, record.Key);
+                orphans.Add((id, record.Key));
                 continue;
             }
             if (!byCollection.TryGetValue(id, out var map)) byCollection[id] = map = [];
-            map[record.Key] = (record, ContentHash64.Of(bytes));
+            map[record.Key] = (record, hash);
         }
+        pending = null;
+        foreach (var (id, key) in orphans) store.DeleteRecord(id, key);
         foreach (var collection in catalog.All())
         {
             byCollection.TryGetValue(collection.Id, out var map);
-            LoadCollection(collection, map ?? [], segmentsRoot);
+            LoadCollection(collection, map ?? [], segmentsRoot, store);
         }
     }
 
-    private static void LoadCollection(Collection collection, Dictionary<RecordKey, (RecordData Data, ulong Hash)> map, string segmentsRoot)
+    private static void LoadCollection(Collection collection, Dictionary<RecordKey, (RecordData Data, ulong Hash)> map, string segmentsRoot, RecordStore store)
     {
         uint id = collection.Id;
         var sequences = SegmentFiles.Sequences(segmentsRoot, id);
@@ -77,6 +81,7 @@ internal static class EngineRecovery
             {
                 continue; // unfinished or damaged: its rows are rebuilt from the store (an attached one's records then fail below)
             }
+            bool needsDense = collection.Schema.Dense is not null && !segment.HasDenseIndex;
             int live = 0;
             for (int r = 0; r < segment.Count; r++)
             {
@@ -84,7 +89,8 @@ internal static class EngineRecovery
                 if (claimed.Contains(key) || !map.TryGetValue(key, out var stored) || stored.Hash != segment.HashAt(r)) continue;
                 claimed.Add(key);
                 segment.Revive(r);
-                segment.SetVectors(r, stored.Data.Dense, stored.Data.Sparse, stored.Data.TextTokens);
+                var dense = needsDense ? DenseOf(store, id, key) : null;
+                segment.SetVectors(r, dense, stored.Data.Sparse, stored.Data.TextTokens);
                 live++;
             }
             if (live > 0) loaded.Insert(0, segment);
@@ -92,6 +98,13 @@ internal static class EngineRecovery
         }
         collection.AdoptLoaded(loaded, sequences.Count > 0 ? sequences[^1] + 1 : 0);
         foreach (var (key, stored) in map)
-            if (!claimed.Contains(key)) collection.Upsert(stored.Data, stored.Hash);
+        {
+            if (claimed.Contains(key)) continue;
+            var data = collection.Schema.Dense is null ? stored.Data : stored.Data with { Dense = DenseOf(store, id, key) };
+            collection.Upsert(data, stored.Hash);
+        }
     }
+
+    private static float[]? DenseOf(RecordStore store, uint collectionId, RecordKey key) =>
+        store.GetRecord(collectionId, key) is { } bytes ? RecordCodec.Decode(bytes, withPayload: false).Dense : null;
 }

@@ -82,7 +82,8 @@ internal static class RecordCodec
     /// <summary>Decodes one record; <paramref name="withPayload"/> = false skips decompressing the payload.</summary>
     public static RecordData Decode(ReadOnlySpan<byte> bytes, bool withPayload = true) => Decode(bytes, withPayload, out _);
 
-    public static RecordData Decode(ReadOnlySpan<byte> bytes, bool withPayload, out int consumed)
+    /// <param name="withDense">False skips copying the dense vector (recovery learns rows first and reads vectors only for rows no index serves).</param>
+    public static RecordData Decode(ReadOnlySpan<byte> bytes, bool withPayload, out int consumed, bool withDense = true)
     {
         if (bytes.Length < 1 || bytes[0] != Version)
             throw Corrupt($"record format version {(bytes.Length > 0 ? bytes[0] : -1)} is not {Version}");
@@ -96,7 +97,7 @@ internal static class RecordCodec
         if ((flags & HasDense) != 0)
         {
             int d = ReadCount(bytes, ref at, 4);
-            dense = MemoryMarshal.Cast<byte, float>(bytes.Slice(at, d * 4)).ToArray();
+            if (withDense) dense = MemoryMarshal.Cast<byte, float>(bytes.Slice(at, d * 4)).ToArray();
             at += d * 4;
         }
         SparseTerms? sparse = null;

@@ -1,4 +1,5 @@
 using Retrieval.Index.Errors;
+using Retrieval.Index.Storage;
 
 namespace Retrieval.Query.Engine;
 
@@ -306,7 +307,12 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
     // ---------------------------------------------------------------- internals
 
     private Collection NewCollection(uint id, CollectionSchema schema) =>
-        new(id, schema, _factory, _options.SealRows, _segmentsRoot) { BackgroundWorkFinished = MaybeCompact };
+        new(id, schema, _factory, _options.SealRows, _segmentsRoot)
+        {
+            BackgroundWorkFinished = MaybeCompact,
+            ReadStored = key => _store.GetRecord(id, key) is { } bytes ? (RecordCodec.Decode(bytes, withPayload: false), ContentHash64.Of(bytes)) : null,
+            Warn = _options.Log,
+        };
 
     private Collection Find(string name)
     {

@@ -52,6 +52,7 @@ internal sealed class Segment : IDisposable
 
     public RecordKey KeyAt(int row) => _keys[row];
     public ulong HashAt(int row) => _hashes[row];
+    /// <summary>The row's dense vector while the segment holds it (null once <see cref="ReleaseDenseVectors"/> ran, and for attached rows).</summary>
     public float[]? DenseAt(int row) => _dense[row];
     public SparseTerms? SparseAt(int row) => _sparse[row];
     public bool IsDead(int row) => _dead[row];
@@ -99,10 +100,17 @@ internal sealed class Segment : IDisposable
     /// them. With a <paramref name="directory"/> and an on-disk index kind, the indexes, rows.bin and segment.json
     /// are written there so a reopen finds them. Runs without any lock: only <see cref="IsDead"/> changes meanwhile.
     /// </summary>
-    public void BuildIndexes(CollectionSchema schema, SegmentIndexFactory factory, string? directory)
+    /// <param name="denseOf">
+    /// Row -> dense vector; null reads the rows' own vectors. A compaction passes the record store here, so the
+    /// merged rows' vectors stream from disk into the build instead of being copied into the heap. A null answer
+    /// (the record was deleted or overwritten since) is indexed as a stand-in: such a row is tombstoned before the
+    /// segment is ever searched.
+    /// </param>
+    public void BuildIndexes(CollectionSchema schema, SegmentIndexFactory factory, string? directory, Func<int, float[]?>? denseOf = null)
     {
         IsSealed = true;
         if (_count == 0) return;
+        denseOf ??= r => _dense[r];
         bool persist = directory is not null && factory.Persists(schema, _count);
         if (persist)
         {
@@ -115,9 +123,13 @@ internal sealed class Segment : IDisposable
         {
             if (schema.Dense is { } denseField)
             {
-                var values = new float[(long)_count * denseField.Dimension];
-                for (int r = 0; r < _count; r++) _dense[r]?.CopyTo(values, (long)r * denseField.Dimension);
-                dense = factory.BuildDense(schema, DenseVectors.FromFloat32(values, _count, denseField.Dimension), persist ? directory : null);
+                if (persist && factory.UsesSpann(schema, _count)) dense = factory.BuildSpannFromRows(schema, _count, denseOf, directory!);
+                else
+                {
+                    var values = new float[(long)_count * denseField.Dimension];
+                    for (int r = 0; r < _count; r++) denseOf(r)?.CopyTo(values, (long)r * denseField.Dimension);
+                    dense = factory.BuildDense(schema, DenseVectors.FromFloat32(values, _count, denseField.Dimension), persist ? directory : null);
+                }
             }
             if (schema.Sparse is { } sparseField)
             {
@@ -148,6 +160,21 @@ internal sealed class Segment : IDisposable
             throw;
         }
         Install(dense, sparse);
+    }
+
+    /// <summary>Whether an index (SPANN or exact) serves the dense field, so the rows' own vectors are not needed for search.</summary>
+    public bool HasDenseIndex => Volatile.Read(ref _denseIndex) is not null;
+
+    /// <summary>
+    /// Drops the rows' in-heap dense vectors once an index serves the field: the index (SPANN postings on disk, or
+    /// the exact index's own copy) and the record store hold them, so keeping a third copy would double the heap.
+    /// The caller holds the collection's write lock: an exact scan that started before the index was installed may
+    /// still be reading them.
+    /// </summary>
+    public void ReleaseDenseVectors()
+    {
+        if (!HasDenseIndex) return;
+        Array.Clear(_dense, 0, _count);
     }
 
     private void Install(IDenseSegmentIndex? dense, ISparseSegmentIndex? sparse)

@@ -1,4 +1,5 @@
 using Retrieval.Index.Errors;
+using Retrieval.Index.Formats;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
@@ -39,6 +40,73 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false)
         SpannBuilder.Build(vectors, directory, settings.SegmentBuildOptions(field.Metric));
         Interlocked.Increment(ref _indexBuilds);
         return OpenSpann(directory, field, vectors.Count);
+    }
+
+    /// <summary>
+    /// Builds a segment's SPANN index from rows handed out one at a time: they are spooled to a .npy file in the
+    /// segment directory (float16 when the posting storage is float16, so the build sees float16 input and stores
+    /// it exactly, with no full-precision copy to re-rank from), the builder streams that file, and the spool is
+    /// deleted. Peak heap is the builder's, not rows x dimension floats. A segment whose values overflow float16
+    /// is spooled and stored as float32 instead.
+    /// </summary>
+    public IDenseSegmentIndex BuildSpannFromRows(CollectionSchema schema, int rows, Func<int, float[]?> denseOf, string segmentDirectory)
+    {
+        var field = schema.Dense!;
+        var options = field.IndexOrDefault.SegmentBuildOptions(field.Metric);
+        var directory = Path.Combine(segmentDirectory, DenseDirectory);
+        var spool = Path.Combine(segmentDirectory, "spool.npy");
+        try
+        {
+            var element = options.Storage == SpannStorage.Float16 ? ElementType.Float16 : ElementType.Float32;
+            if (!TrySpool(spool, element, field.Dimension, rows, denseOf))
+            {
+                element = ElementType.Float32;
+                options = options with { Storage = SpannStorage.Float32 };
+                TrySpool(spool, element, field.Dimension, rows, denseOf);
+            }
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+            SpannBuilder.Build(spool, directory, options);
+        }
+        finally
+        {
+            File.Delete(spool);
+        }
+        Interlocked.Increment(ref _indexBuilds);
+        return OpenSpann(directory, field, rows);
+    }
+
+    /// <summary>Writes every row to <paramref name="path"/>; false when a value does not fit float16 output.</summary>
+    private static bool TrySpool(string path, ElementType element, int dimension, int rows, Func<int, float[]?> denseOf)
+    {
+        using var writer = new NpyRowWriter(path, element, dimension);
+        float[]? standIn = null;
+        try
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                var row = denseOf(r);
+                if (row is null)
+                {
+                    // Deleted or overwritten since the rows were chosen: any finite vector keeps the row ids dense.
+                    standIn ??= UnitVector(dimension);
+                    row = standIn;
+                }
+                writer.Append(row);
+            }
+        }
+        catch (OverflowException) when (element == ElementType.Float16)
+        {
+            return false;
+        }
+        writer.Complete();
+        return true;
+    }
+
+    private static float[] UnitVector(int dimension)
+    {
+        var v = new float[dimension];
+        v[0] = 1;
+        return v;
     }
 
     public ISparseSegmentIndex BuildSparse(CollectionSchema schema, SparseMatrix documents, string? segmentDirectory)

@@ -42,24 +42,25 @@ public sealed record DenseIndexOptions
     /// SPANN build options of each segment index. The engine sets three itself: the metric (the field's), one build
     /// thread and an 8 MiB posting write window — a segment build runs beside live traffic, so it takes one core, never
     /// all of them, and the default write window would be allocated per build and kept by the GC heap.
-    /// The storage default is the library's rule resolved for the engine's float32 vectors (f32; docs/BENCHMARKS.md,
-    /// SPANN), resolved here so a collection's schema persists it and a schema naming another storage keeps it.
+    /// Postings are float16 by default: the engine spools a segment's float32 vectors to float16 before the build
+    /// (exact for the build, so no full-precision copy is written), which halves the bytes each posting read moves
+    /// and fits twice the vectors in a page-capped posting (docs/BENCHMARKS.md, SPANN and engine).
     /// </summary>
-    public SpannBuildOptions Build { get; init; } = new() { Storage = SpannStorageExtensions.DefaultFor(ElementType.Float32) };
+    public SpannBuildOptions Build { get; init; } = new() { Storage = SpannStorage.Float16 };
 
     /// <summary>SPANN search parameters of every SPANN segment; where postings are read from follows <see cref="InMemory"/>.</summary>
     public SpannSearchParameters Search { get; init; } = new();
 
     /// <summary>
-    /// Keep postings in process memory (default) or read them from disk through the page cache. In memory costs
-    /// several times the raw vectors (replicas, page padding) but issues no reads; disk mode saves that memory and
-    /// reads through SPANN's pool-thread read batches.
+    /// Keep postings in process memory, or (the default) read them from disk with O_DIRECT batched reads while the
+    /// heads and the navigation graph stay in memory: SPANN's memory/SSD split. In memory costs several times the
+    /// raw vectors (replicas, page padding) and issues no reads.
     /// </summary>
-    public bool InMemory { get; init; } = true;
+    public bool InMemory { get; init; }
 
     internal SpannBuildOptions SegmentBuildOptions(Metric metric) => Build with { Metric = metric, Threads = 1, WriteBufferBytes = 8L << 20 };
 
-    internal SpannSearchParameters SegmentSearchParameters() => Search with { Io = InMemory ? PostingIoMode.Memory : PostingIoMode.Buffered };
+    internal SpannSearchParameters SegmentSearchParameters() => Search with { Io = InMemory ? PostingIoMode.Memory : PostingIoMode.Direct };
 
     internal void Validate()
     {
