@@ -50,6 +50,30 @@ public sealed record EngineOptions
     public int StoreCompactBits { get; init; } = 27;
     /// <summary>Threads the text encoders use per call (0 = all cores).</summary>
     public int EncoderThreads { get; init; }
+    /// <summary>
+    /// The process's memory cap in bytes (0 = none, the default). Writes are refused with ResourceExhausted once
+    /// resident memory passes 90% of it (<see cref="MemoryBudget"/>); <see cref="WithMemoryLimit"/> also sizes the
+    /// record store and log buffers to fit. The server passes `serve --memory-limit` here.
+    /// </summary>
+    public long MemoryLimitBytes { get; init; }
+    /// <summary>Smallest cap accepted: the runtime, the buffers and one segment build need about this much.</summary>
+    public const long MinMemoryLimitBytes = 128L << 20;
+
+    /// <summary>
+    /// These options under a memory cap of <paramref name="bytes"/>: the record store's in-memory log gets about
+    /// 1/32 of it and the write-ahead log buffer 1/64 (never more than the defaults), since the segments' heads,
+    /// graphs and the mutable rows need the rest.
+    /// </summary>
+    public EngineOptions WithMemoryLimit(long bytes)
+    {
+        if (bytes <= 0) return this with { MemoryLimitBytes = 0 };
+        int storeBits = Math.Clamp(FloorLog2(bytes / 32), StorePageBits + 1, StoreMemoryBits);
+        int logBits = Math.Clamp(FloorLog2(bytes / 64), LogPageBits + 1, LogMemoryBits);
+        return this with { MemoryLimitBytes = bytes, StoreMemoryBits = storeBits, LogMemoryBits = logBits };
+    }
+
+    private static int FloorLog2(long value) => value <= 1 ? 0 : 63 - System.Numerics.BitOperations.LeadingZeroCount((ulong)value);
+
     /// <summary>Where the engine reports what an operator should see but no caller waits for (a failed background index build); null drops it.</summary>
     public Action<string>? Log { get; init; }
 
@@ -74,6 +98,8 @@ public sealed record EngineOptions
         if (CompactMinTombstones < 1) Guard.ThrowInvalid($"CompactMinTombstones must be >= 1, got {CompactMinTombstones}");
         if (CompactMaxSegments < 1) Guard.ThrowInvalid($"CompactMaxSegments must be >= 1, got {CompactMaxSegments}");
         if (StoreCompactBits < StorePageBits || StoreCompactBits > 50) Guard.ThrowInvalid($"StoreCompactBits must be in [StorePageBits, 50], got {StoreCompactBits}");
+        if (MemoryLimitBytes < 0 || MemoryLimitBytes > 0 && MemoryLimitBytes < MinMemoryLimitBytes)
+            Guard.ThrowInvalid($"MemoryLimitBytes must be 0 (no cap) or at least {MinMemoryLimitBytes >> 20} MiB, got {MemoryLimitBytes}");
         if (EncoderThreads < 0) Guard.ThrowInvalid($"EncoderThreads must be >= 0, got {EncoderThreads}");
     }
 }

@@ -38,12 +38,14 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
     private readonly RecordPreparer _preparer;
     private readonly SegmentAttacher _attacher;
     private readonly QueryResolver _queries;
+    private readonly MemoryBudget _memory;
     private int _disposed;
 
     private RetrievalEngine(string directory, EngineOptions options)
     {
         _directory = directory;
         _options = options;
+        _memory = new MemoryBudget(options.MemoryLimitBytes, options.Log);
         _segmentsRoot = Path.Combine(directory, "segments");
         var manifest = EngineManifest.Load(directory);
         _catalog = new EngineCatalog(manifest.NextCollectionId, NewCollection);
@@ -89,6 +91,9 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
     public EngineOptions Options => _options;
     /// <summary>Log entries replayed on open (after the last checkpoint).</summary>
     public long ReplayedEntries { get; }
+
+    /// <summary>Writes refused because resident memory was over <see cref="EngineOptions.MemoryLimitBytes"/> (see <see cref="MemoryBudget"/>).</summary>
+    public long MemoryRefusals => _memory.Refusals;
 
     /// <summary>SPANN/Seismic segment indexes built (rather than reopened from disk) since the engine opened.</summary>
     internal long SegmentIndexBuilds => _factory.IndexBuilds;
@@ -140,6 +145,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(records);
         var target = Find(collection);
+        _memory.ThrowIfOverBudget(target.Name);
         var encoded = _preparer.Prepare(target, records);
         await WriteEntriesAsync(target, EngineWriter.UpsertEntries(target.Id, encoded, _options.MaxEntryBytes), cancellationToken).ConfigureAwait(false);
         return records.Count;

@@ -32,6 +32,13 @@ public static class ServeCommand
                           "and status, process memory) over HTTP/1.1 on this port of the bind address; 0 picks a free one. " +
                           "The same figures are on the 'Retrieval.Service' meter for dotnet-counters.",
         };
+        var memoryLimit = new Option<string?>("--memory-limit")
+        {
+            Description = "Memory cap of the server process (bytes, or with a K/M/G suffix: 1G). Writes are refused with " +
+                          "RESOURCE_EXHAUSTED above 90% of it (searches go on), the record store and log buffers are sized to it, " +
+                          "and the .NET heap is capped at 75% of it. Default: the memory cgroup's limit when the process runs " +
+                          "under one, else none.",
+        };
         var logLevel = new Option<string>("--log-level") { Description = "Least severe log level written (JSON lines on stdout).", DefaultValueFactory = _ => "information" }
             .AcceptOnlyFromAmong("trace", "debug", "information", "warning", "error", "none");
         var command = new Command("serve",
@@ -39,15 +46,25 @@ public static class ServeCommand
             "over an engine data directory. Plain-text HTTP/2 on loopback by default. Stops on Ctrl+C or SIGTERM, finishing " +
             "running calls and checkpointing the engine.")
         {
-            data, port, bind, apiKey, maxK, maxBatch, checkpointSeconds, metricsPort, logLevel,
+            data, port, bind, apiKey, maxK, maxBatch, checkpointSeconds, metricsPort, memoryLimit, logLevel,
         };
         host.Examples(command,
             "retrieval serve --data ./engine-data",
             "retrieval serve --data ./engine-data --port 0",
             "retrieval serve --data ./engine-data --metrics-port 9464",
+            "retrieval serve --data ./engine-data --memory-limit 1G",
             "retrieval serve --data /srv/retrieval --bind 0.0.0.0 --api-key \"$RETRIEVAL_API_KEY\"");
         command.SetAction(parse =>
         {
+            long limit = parse.GetValue(memoryLimit) is { } text ? ByteSize.Parse(text, "--memory-limit") : CgroupMemory.LimitBytes() ?? 0;
+            if (limit is > 0 and < EngineOptions.MinMemoryLimitBytes)
+                throw new UsageException($"--memory-limit must be at least {EngineOptions.MinMemoryLimitBytes >> 20} MiB, got {limit >> 20} MiB");
+            if (limit > 0)
+            {
+                // The heap gets 75% of the cap (the rest: runtime, FASTER's native buffers, thread stacks, file reads).
+                AppContext.SetData("GCHeapHardLimit", (ulong)(limit * 0.75));
+                GC.RefreshMemoryLimit();
+            }
             var options = new ServerOptions
             {
                 DataDirectory = parse.GetRequiredValue(data),
@@ -55,7 +72,8 @@ public static class ServeCommand
                 Bind = parse.GetValue(bind) ?? ServerOptions.DefaultBind,
                 ApiKey = parse.GetValue(apiKey) ?? NullIfEmpty(Environment.GetEnvironmentVariable("RETRIEVAL_API_KEY")),
                 Limits = ServiceLimits.Default with { MaxK = parse.GetValue(maxK), MaxBatch = parse.GetValue(maxBatch) },
-                Engine = EngineOptions.Default with { CheckpointInterval = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(checkpointSeconds))) },
+                Engine = (EngineOptions.Default with { CheckpointInterval = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(checkpointSeconds))) })
+                    .WithMemoryLimit(limit),
                 MetricsPort = parse.GetValue(metricsPort),
                 LogLevel = Enum.Parse<LogLevel>(parse.GetValue(logLevel) ?? "information", ignoreCase: true),
             };

@@ -54,7 +54,17 @@ public sealed class RetrievalServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Limits.Validate();
         var address = options.ResolveBindAddress();
-        var engine = RetrievalEngine.Open(options.DataDirectory, options.Engine);
+        // The engine opens before the host's logging exists; its warnings go to stderr until the logger is there.
+        ILogger? engineLogger = null;
+        var engineOptions = options.Engine.Log is not null ? options.Engine : options.Engine with
+        {
+            Log = message =>
+            {
+                if (Volatile.Read(ref engineLogger) is { } logger) logger.LogWarning("{Message}", message);
+                else Console.Error.WriteLine($"warning: {message}");
+            },
+        };
+        var engine = RetrievalEngine.Open(options.DataDirectory, engineOptions);
         try
         {
             var builder = WebApplication.CreateSlimBuilder();
@@ -90,6 +100,9 @@ public sealed class RetrievalServer : IAsyncDisposable
             builder.Services.AddGrpcReflection();
 
             var app = builder.Build();
+            Volatile.Write(ref engineLogger, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Retrieval.Engine"));
+            if (options.Engine.MemoryLimitBytes > 0)
+                engineLogger!.LogInformation("memory limit {LimitMiB} MiB: writes are refused above {RefusePercent}% resident", options.Engine.MemoryLimitBytes >> 20, 90);
             app.MapGrpcService<CollectionsService>();
             app.MapGrpcService<PointsService>();
             app.MapGrpcService<SearchService>();
