@@ -33,6 +33,7 @@ internal sealed class Collection
     private readonly List<Task> _background = [];
     private int _pendingJobs;
     private readonly CollectionCompactor _compactor;
+    private readonly SegmentAbsorber _absorber;
     private readonly CollectionSearcher _searcher;
 
     /// <param name="segmentRoot">The engine's segments directory (this collection's segments go in a subdirectory named by its id), or null to keep nothing on disk.</param>
@@ -46,6 +47,7 @@ internal sealed class Collection
         var text = schema.TextEncoders && schema.Sparse is not null ? new TextStatistics(schema.Sparse.VocabularySize) : null;
         Segments = new SegmentSet(Math.Min(sealRows, 1024), text);
         _compactor = new CollectionCompactor(this);
+        _absorber = new SegmentAbsorber(this);
         _searcher = new CollectionSearcher(Segments, schema);
     }
 
@@ -55,6 +57,12 @@ internal sealed class Collection
     public SegmentSet Segments { get; }
     public SegmentSequences Sequences { get; } = new();
 
+    /// <summary>Held by whatever rewrites the sealed segments (a compaction or an absorb), so they never run together.</summary>
+    public SemaphoreSlim MergeGate { get; } = new(1, 1);
+
+    /// <summary>Absorbs of sealed segments into the base finished since the collection was loaded.</summary>
+    public int Absorbs => _absorber.Finished;
+
     /// <summary>Called (on a pool thread) when a background index build or compaction finishes, so the engine can check its policies.</summary>
     public Action<Collection>? BackgroundWorkFinished { get; set; }
 
@@ -63,6 +71,9 @@ internal sealed class Collection
     /// index serves them, read back by compaction and <see cref="RetrievalEngine.Get"/>.
     /// </summary>
     public Func<RecordKey, (RecordData Record, ulong Hash)?>? ReadStored { get; set; }
+
+    /// <summary>Whether sealed segments wait to be absorbed into a base segment instead of getting their own index (the automatic policy absorbs them).</summary>
+    public bool AbsorbSealed { get; init; }
 
     /// <summary>Where the collection reports what a user should know about but no caller waits for (a failed index build).</summary>
     public Action<string>? Warn { get; set; }
@@ -77,15 +88,16 @@ internal sealed class Collection
         try
         {
             long dead = 0;
-            int indexed = 0, attached = 0;
+            int indexed = 0, attached = 0, indexJobs = 0;
             foreach (var s in Segments.Segments)
             {
+                indexJobs += s.Updatable?.Statistics.PendingJobs ?? 0;
                 dead += s.DeadCount;
                 if (s.IsAttached) attached++;
                 else if (s.IsSealed && s.Sequence >= 0 && s.IsIndexed) indexed++;
             }
             return new CollectionInfo(Schema, Segments.Locations.Count, Segments.Segments.Count, Segments.Mutable.Count, dead, indexed, attached,
-                _compactor.Finished, PendingBackgroundJobs);
+                _compactor.Finished, PendingBackgroundJobs + indexJobs);
         }
         finally { Segments.Gate.ExitReadLock(); }
     }
@@ -124,7 +136,9 @@ internal sealed class Collection
                 mutable.Freeze();
                 Segments.Segments.Add(new Segment(Math.Min(_sealRows, 1024)));
                 if (PersistsSegmentOf(mutable.Count)) mutable.Sequence = Sequences.Allocate();
-                StartBackground(() => BuildIndexes(mutable));
+                // With a base segment the sealed rows are absorbed into it (by the compaction policy, which the finished
+                // job triggers) rather than getting an index of their own; until then they are scanned exactly.
+                StartBackground(() => { if (!AbsorbSealed || !_absorber.HasBase) BuildIndexes(mutable); });
             }
         }
         finally { Segments.Gate.ExitWriteLock(); }
@@ -242,7 +256,7 @@ internal sealed class Collection
         finally { Interlocked.Decrement(ref _pendingJobs); }
     }
 
-    /// <summary>Waits until every index build and compaction started so far has finished (rethrows their failures).</summary>
+    /// <summary>Waits until every index build, compaction and absorb started so far, and the base index's background jobs, have finished (rethrows their failures).</summary>
     public async Task WaitForBackgroundAsync()
     {
         while (true)
@@ -254,7 +268,18 @@ internal sealed class Collection
                 pending = [.. _background];
                 _background.Clear();
             }
-            if (pending.Length == 0) return;
+            if (pending.Length == 0)
+            {
+                // Then the base index's own split/merge/reassign jobs, so "settled" means nothing is moving.
+                Segment[] segments;
+                Segments.Gate.EnterReadLock();
+                try { segments = [.. Segments.Segments]; }
+                finally { Segments.Gate.ExitReadLock(); }
+                foreach (var segment in segments)
+                    if (segment.Updatable is { } index) await Task.Run(() => { try { index.WaitForBackground(); } catch (ObjectDisposedException) { } }).ConfigureAwait(false);
+                lock (_background) if (_background.Count == 0) return;
+                continue;
+            }
             await Task.WhenAll(pending).ConfigureAwait(false);
         }
     }
@@ -344,14 +369,40 @@ internal sealed class Collection
         finally { Segments.Gate.ExitWriteLock(); }
     }
 
-    /// <inheritdoc cref="CollectionCompactor.IsNeeded"/>
-    public bool NeedsCompaction(EngineOptions options) => _compactor.IsNeeded(options);
+    /// <summary>
+    /// Whether the automatic policy has work: with a base segment (in-place updates), sealed segments waiting to be
+    /// absorbed; without one, <see cref="CollectionCompactor.IsNeeded"/> (too many segments or tombstones).
+    /// </summary>
+    public bool NeedsCompaction(EngineOptions options) => _absorber.HasBase ? _absorber.IsNeeded() : _compactor.IsNeeded(options);
 
-    /// <inheritdoc cref="CollectionCompactor.Compact"/>
-    public int Compact() => _compactor.Compact();
+    /// <summary>A requested compaction: rewrites every sealed, non-attached segment into one (<see cref="CollectionCompactor.Compact"/>), waiting for a running absorb.</summary>
+    public int Compact()
+    {
+        MergeGate.Wait();
+        try { return _compactor.Compact(); }
+        finally { MergeGate.Release(); }
+    }
 
-    /// <summary>Starts <see cref="Compact"/> in the background (tracked by <see cref="WaitForBackgroundAsync"/>).</summary>
-    public void StartCompaction() => StartBackground(() => Compact());
+    /// <summary>
+    /// The automatic policy's work in the background (tracked by <see cref="WaitForBackgroundAsync"/>): an absorb into
+    /// the base when there is one, else a compaction; skipped when either is already running.
+    /// </summary>
+    public void StartCompaction() => StartBackground(() =>
+    {
+        if (!MergeGate.Wait(0)) return;
+        try
+        {
+            if (_absorber.HasBase) _absorber.Absorb();
+            else _compactor.Compact();
+        }
+        finally { MergeGate.Release(); }
+    });
+
+    /// <summary>Deletes a segment's directory (after it was compacted or absorbed away); a failure leaves it for recovery to ignore.</summary>
+    public void DeleteSegmentDirectory(Segment segment)
+    {
+        if (SegmentDirectory(segment) is { } dir) SegmentFiles.TryDeleteDirectory(dir);
+    }
 
     /// <summary>Throws InvalidInput when the record's vectors do not match the schema.</summary>
     public void ValidateVectors(float[]? dense, SparseTerms? sparse, string field)

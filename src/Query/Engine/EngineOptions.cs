@@ -48,6 +48,12 @@ public sealed record EngineOptions
     /// dropped from disk.
     /// </summary>
     public int StoreCompactBits { get; init; } = 27;
+    /// <summary>
+    /// Grow dense collections in place (default true): the first sealed segment's SPANN index takes inserts and
+    /// deletes (SPFresh: split, merge, reassign in the background), later sealed segments are absorbed into it, and
+    /// no automatic compaction rebuilds it. False restores the rebuild policy (merge sealed segments into a new build).
+    /// </summary>
+    public bool InPlaceUpdates { get; init; } = true;
     /// <summary>Threads the text encoders use per call (0 = all cores).</summary>
     public int EncoderThreads { get; init; }
     /// <summary>

@@ -20,7 +20,8 @@ internal sealed class MemoryBudget(long limitBytes, Action<string>? log)
     private static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(30);
 
     private readonly object _gate = new();
-    private long _sampledAt = long.MinValue, _collectedAt = long.MinValue, _loggedAt = long.MinValue;
+    // Stopwatch timestamps of the last sample, forced collection and log line; 0 = never.
+    private long _sampledAt, _collectedAt, _loggedAt;
     private long _residentBytes;
     private long _refusals;
 
@@ -38,7 +39,7 @@ internal sealed class MemoryBudget(long limitBytes, Action<string>? log)
         lock (_gate)
         {
             long now = Stopwatch.GetTimestamp();
-            if (Stopwatch.GetElapsedTime(_collectedAt, now) >= CollectInterval)
+            if (_collectedAt == 0 || Stopwatch.GetElapsedTime(_collectedAt, now) >= CollectInterval)
             {
                 _collectedAt = now;
                 // Aggressive: compacts and decommits, giving freed segments back to the OS so RSS really drops.
@@ -54,7 +55,7 @@ internal sealed class MemoryBudget(long limitBytes, Action<string>? log)
         lock (_gate)
         {
             long now = Stopwatch.GetTimestamp();
-            if (Stopwatch.GetElapsedTime(_loggedAt, now) >= LogInterval)
+            if (_loggedAt == 0 || Stopwatch.GetElapsedTime(_loggedAt, now) >= LogInterval)
             {
                 _loggedAt = now;
                 log?.Invoke($"collection '{collection}': write refused: {message}");
@@ -66,7 +67,8 @@ internal sealed class MemoryBudget(long limitBytes, Action<string>? log)
     private long Resident(bool force)
     {
         long now = Stopwatch.GetTimestamp();
-        if (!force && Stopwatch.GetElapsedTime(Volatile.Read(ref _sampledAt), now) < SampleInterval) return Volatile.Read(ref _residentBytes);
+        long sampledAt = Volatile.Read(ref _sampledAt);
+        if (!force && sampledAt != 0 && Stopwatch.GetElapsedTime(sampledAt, now) < SampleInterval) return Volatile.Read(ref _residentBytes);
         long resident = ReadResidentBytes();
         Volatile.Write(ref _residentBytes, resident);
         Volatile.Write(ref _sampledAt, now);

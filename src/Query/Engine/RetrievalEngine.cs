@@ -27,7 +27,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
 
     private readonly string _directory;
     private readonly EngineOptions _options;
-    private readonly SegmentIndexFactory _factory = new();
+    private readonly SegmentIndexFactory _factory;
     private readonly string _segmentsRoot;
     private readonly RecordStore _store;
     private readonly WriteAheadLog _log;
@@ -46,6 +46,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
         _directory = directory;
         _options = options;
         _memory = new MemoryBudget(options.MemoryLimitBytes, options.Log);
+        _factory = new SegmentIndexFactory(inPlaceUpdates: options.InPlaceUpdates);
         _segmentsRoot = Path.Combine(directory, "segments");
         var manifest = EngineManifest.Load(directory);
         _catalog = new EngineCatalog(manifest.NextCollectionId, NewCollection);
@@ -318,6 +319,7 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
             BackgroundWorkFinished = MaybeCompact,
             ReadStored = key => _store.GetRecord(id, key) is { } bytes ? (RecordCodec.Decode(bytes, withPayload: false), ContentHash64.Of(bytes)) : null,
             Warn = _options.Log,
+            AbsorbSealed = _options.AutoCompact && _options.InPlaceUpdates,
         };
 
     private Collection Find(string name)

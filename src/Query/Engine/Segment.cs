@@ -1,6 +1,7 @@
 using System.Buffers;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Search;
+using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
 using Retrieval.Index.Vectors.Kernels;
 
@@ -149,7 +150,7 @@ internal sealed class Segment : IDisposable
             {
                 SegmentFiles.WriteRows(directory!, _keys.AsSpan(0, _count), _hashes.AsSpan(0, _count));
                 SegmentFiles.WriteManifest(directory!, new SegmentManifest(SegmentManifest.FormatName, SegmentManifest.CurrentVersion, _count, false,
-                    dense is SpannSegmentIndex ? "spann" : dense is null ? null : "exact",
+                    dense is UpdatableSpannSegmentIndex ? SegmentIndexFactory.UpdatableSpannKind : dense is SpannSegmentIndex ? "spann" : dense is null ? null : "exact",
                     sparse is SeismicSegmentIndex ? "seismic" : sparse is null ? null : "exact"));
             }
         }
@@ -205,20 +206,32 @@ internal sealed class Segment : IDisposable
     {
         var manifest = SegmentFiles.ReadManifest(directory)
             ?? throw new RetrievalException(ErrorKind.NotFound, $"segment directory {directory} has no {SegmentManifest.FileName} (unfinished)");
-        int rows = manifest.Rows;
-        var (keys, hashes) = SegmentFiles.ReadRows(directory, rows);
-        attachedRecords = manifest.Attached ? SegmentFiles.ReadRecords(directory, rows) : null;
         if ((schema.Dense is null) != (manifest.Dense is null) || (schema.Sparse is null) != (manifest.Sparse is null))
             throw new RetrievalException(ErrorKind.Incompatible, $"segment {directory} has fields dense={manifest.Dense ?? "none"} sparse={manifest.Sparse ?? "none"}, which do not match the collection schema");
-        var segment = new Segment(Math.Max(1, rows)) { IsAttached = manifest.Attached, Sequence = sequence };
         IDenseSegmentIndex? dense = null;
         ISparseSegmentIndex? sparse = null;
+        RecordKey[] keys;
+        ulong[] hashes;
         try
         {
-            if (manifest.Dense == "spann") dense = SegmentIndexFactory.OpenSpann(Path.Combine(directory, SegmentIndexFactory.DenseDirectory), schema.Dense!, rows);
-            else if (manifest.Dense is not null && (manifest.Dense != "exact" || manifest.Attached))
-                throw new RetrievalException(ErrorKind.Incompatible, $"segment {directory}: unknown dense index '{manifest.Dense}'");
-            if (manifest.Sparse == "seismic") sparse = SegmentIndexFactory.OpenSeismic(Path.Combine(directory, SegmentIndexFactory.SparseDirectory), schema.Sparse!, rows);
+            var denseDirectory = Path.Combine(directory, SegmentIndexFactory.DenseDirectory);
+            if (manifest.Dense == SegmentIndexFactory.UpdatableSpannKind)
+            {
+                // Rows absorbed in place since the build are listed in the index's last checkpoint, not in rows.bin.
+                var updatable = SegmentIndexFactory.OpenUpdatableSpann(denseDirectory, schema.Dense!);
+                dense = updatable;
+                (keys, hashes) = updatable.Index.UserData.Length > 0
+                    ? SegmentFiles.DecodeRows(updatable.Index.UserData.Span, denseDirectory)
+                    : SegmentFiles.ReadRows(directory, manifest.Rows);
+            }
+            else
+            {
+                (keys, hashes) = SegmentFiles.ReadRows(directory, manifest.Rows);
+                if (manifest.Dense == "spann") dense = SegmentIndexFactory.OpenSpann(denseDirectory, schema.Dense!, manifest.Rows);
+                else if (manifest.Dense is not null && (manifest.Dense != "exact" || manifest.Attached))
+                    throw new RetrievalException(ErrorKind.Incompatible, $"segment {directory}: unknown dense index '{manifest.Dense}'");
+            }
+            if (manifest.Sparse == "seismic") sparse = SegmentIndexFactory.OpenSeismic(Path.Combine(directory, SegmentIndexFactory.SparseDirectory), schema.Sparse!, manifest.Rows);
             else if (manifest.Sparse is not null && (manifest.Sparse != "exact" || manifest.Attached))
                 throw new RetrievalException(ErrorKind.Incompatible, $"segment {directory}: unknown sparse index '{manifest.Sparse}'");
         }
@@ -227,12 +240,36 @@ internal sealed class Segment : IDisposable
             dense?.Dispose();
             throw;
         }
+        int rows = keys.Length;
+        attachedRecords = manifest.Attached ? SegmentFiles.ReadRecords(directory, rows) : null;
+        var segment = new Segment(Math.Max(1, rows)) { IsAttached = manifest.Attached, Sequence = sequence };
         for (int r = 0; r < rows; r++) segment.Append(keys[r], null, null, 0, hashes[r]);
         for (int r = 0; r < rows; r++) segment.Kill(r);
         segment.IsSealed = true;
         segment.Install(dense, sparse);
         return segment;
     }
+
+    /// <summary>The in-place-updatable SPANN index serving the dense field, when this segment is a collection's base.</summary>
+    public UpdatableSpannIndex? Updatable => (Volatile.Read(ref _denseIndex) as UpdatableSpannSegmentIndex)?.Index;
+
+    /// <summary>
+    /// Appends a row to a sealed base segment (an absorbed row, already inserted into <see cref="Updatable"/> under
+    /// this row id). The caller holds the collection's write lock.
+    /// </summary>
+    public int AppendAbsorbed(RecordKey key, ulong hash, SparseTerms? sparse, int textTokens)
+    {
+        if (_count == _keys.Length) Grow();
+        int row = _count++;
+        _keys[row] = key;
+        _hashes[row] = hash;
+        _sparse[row] = sparse;
+        _textTokens[row] = textTokens;
+        return row;
+    }
+
+    /// <summary>Keys and record hashes of every row, dead ones included (what a base segment's checkpoint records).</summary>
+    public (RecordKey[] Keys, ulong[] Hashes) RowsSnapshot() => (_keys.AsSpan(0, _count).ToArray(), _hashes.AsSpan(0, _count).ToArray());
 
     public void Dispose()
     {
@@ -324,9 +361,11 @@ internal sealed class Segment : IDisposable
             {
                 int found = ask.Search(wanted, ids, scores);
                 int w = 0;
+                int committed = _count;
                 for (int i = 0; i < found && w < k; i++)
                 {
-                    if (_dead[ids[i]]) continue;
+                    // An in-place index may already hold rows an absorb has not committed to this segment yet.
+                    if ((uint)ids[i] >= (uint)committed || _dead[ids[i]]) continue;
                     rows[w] = ids[i];
                     goodness[w++] = negate ? -scores[i] : scores[i];
                 }

@@ -45,7 +45,11 @@ internal static class SegmentFiles
         return list;
     }
 
-    public static void WriteRows(string directory, ReadOnlySpan<RecordKey> keys, ReadOnlySpan<ulong> hashes)
+    public static void WriteRows(string directory, ReadOnlySpan<RecordKey> keys, ReadOnlySpan<ulong> hashes) =>
+        SmallIndexFile.Write(Path.Combine(directory, RowsFile), RowsMagic, FileVersion, EncodeRows(keys, hashes));
+
+    /// <summary>Row count, then each row's key and record hash: rows.bin's payload, also an in-place-updated SPANN index's user data.</summary>
+    public static byte[] EncodeRows(ReadOnlySpan<RecordKey> keys, ReadOnlySpan<ulong> hashes)
     {
         long length = 4;
         foreach (var k in keys) length += k.EncodedLength + 8;
@@ -58,25 +62,33 @@ internal static class SegmentFiles
             BinaryPrimitives.WriteUInt64LittleEndian(payload.AsSpan(at), hashes[i]);
             at += 8;
         }
-        SmallIndexFile.Write(Path.Combine(directory, RowsFile), RowsMagic, FileVersion, payload);
+        return payload;
     }
 
     public static (RecordKey[] Keys, ulong[] Hashes) ReadRows(string directory, int expectedRows)
     {
         var path = Path.Combine(directory, RowsFile);
         var payload = SmallIndexFile.Read(path, RowsMagic, 1, FileVersion, LastLegacyFileVersion).Payload;
+        var rows = DecodeRows(payload, path);
+        if (rows.Keys.Length != expectedRows) throw new DataFormatException(path, $"{rows.Keys.Length} rows, segment.json says {expectedRows}");
+        return rows;
+    }
+
+    /// <summary>Decodes <see cref="EncodeRows"/>'s payload; errors name <paramref name="path"/>.</summary>
+    public static (RecordKey[] Keys, ulong[] Hashes) DecodeRows(ReadOnlySpan<byte> payload, string path)
+    {
         if (payload.Length < 4) throw new DataFormatException(path, "no row count");
         int count = BinaryPrimitives.ReadInt32LittleEndian(payload);
-        if (count != expectedRows) throw new DataFormatException(path, $"{count} rows, segment.json says {expectedRows}");
+        if (count < 0 || count > payload.Length / 11) throw new DataFormatException(path, $"row count {count} does not fit {payload.Length} bytes");
         var keys = new RecordKey[count];
         var hashes = new ulong[count];
         int at = 4;
         for (int i = 0; i < count; i++)
         {
-            keys[i] = RecordKey.Read(payload.AsSpan(at), out int used);
+            keys[i] = RecordKey.Read(payload[at..], out int used);
             at += used;
             if (payload.Length - at < 8) throw new DataFormatException(path, "truncated", row: i);
-            hashes[i] = BinaryPrimitives.ReadUInt64LittleEndian(payload.AsSpan(at));
+            hashes[i] = BinaryPrimitives.ReadUInt64LittleEndian(payload[at..]);
             at += 8;
         }
         return (keys, hashes);

@@ -11,8 +11,14 @@ namespace Retrieval.Query.Engine;
 /// segment's directory so a reopen finds them) for segments of at least the field's MinRows, exact in memory below
 /// that; <see cref="ExactOnly"/> builds exact indexes whatever the schema says (the fallback when a build fails).
 /// </summary>
-internal sealed class SegmentIndexFactory(bool exactOnly = false)
+internal sealed class SegmentIndexFactory(bool exactOnly = false, bool inPlaceUpdates = true)
 {
+    /// <summary>Manifest name of a dense SPANN index that takes in-place updates (a read-only one is "spann").</summary>
+    public const string UpdatableSpannKind = "spann-fresh";
+
+    /// <summary>Whether SPANN segments the engine builds are opened for in-place updates (SPFresh) rather than read-only.</summary>
+    public bool InPlaceUpdates => inPlaceUpdates && !exactOnly;
+
     public const string DenseDirectory = "dense", SparseDirectory = "sparse";
 
     public static readonly SegmentIndexFactory ExactOnly = new(exactOnly: true);
@@ -55,9 +61,10 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false)
         var options = field.IndexOrDefault.SegmentBuildOptions(field.Metric);
         var directory = Path.Combine(segmentDirectory, DenseDirectory);
         var spool = Path.Combine(segmentDirectory, "spool.npy");
+        ElementType element;
         try
         {
-            var element = options.Storage == SpannStorage.Float16 ? ElementType.Float16 : ElementType.Float32;
+            element = options.Storage == SpannStorage.Float16 ? ElementType.Float16 : ElementType.Float32;
             if (!TrySpool(spool, element, field.Dimension, rows, denseOf))
             {
                 element = ElementType.Float32;
@@ -72,7 +79,32 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false)
             File.Delete(spool);
         }
         Interlocked.Increment(ref _indexBuilds);
-        return OpenSpann(directory, field, rows);
+        return InPlaceUpdates && !options.Storage.GetValueOrDefault().IsLossyFor(element) && options.Storage != SpannStorage.Int8
+            ? OpenUpdatableSpann(directory, field)
+            : OpenSpann(directory, field, rows);
+    }
+
+    /// <summary>Opens an engine-built SPANN index for in-place updates; errors name the directory.</summary>
+    public static UpdatableSpannSegmentIndex OpenUpdatableSpann(string directory, DenseFieldSchema field)
+    {
+        if (!Directory.Exists(directory)) throw new RetrievalException(ErrorKind.NotFound, $"SPANN index directory {directory} does not exist");
+        UpdatableSpannIndex index;
+        try
+        {
+            index = UpdatableSpannIndex.Open(directory);
+        }
+        catch (RetrievalException e) { throw Wrap(e, $"SPANN index {directory}"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
+        {
+            throw new RetrievalException(ErrorKind.Corrupt, $"SPANN index {directory} could not be opened: {e.Message}");
+        }
+        if (index.Dimension != field.Dimension || index.Metric != field.Metric)
+        {
+            index.Dispose();
+            throw new RetrievalException(ErrorKind.InvalidInput,
+                $"SPANN index {directory} holds {index.Dimension}-d {index.Metric.ToName()} vectors, the collection's dense field is {field.Dimension}-d {field.Metric.ToName()}");
+        }
+        return new UpdatableSpannSegmentIndex(index, field.IndexOrDefault.SegmentSearchParameters() with { Io = PostingIoMode.Buffered });
     }
 
     /// <summary>Writes every row to <paramref name="path"/>; false when a value does not fit float16 output.</summary>

@@ -70,3 +70,17 @@ internal sealed class SeismicSegmentIndex(SeismicIndex index, SeismicSearchParam
     }
     public void Dispose() { }
 }
+
+/// <summary>
+/// A sealed segment's dense field served by a SPANN index that takes inserts and deletes in place (SPFresh): the
+/// collection's base segment, into which later sealed segments are absorbed instead of rebuilding one index from all
+/// rows. Its ids are the segment's rows; rows inserted but not yet committed to the segment (an absorb in flight)
+/// are filtered out by the segment.
+/// </summary>
+internal sealed class UpdatableSpannSegmentIndex(UpdatableSpannIndex index, SpannSearchParameters parameters) : IDenseSegmentIndex
+{
+    public UpdatableSpannIndex Index => index;
+    public int Count => index.LiveCount;
+    public int Search(ReadOnlySpan<float> query, int k, Span<int> rows, Span<float> scores) => index.SearchOne(query, k, parameters, rows, scores);
+    public void Dispose() => index.Dispose();
+}

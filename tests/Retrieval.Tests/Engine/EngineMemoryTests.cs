@@ -37,7 +37,7 @@ public sealed class EngineMemoryTests
     {
         var values = EngineSegmentIndexTests.TinyDense(out int count, Dim);
         var dir = TestData.TempDirectory();
-        var options = Small(sealRows: 500, checkpointOnClose: false) with { AutoCompact = false };
+        var options = Small(sealRows: 500, checkpointOnClose: false) with { AutoCompact = false, InPlaceUpdates = false };
         var deleted = new HashSet<long>();
         var random = new Random(5);
         while (deleted.Count < 600) deleted.Add(random.Next(count));
@@ -70,6 +70,63 @@ public sealed class EngineMemoryTests
             Assert.Equal(count - deleted.Count, engine.Describe("c").RecordCount);
             CheckVectors(engine, values, count, deleted);
             CheckSelfHits(engine, values, count, deleted);
+        }
+    }
+
+    /// <summary>
+    /// In-place growth (SPFresh): with the default policy the first sealed segment's SPANN index becomes the base and
+    /// every later sealed segment is absorbed into it, so the collection settles at one indexed segment without ever
+    /// rebuilding it; deletes and re-inserts go through the same path, and a restart without a checkpoint (log replay
+    /// over the base's last index checkpoint) answers the same.
+    /// </summary>
+    [Fact]
+    public async Task SealedSegmentsAreAbsorbedIntoOneBaseWithoutRebuilds()
+    {
+        var values = EngineSegmentIndexTests.TinyDense(out int count, Dim);
+        var dir = TestData.TempDirectory();
+        var options = Small(sealRows: 400);
+        var deleted = new HashSet<long>();
+        var random = new Random(9);
+        while (deleted.Count < 300) deleted.Add(random.Next(count));
+        await using (var engine = RetrievalEngine.Open(dir, options))
+        {
+            await engine.CreateCollectionAsync(SpannSchema("c"));
+            for (int start = 0; start < count; start += 200)
+            {
+                var batch = new List<EngineRecord>();
+                for (int r = start; r < start + 200; r++) batch.Add(new EngineRecord(RecordKey.Of(r), values.AsSpan(r * Dim, Dim).ToArray()));
+                await engine.UpsertAsync("c", batch);
+                await engine.WaitForBackgroundWorkAsync();
+            }
+            var info = engine.Describe("c");
+            Assert.Equal(1, info.IndexedSegments);
+            Assert.Equal(2, info.SegmentCount); // the base and the (empty) mutable segment
+            Assert.Equal(0, info.BackgroundJobs);
+            Assert.Equal(1, engine.SegmentIndexBuilds); // only the base was ever built
+            CheckSelfHits(engine, values, count, []);
+
+            await engine.DeleteAsync("c", deleted.Select(d => RecordKey.Of(d)).ToList());
+            // Re-insert half of the deleted rows under their old keys: they are absorbed like any new row.
+            var back = deleted.Take(150).ToList();
+            await engine.UpsertAsync("c", back.Select(r => new EngineRecord(RecordKey.Of(r), values.AsSpan((int)r * Dim, Dim).ToArray())).ToList());
+            foreach (long r in back) deleted.Remove(r);
+            // Enough new rows to seal once more, so the re-inserted ones are absorbed too.
+            var filler = new List<EngineRecord>();
+            for (int r = 0; r < 400; r++) filler.Add(new EngineRecord(RecordKey.Of(100_000 + r), values.AsSpan(r * Dim, Dim).ToArray()));
+            await engine.UpsertAsync("c", filler);
+            await engine.WaitForBackgroundWorkAsync();
+            Assert.Equal(1, engine.Describe("c").IndexedSegments);
+            Assert.Equal(1, engine.SegmentIndexBuilds);
+            CheckSelfHits(engine, values, count, deleted);
+            CheckVectors(engine, values, count, deleted);
+        }
+        await using (var engine = RetrievalEngine.Open(dir, options))
+        {
+            await engine.WaitForBackgroundWorkAsync();
+            Assert.Equal(count - deleted.Count + 400, engine.Describe("c").RecordCount);
+            Assert.Equal(0, engine.SegmentIndexBuilds);
+            CheckSelfHits(engine, values, count, deleted);
+            CheckVectors(engine, values, count, deleted);
         }
     }
 
