@@ -3,15 +3,29 @@ using Retrieval.Index.Errors;
 namespace Retrieval.Query.Engine;
 
 /// <summary>
-/// The write path's ordering and durability. One writer at a time (the write gate) appends its entries to the log and
-/// applies them; the commit is awaited outside the gate, so concurrent writes share log commits. A change is visible
-/// once applied, which may be just before its commit completes: if that commit fails, memory is ahead of the disk,
-/// so the writer turns the engine read-only (<see cref="Faulted"/>) until a restart recovers from the log.
+/// The write path's ordering and durability. One writer at a time (the write gate) appends its entries to the log;
+/// the commit is awaited outside the gate, and the log batches the commits of concurrent writers (group commit, see
+/// <see cref="WriteAheadLog.WaitForCommitAsync"/>). Upserts are applied to memory by one dedicated applier thread,
+/// in log order and while their commit is in flight, so a writer waiting for a collection's write lock (held off by
+/// running searches) holds up neither the gate nor a pool thread; every other change first waits until the queued
+/// upserts are applied and is then applied under the gate, so its preconditions see every earlier change. A write
+/// returns once it is both applied and committed. A change is visible once applied, which may be just before its
+/// commit completes: if that commit (or a queued apply) fails, memory and disk disagree, so the writer turns the
+/// engine read-only (<see cref="Faulted"/>) until a restart recovers from the log.
 /// </summary>
 internal sealed class EngineWriter(WriteAheadLog log, WalApplier applier, Action ensureOpen)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private string? _faulted;
+    private readonly Queue<PendingApply> _applyQueue = new();
+    private PendingApply? _lastQueued;
+    private bool _applierRunning;
+
+    private sealed class PendingApply(WalEntry entry)
+    {
+        public WalEntry Entry { get; } = entry;
+        public TaskCompletionSource Applied { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     /// <summary>Why the engine turned read-only, or null while it is writable.</summary>
     public string? Faulted => Volatile.Read(ref _faulted);
@@ -27,34 +41,125 @@ internal sealed class EngineWriter(WriteAheadLog log, WalApplier applier, Action
 
     /// <summary>
     /// Under the write gate: checks the engine is open and writable, lets <paramref name="entries"/> check its own
-    /// preconditions and name the entries, appends and applies them in order, and runs <paramref name="applied"/>;
-    /// then waits until the log commit covers them.
+    /// preconditions and name the entries, appends them in order and applies them (upserts on the applier thread,
+    /// anything else right here once the queued upserts are applied) and runs <paramref name="applied"/>; then waits
+    /// until the log commit covers them and they are applied.
     /// </summary>
     public async Task WriteAsync(Func<IReadOnlyList<WalEntry>> entries, CancellationToken cancellationToken, Action? applied = null)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         long until = 0;
+        List<Task>? queued = null;
         try
         {
             ensureOpen();
             ThrowIfFaulted();
-            foreach (var entry in entries())
+            var list = entries();
+            bool defer = applied is null && list.Count > 0;
+            foreach (var entry in list) defer &= entry.Op == WalOp.Upsert;
+            if (defer)
             {
-                until = log.Append(entry.Encode());
-                applier.Apply(entry);
+                queued = new List<Task>(list.Count);
+                foreach (var entry in list)
+                {
+                    until = log.Append(entry.Encode());
+                    queued.Add(Enqueue(entry));
+                }
             }
-            applied?.Invoke();
+            else
+            {
+                await DrainAppliesAsync().ConfigureAwait(false);
+                ThrowIfFaulted();
+                foreach (var entry in list)
+                {
+                    until = log.Append(entry.Encode());
+                    applier.Apply(entry);
+                }
+                applied?.Invoke();
+            }
         }
         finally { _gate.Release(); }
-        await CommitAsync(until).ConfigureAwait(false);
+        if (queued is null) await CommitAsync(until).ConfigureAwait(false);
+        else
+        {
+            queued.Insert(0, CommitAsync(until)); // first, so a commit failure is what the caller sees
+            await Task.WhenAll(queued).ConfigureAwait(false);
+        }
     }
 
-    /// <summary>Runs <paramref name="work"/> with every write held off (checkpoints, shutdown).</summary>
+    /// <summary>Runs <paramref name="work"/> with every write held off and every logged change applied (checkpoints, shutdown).</summary>
     public async Task ExclusiveAsync(Func<Task> work, CancellationToken cancellationToken = default)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try { await work().ConfigureAwait(false); }
+        try
+        {
+            await DrainAppliesAsync().ConfigureAwait(false);
+            await work().ConfigureAwait(false);
+        }
         finally { _gate.Release(); }
+    }
+
+    /// <summary>Queues an appended upsert entry for the applier thread (caller holds the gate, so the queue is in log order).</summary>
+    private Task Enqueue(WalEntry entry)
+    {
+        var pending = new PendingApply(entry);
+        lock (_applyQueue)
+        {
+            _applyQueue.Enqueue(pending);
+            _lastQueued = pending;
+            if (_applierRunning) Monitor.Pulse(_applyQueue);
+            else
+            {
+                _applierRunning = true;
+                new Thread(ApplyLoop) { IsBackground = true, Name = "retrieval-wal-applier" }.Start();
+            }
+        }
+        return pending.Applied.Task;
+    }
+
+    /// <summary>Completes once every queued entry is applied (caller holds the gate, so none is added meanwhile).</summary>
+    private async Task DrainAppliesAsync()
+    {
+        Task last;
+        lock (_applyQueue)
+        {
+            if (_applyQueue.Count == 0) return;
+            last = _lastQueued!.Applied.Task;
+        }
+        try { await last.ConfigureAwait(false); }
+        catch (Exception e) when (e is not OperationCanceledException) { } // reported to its writer; the engine is faulted
+    }
+
+    /// <summary>The applier thread: applies queued entries in order; exits after a second without work.</summary>
+    private void ApplyLoop()
+    {
+        while (true)
+        {
+            PendingApply next;
+            lock (_applyQueue)
+            {
+                while (_applyQueue.Count == 0)
+                {
+                    if (!Monitor.Wait(_applyQueue, 1000) && _applyQueue.Count == 0)
+                    {
+                        _applierRunning = false;
+                        return;
+                    }
+                }
+                next = _applyQueue.Peek();
+            }
+            Exception? error = null;
+            try { applier.Apply(next.Entry); }
+            catch (Exception e) { error = e; }
+            lock (_applyQueue) _applyQueue.Dequeue();
+            if (error is null) next.Applied.TrySetResult();
+            else
+            {
+                // The entry is in the log but not in memory: only a restart (replay) can reconcile them.
+                Fault($"applying a logged change failed: {error.Message}");
+                next.Applied.TrySetException(error);
+            }
+        }
     }
 
     private async Task CommitAsync(long until)

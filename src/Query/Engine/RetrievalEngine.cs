@@ -281,6 +281,9 @@ public sealed class RetrievalEngine : IAsyncDisposable, IDisposable
     /// <summary>Commits everything logged so far (every acknowledged write already is; this is for shutdown paths).</summary>
     public Task FlushAsync() => _log.CommitAsync();
 
+    /// <summary>Log commits issued for acknowledged writes so far (concurrent writes share one: group commit).</summary>
+    internal long LogCommits => _log.Commits;
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;

@@ -13,12 +13,17 @@ internal sealed class WriteAheadLog : IDisposable
     private readonly IDevice _device;
     private readonly FasterLog _log;
     private readonly string _path;
+    private readonly WalCommitFile _commits;
+    private readonly List<TaskCompletionSource> _waiters = [];
+    private bool _committing;
+    private long _groupCommits;
 
     public WriteAheadLog(string directory, EngineOptions options)
     {
         Directory.CreateDirectory(directory);
         _path = System.IO.Path.Combine(directory, "wal");
         _device = Devices.CreateLogDevice(_path, preallocateFile: false, deleteOnClose: false);
+        _commits = new WalCommitFile(System.IO.Path.Combine(directory, "commits"));
         try
         {
             _log = new FasterLog(new FasterLogSettings
@@ -27,7 +32,7 @@ internal sealed class WriteAheadLog : IDisposable
                 PageSizeBits = options.LogPageBits,
                 MemorySizeBits = options.LogMemoryBits,
                 SegmentSizeBits = options.LogSegmentBits,
-                LogCommitDir = System.IO.Path.Combine(directory, "commits"),
+                LogCommitManager = _commits,
                 LogChecksum = LogChecksumType.PerEntry,
                 TryRecoverLatest = true,
                 AutoRefreshSafeTailAddress = false,
@@ -35,6 +40,7 @@ internal sealed class WriteAheadLog : IDisposable
         }
         catch (Exception e) when (e is not RetrievalException)
         {
+            _commits.Dispose();
             _device.Dispose();
             throw new RetrievalException(ErrorKind.Corrupt, $"write-ahead log {_path} could not be recovered: {e.Message}");
         }
@@ -53,10 +59,57 @@ internal sealed class WriteAheadLog : IDisposable
         return _log.TailAddress;
     }
 
-    public async Task WaitForCommitAsync(long untilAddress)
+    /// <summary>
+    /// Completes once a log commit covers <paramref name="untilAddress"/> (an address <see cref="Append"/> returned).
+    /// Group commit: at most one commit is in flight; the writers that ask meanwhile wait together for the next one,
+    /// which covers the whole tail, so concurrent writers share one flush and commit record (see <see cref="Commits"/>).
+    /// </summary>
+    public Task WaitForCommitAsync(long untilAddress)
     {
-        _log.Commit(spinWait: false);
-        await _log.WaitForCommitAsync(untilAddress).ConfigureAwait(false);
+        if (_log.CommittedUntilAddress >= untilAddress) return Task.CompletedTask;
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waiters)
+        {
+            _waiters.Add(waiter);
+            if (_committing) return waiter.Task;
+            _committing = true;
+        }
+        _ = Task.Run(CommitLoopAsync);
+        return waiter.Task;
+    }
+
+    /// <summary>Group commits issued for waiting writers so far (each one a flush of the tail and a commit record).</summary>
+    public long Commits => Interlocked.Read(ref _groupCommits);
+
+    private async Task CommitLoopAsync()
+    {
+        while (true)
+        {
+            TaskCompletionSource[] batch;
+            lock (_waiters)
+            {
+                if (_waiters.Count == 0)
+                {
+                    _committing = false;
+                    return;
+                }
+                batch = [.. _waiters];
+                _waiters.Clear();
+            }
+            // Every waiter appended before it registered, so a commit of the current tail covers them all.
+            Exception? error = null;
+            try
+            {
+                Interlocked.Increment(ref _groupCommits);
+                await _log.CommitAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) { error = e; }
+            foreach (var waiter in batch)
+            {
+                if (error is null) waiter.TrySetResult();
+                else waiter.TrySetException(error);
+            }
+        }
     }
 
     public Task CommitAsync() => _log.CommitAsync().AsTask();
@@ -101,6 +154,7 @@ internal sealed class WriteAheadLog : IDisposable
     public void Dispose()
     {
         _log.Dispose();
+        _commits.Dispose();
         _device.Dispose();
     }
 }
