@@ -1,8 +1,10 @@
+using System.Text.Json;
 using Retrieval.Index.Errors;
 using Retrieval.Index.Seismic;
 using Retrieval.Index.Storage;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Indexes.Seismic;
+using Retrieval.Tests.Cli;
 using Retrieval.Tests.Support;
 
 namespace Retrieval.Tests.Seismic;
@@ -227,5 +229,24 @@ public class SeismicMappedForwardTests
         Assert.Equal(ForwardIndexResidence.Memory, SeismicOpenOptions.ParseResidence("memory"));
         Assert.Equal(ForwardIndexResidence.MemoryMapped, SeismicOpenOptions.ParseResidence("mapped"));
         Assert.Throws<FormatException>(() => SeismicOpenOptions.ParseResidence("disk"));
+    }
+
+    /// <summary>`bench seismic --forward memory,mapped` runs every configuration on both residences (same recall) and the defaults line names the default.</summary>
+    [SkippableFact]
+    public void BenchSeismicRunsBothResidences()
+    {
+        TestData.SharedDataset("seismic-toy");
+        var bench = CliRunner.Run("--json", "bench", "seismic", "--sets", "toy", "--no-lucene", "--query-cuts", "5", "--heap-factors", "0.7",
+            "--forward", "memory,mapped");
+        Assert.True(bench.ExitCode == 0, bench.ToString());
+        var lines = bench.Stdout.Trim().Split('\n');
+        Assert.Equal(4, lines.Length); // defaults + exact + one setting x two residences
+        Assert.Contains("\"forward\":\"memory\"", lines[0]);
+        using var memory = JsonDocument.Parse(lines.Single(l => l.Contains("fwd=memory")));
+        using var mapped = JsonDocument.Parse(lines.Single(l => l.Contains("fwd=mapped")));
+        Assert.Equal(memory.RootElement.GetProperty("recall_at_k").GetDouble(), mapped.RootElement.GetProperty("recall_at_k").GetDouble());
+        Assert.Contains("fwd=mapped: after the sweep", bench.Stderr);
+        var bad = CliRunner.Run("bench", "seismic", "--sets", "toy", "--no-lucene", "--forward", "disk");
+        Assert.NotEqual(0, bad.ExitCode);
     }
 }

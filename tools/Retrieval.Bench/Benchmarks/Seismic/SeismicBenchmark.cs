@@ -363,9 +363,7 @@ public static class SeismicBenchmark
         {
             string name = suffix + (options.ForwardResidences.Count > 1 || residence != ForwardIndexResidence.Memory
                 ? " fwd=" + SeismicOpenOptions.ResidenceName(residence) : "");
-            long anonBefore = PeakMemory.StatusBytes("RssAnon"), fileBefore = PeakMemory.StatusBytes("RssFile");
-            var (opening, residentBytes, openSeconds, openPeak) = OpenMeasured(dir, new SeismicOpenOptions { ForwardIndex = residence });
-            long anonGrowth = PeakMemory.StatusBytes("RssAnon") - anonBefore, fileGrowth = PeakMemory.StatusBytes("RssFile") - fileBefore;
+            var (opening, residentBytes, openSeconds, openPeak, anonGrowth, fileGrowth) = OpenMeasured(dir, new SeismicOpenOptions { ForwardIndex = residence });
             notes.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{dataset}{name}: seismic index opened from disk in {openSeconds:F2} s; resident (managed heap growth) " +
                 $"{residentBytes / 1048576.0:F1} MiB vs {disk / 1048576.0:F1} MiB on disk (SeismicIndex.ResidentBytes {opening.ResidentBytes / 1048576.0:F1} MiB, " +
@@ -393,19 +391,22 @@ public static class SeismicBenchmark
         return opened.Select(o => new SeismicVariant(o.Index, o.Suffix, stats, disk, seismicPeak, o.ResidentBytes, dir)).ToList();
     }
 
-    private static (SeismicIndex Index, long ResidentBytes, double OpenSeconds, long PeakBytes) OpenMeasured(string dir, SeismicOpenOptions openOptions)
+    /// <summary>Opens an index measuring managed heap growth, seconds, peak RSS, and anonymous / file-backed RSS growth (after full collections).</summary>
+    private static (SeismicIndex Index, long ResidentBytes, double OpenSeconds, long PeakBytes, long AnonGrowth, long FileGrowth) OpenMeasured(
+        string dir, SeismicOpenOptions openOptions)
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
         long before = GC.GetTotalMemory(forceFullCollection: true);
+        long anonBefore = PeakMemory.StatusBytes("RssAnon"), fileBefore = PeakMemory.StatusBytes("RssFile");
         PeakMemory.Reset();
         var clock = Stopwatch.StartNew();
         var index = SeismicIndex.Open(dir, openOptions);
         double seconds = clock.Elapsed.TotalSeconds;
         long peak = PeakMemory.ReadBytes();
         long after = GC.GetTotalMemory(forceFullCollection: true);
-        return (index, after - before, seconds, peak);
+        return (index, after - before, seconds, peak, PeakMemory.StatusBytes("RssAnon") - anonBefore, PeakMemory.StatusBytes("RssFile") - fileBefore);
     }
 
     private delegate int SearchOneFn(SparseVector query, Span<int> ids, Span<float> scores);
