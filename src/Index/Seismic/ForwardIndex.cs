@@ -16,12 +16,76 @@ namespace Retrieval.Index.Seismic;
 /// ForwardIndexLayout.cs) so the scoring loop is compiled once per
 /// layout with no per-entry branches.
 /// </summary>
-internal abstract class ForwardIndex
+internal abstract unsafe class ForwardIndex : IDisposable
 {
-    private protected ForwardIndex(long[] offsets, int vocabularySize)
+    /// <summary>
+    /// The first row byte: a pinned array's data (<see cref="ForwardIndexResidence.Memory"/>) or a mapped file range
+    /// (<see cref="ForwardIndexResidence.MemoryMapped"/>); one pointer either way, so scoring has a single code path.
+    /// </summary>
+    private protected readonly byte* RowBase;
+    private readonly GCHandle _pin;
+    private int _disposed;
+
+    private protected ForwardIndex(long[] offsets, int vocabularySize, byte[] rows)
     {
         Offsets = offsets;
         VocabularySize = vocabularySize;
+        // Pinned for the index's lifetime (large arrays sit in the large-object heap, which does not move them anyway).
+        _pin = GCHandle.Alloc(rows, GCHandleType.Pinned);
+        RowBase = (byte*)_pin.AddrOfPinnedObject();
+        RowLength = rows.LongLength;
+        RowArray = rows;
+    }
+
+    private protected ForwardIndex(long[] offsets, int vocabularySize, MappedFileRegion mapping)
+    {
+        Offsets = offsets;
+        VocabularySize = vocabularySize;
+        RowBase = mapping.Pointer;
+        RowLength = mapping.Length;
+        Mapping = mapping;
+    }
+
+    ~ForwardIndex()
+    {
+        if (_pin.IsAllocated) _pin.Free();
+    }
+
+    /// <summary>The rows' array in memory; null when mapped.</summary>
+    private protected byte[]? RowArray { get; }
+
+    /// <summary>The mapped rows; null when they are in memory.</summary>
+    public MappedFileRegion? Mapping { get; }
+
+    /// <summary>Where the rows live.</summary>
+    public ForwardIndexResidence Residence => Mapping is null ? ForwardIndexResidence.Memory : ForwardIndexResidence.MemoryMapped;
+
+    /// <summary>Bytes of the stored rows (term ids and weights).</summary>
+    public long RowLength { get; }
+
+    /// <summary>The first row byte (see <see cref="RowBase"/>); valid while this index is alive and, when mapped, not disposed.</summary>
+    internal byte* RowPointer => RowBase;
+
+    /// <summary>The rows as stored (format version 2+): per document its term ids, then its weights, back to back.</summary>
+    internal ReadOnlySpan<byte> Rows => new(RowBase, checked((int)RowLength));
+
+    /// <summary>
+    /// Takes a lease on mapped rows for one search (they stay mapped until <see cref="EndRead"/>); throws
+    /// ObjectDisposedException once disposed. A no-op in memory.
+    /// </summary>
+    public void BeginRead()
+    {
+        if (Mapping is { } m) m.AddRef();
+        else if (Volatile.Read(ref _disposed) != 0) throw new ObjectDisposedException(nameof(SeismicIndex));
+    }
+
+    public void EndRead() => Mapping?.Release();
+
+    /// <summary>Unmaps mapped rows (after running searches end); in memory, later searches are refused and the array is unpinned when collected.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Mapping?.Dispose();
     }
 
     /// <summary>Document d's entries are [Offsets[d], Offsets[d+1]).</summary>
@@ -35,8 +99,11 @@ internal abstract class ForwardIndex
     public abstract bool WideTermIds { get; }
     public abstract ForwardValueStorage ValueStorage { get; }
 
-    /// <summary>Bytes held by offsets, term ids and values.</summary>
-    public abstract long SizeInBytes { get; }
+    /// <summary>Bytes of offsets, term ids and values, wherever the rows live.</summary>
+    public long SizeInBytes => Offsets.LongLength * sizeof(long) + RowLength;
+
+    /// <summary>Of <see cref="SizeInBytes"/>, what this process holds in its own memory: all of it, or only the offsets when the rows are mapped.</summary>
+    public long ResidentBytes => Offsets.LongLength * sizeof(long) + (Mapping is null ? RowLength : 0);
 
     public int LengthOf(int doc) => (int)(Offsets[doc + 1] - Offsets[doc]);
 
@@ -84,9 +151,6 @@ internal abstract class ForwardIndex
         return refs;
     }
 
-    /// <summary>The rows as stored (format version 2): per document its term ids, then its weights, back to back.</summary>
-    internal abstract byte[] RowBytes { get; }
-
     /// <summary>Bytes per stored entry for a layout: term id plus weight.</summary>
     internal static int EntryBytes(bool wideTermIds, ForwardValueStorage values) =>
         (wideTermIds ? sizeof(int) : sizeof(ushort)) + (values == ForwardValueStorage.Float16 ? 2 : sizeof(float));
@@ -111,6 +175,16 @@ internal abstract class ForwardIndex
             _ => new ForwardIndex<int, float>(offsets, vocabularySize, rows),
         };
 
+    /// <summary>Wraps rows mapped from the index file (the caller checked their length against the offsets); disposing the index unmaps them.</summary>
+    internal static ForwardIndex FromMapping(long[] offsets, int vocabularySize, bool wideTermIds, ForwardValueStorage values, MappedFileRegion rows) =>
+        (wideTermIds, values) switch
+        {
+            (false, ForwardValueStorage.Float16) => new ForwardIndex<ushort, Half>(offsets, vocabularySize, rows),
+            (false, _) => new ForwardIndex<ushort, float>(offsets, vocabularySize, rows),
+            (true, ForwardValueStorage.Float16) => new ForwardIndex<int, Half>(offsets, vocabularySize, rows),
+            _ => new ForwardIndex<int, float>(offsets, vocabularySize, rows),
+        };
+
     /// <summary>
     /// The same rows stored in another order: row r of the result is row <paramref name="rowSources"/>[r] of this one
     /// (byte-identical, so scores do not change).
@@ -119,13 +193,13 @@ internal abstract class ForwardIndex
     {
         if (rowSources.Length != DocumentCount)
             throw new ArgumentException($"{rowSources.Length} row sources for {DocumentCount} rows");
-        long stride = EntryBytes(WideTermIds, ValueStorage);
-        var source = RowBytes;
+        int stride = EntryBytes(WideTermIds, ValueStorage);
+        var source = Rows;
         var offsets = new long[rowSources.Length + 1];
         for (int r = 0; r < rowSources.Length; r++) offsets[r + 1] = offsets[r] + LengthOf(rowSources[r]);
-        var rows = new byte[source.LongLength];
+        var rows = new byte[source.Length];
         for (int r = 0; r < rowSources.Length; r++)
-            Array.Copy(source, Offsets[rowSources[r]] * stride, rows, offsets[r] * stride, (offsets[r + 1] - offsets[r]) * stride);
+            source.Slice((int)Offsets[rowSources[r]] * stride, (int)(offsets[r + 1] - offsets[r]) * stride).CopyTo(rows.AsSpan((int)offsets[r] * stride));
         return FromRows(offsets, VocabularySize, WideTermIds, ValueStorage, rows);
     }
 

@@ -19,24 +19,25 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
     where TValue : unmanaged
 {
     private static readonly int Stride = Unsafe.SizeOf<TTerm>() + Unsafe.SizeOf<TValue>();
-    private readonly byte[] _rows;
 
     public ForwardIndex(long[] offsets, int vocabularySize, byte[] rows)
-        : base(offsets, vocabularySize)
+        : base(offsets, vocabularySize, rows)
     {
-        _rows = rows;
         HugePageBytes = HugePages.TryBack(rows);
+    }
+
+    /// <summary>Rows read in place from a mapped file (page cache; no huge pages).</summary>
+    public ForwardIndex(long[] offsets, int vocabularySize, MappedFileRegion rows)
+        : base(offsets, vocabularySize, rows)
+    {
     }
 
     public override bool WideTermIds => typeof(TTerm) == typeof(int);
     public override ForwardValueStorage ValueStorage =>
         typeof(TValue) == typeof(Half) ? ForwardValueStorage.Float16 : ForwardValueStorage.Float32;
-    public override long SizeInBytes => Offsets.LongLength * sizeof(long) + _rows.LongLength;
-
-    internal override byte[] RowBytes => _rows;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref byte RowStart(long start) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rows), (nint)(start * Stride));
+    private unsafe ref byte RowStart(long start) => ref Unsafe.AsRef<byte>(RowBase + (nint)(start * Stride));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref TValue ValuesOf(ref byte row, int length) =>
@@ -156,8 +157,8 @@ internal sealed class ForwardIndex<TTerm, TValue> : ForwardIndex
     {
         ref byte row = ref RowStart(start);
         float score;
-        // Lane scoring reads whole 64-byte vectors: rows ending within 128 bytes of the array's end take the gather path.
-        if (typeof(TTerm) == typeof(ushort) && lanes is not null && (start + length) * Stride + 128 <= _rows.Length)
+        // Lane scoring reads whole 64-byte vectors: rows ending within 128 bytes of the rows' end take the gather path.
+        if (typeof(TTerm) == typeof(ushort) && lanes is not null && (start + length) * Stride + 128 <= RowLength)
         {
             score = typeof(TValue) == typeof(Half)
                 ? LaneKernels.DotLanesHalf(ref Unsafe.As<byte, ushort>(ref row), length, lanes)

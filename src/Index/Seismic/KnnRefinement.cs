@@ -70,7 +70,7 @@ internal static class KnnRefinement
     private static unsafe void PrefetchRows(SeismicIndex index, ReadOnlySpan<uint> refs)
     {
         if (!Sse.IsSupported) return;
-        byte* rows = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(index.ForwardRowBytes));
+        byte* rows = index.Forward.RowPointer;
         int stride = index.ForwardRowStride;
         for (int i = 0; i < refs.Length; i++)
         {

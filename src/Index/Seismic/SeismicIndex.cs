@@ -25,8 +25,11 @@ namespace Retrieval.Index.Seismic;
 /// allowed (padded).</para>
 /// <para>Thread-safe for searches; each running search borrows pooled per-thread scratch, so steady-state searches do
 /// not allocate.</para>
+/// <para>Opened with <see cref="ForwardIndexResidence.MemoryMapped"/>, the forward rows are read in place from
+/// forward.bin (page cache) and everything else is in memory; <see cref="Dispose"/> unmaps them once running searches
+/// end, and later searches throw ObjectDisposedException. Disposing an in-memory index only refuses later searches.</para>
 /// </remarks>
-public sealed class SeismicIndex
+public sealed class SeismicIndex : IDisposable
 {
     private const int QueriesPerClaim = 8;
     private readonly ConcurrentBag<SeismicScratch> _scratchPool = new();
@@ -49,14 +52,10 @@ public sealed class SeismicIndex
         for (int d = 0; d < forward.DocumentCount; d++) _maxDocumentLength = Math.Max(_maxDocumentLength, forward.LengthOf(d));
         PostingRowRefs = ForwardIndex.RowRefs(forward, postings.DocIds);
         HugePageBytes = forward.HugePageBytes + BackWithHugePages();
-        ForwardRowBytes = forward.RowBytes;
         ForwardRowStride = ForwardIndex.EntryBytes(forward.WideTermIds, forward.ValueStorage);
         DocumentRows = new int[rowDocuments.Length];
         for (int r = 0; r < rowDocuments.Length; r++) DocumentRows[rowDocuments[r]] = r;
     }
-
-    /// <summary>The forward rows as stored (cached: <see cref="ForwardIndex.RowBytes"/> is virtual).</summary>
-    internal byte[] ForwardRowBytes { get; }
 
     /// <summary>Bytes per forward-index entry (term id plus weight).</summary>
     internal int ForwardRowStride { get; }
@@ -114,6 +113,28 @@ public sealed class SeismicIndex
     /// <summary>Opens an index directory written by <see cref="Save"/>, validating every file (see <see cref="SeismicIndexFormat"/>).</summary>
     public static SeismicIndex Open(string directory) => SeismicIndexFormat.Read(directory);
 
+    /// <summary>
+    /// As <see cref="Open(string)"/>, holding the forward index as <paramref name="options"/> say (in memory by
+    /// default; <see cref="SeismicOpenOptions.MappedForward"/> maps it from forward.bin). Dispose a mapped index to unmap it.
+    /// </summary>
+    public static SeismicIndex Open(string directory, SeismicOpenOptions? options) => SeismicIndexFormat.Read(directory, options);
+
+    /// <summary>Where the forward index lives (memory, or mapped from forward.bin).</summary>
+    public ForwardIndexResidence ForwardResidence => Forward.Residence;
+
+    /// <summary>
+    /// Bytes this index holds in process memory: forward offsets and (unless mapped) rows, lists and their row
+    /// references, summaries, row maps, the kNN graph and its references. Mapped rows are excluded: they are page
+    /// cache, counted once per machine and reclaimable (document ids' strings are not counted either).
+    /// </summary>
+    public long ResidentBytes =>
+        Forward.ResidentBytes + ListBytes + SummaryBytes + KnnGraphBytes
+        + (PostingRowRefs?.LongLength ?? 0) * sizeof(uint) + (GraphRowRefs?.LongLength ?? 0) * sizeof(uint)
+        + (RowDocuments.LongLength + DocumentRows.LongLength) * sizeof(int);
+
+    /// <summary>Unmaps a mapped forward index once running searches end; searches started later throw ObjectDisposedException.</summary>
+    public void Dispose() => Forward.Dispose();
+
     /// <summary>Writes the index as a directory: manifest.json plus versioned, checksummed binary files (atomic renames).</summary>
     public void Save(string directory) => SeismicIndexFormat.Write(this, directory);
 
@@ -130,7 +151,7 @@ public sealed class SeismicIndex
     internal QuantizedSummaries Summaries { get; }
     /// <summary>External document ids (row i of the input is DocumentIds[i]), or null when built without them.</summary>
     public string[]? DocumentIds { get; }
-    /// <summary>Build statistics when this index was built in this process (null after <see cref="Open"/>).</summary>
+    /// <summary>Build statistics when this index was built in this process (null after <see cref="Open(string)"/>).</summary>
     public SeismicBuildStats? BuildStats { get; private set; }
 
     public int Count => Forward.DocumentCount;
@@ -139,7 +160,7 @@ public sealed class SeismicIndex
     public long NonZeroCount => Forward.NonZeroCount;
     /// <summary>How the forward index stores weights (float32 scores equal exact search's to rounding).</summary>
     public ForwardValueStorage ValueStorage => Forward.ValueStorage;
-    /// <summary>Bytes held by the forward index (offsets, term ids and weights).</summary>
+    /// <summary>Bytes of the forward index (offsets, term ids and weights), mapped or not (see <see cref="ResidentBytes"/>).</summary>
     public long ForwardBytes => Forward.SizeInBytes;
     /// <summary>Bytes held by the blocked inverted lists.</summary>
     public long ListBytes => Postings.SizeInBytes;
@@ -170,6 +191,20 @@ public sealed class SeismicIndex
         for (int row = 0; row < queries.RowCount; row++) ValidateQuery(queries.Row(row), row);
 
         var results = new SearchResults(queries.RowCount, k);
+        Forward.BeginRead();
+        try
+        {
+            stats = SearchRows(queries, k, parameters, threads, results);
+        }
+        finally
+        {
+            Forward.EndRead();
+        }
+        return results;
+    }
+
+    private SeismicQueryStats SearchRows(SparseMatrix queries, int k, SeismicSearchParameters parameters, int threads, SearchResults results)
+    {
         int workers = threads == 0 ? Environment.ProcessorCount : threads;
         workers = Math.Max(1, Math.Min(workers, (queries.RowCount + QueriesPerClaim - 1) / QueriesPerClaim));
         var total = new SeismicQueryStats();
@@ -179,8 +214,7 @@ public sealed class SeismicIndex
             for (int row = 0; row < queries.RowCount; row++)
                 SeismicSearch.Run(this, queries.Row(row), k, parameters, results.IdsOf(row), results.ScoresOf(row), scratch, ref total);
             ReturnScratch(scratch);
-            stats = total;
-            return results;
+            return total;
         }
         int nextRow = 0;
         var gate = new object();
@@ -205,8 +239,7 @@ public sealed class SeismicIndex
                 lock (gate) total.Add(local);
             }
         });
-        stats = total;
-        return results;
+        return total;
     }
 
     /// <summary>
@@ -222,6 +255,7 @@ public sealed class SeismicIndex
         if (ids.Length < k || scores.Length < k)
             Guard.ThrowInvalid($"output spans hold {ids.Length} ids and {scores.Length} scores, need at least k = {k}");
         ValidateQuery(query, row: -1);
+        Forward.BeginRead();
         var scratch = RentScratch();
         try
         {
@@ -230,6 +264,7 @@ public sealed class SeismicIndex
         finally
         {
             _scratchPool.Add(scratch);
+            Forward.EndRead();
         }
     }
 

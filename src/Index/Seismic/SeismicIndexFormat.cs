@@ -67,7 +67,13 @@ public static class SeismicIndexFormat
         using (var w = new ChecksummedBinaryFile.Writer(Path.Combine(directory, ForwardFile), ForwardMagic, CurrentVersion, ForwardSections))
         {
             w.Section(index.Forward.Offsets);
-            w.Section(index.Forward.RowBytes);
+            // Page-aligned, so the rows can be mapped and read in place (ForwardIndexResidence.MemoryMapped) with
+            // every row at the same cache-line position as in memory; files written before (8-byte aligned) map too.
+            w.BeginSection(ChecksummedBinaryFile.Element.UInt8, index.Forward.RowLength, RowsAlignment);
+            var rowBytes = index.Forward.Rows;
+            const int chunk = 1 << 22;
+            for (int at = 0; at < rowBytes.Length; at += chunk) w.Append(rowBytes.Slice(at, Math.Min(chunk, rowBytes.Length - at)));
+            w.EndSection();
             w.Section(index.RowDocuments);
             w.Commit();
             Record(ForwardFile, w);
@@ -131,8 +137,9 @@ public static class SeismicIndexFormat
         SeismicManifest.Write(index, files, Path.Combine(directory, ManifestFile));
     }
 
-    internal static SeismicIndex Read(string directory)
+    internal static SeismicIndex Read(string directory, SeismicOpenOptions? options = null)
     {
+        options ??= SeismicOpenOptions.Default;
         if (!Directory.Exists(directory))
             throw new RetrievalException(ErrorKind.NotFound, $"index directory not found: {directory}");
         var manifestPath = Path.Combine(directory, ManifestFile);
@@ -142,7 +149,12 @@ public static class SeismicIndexFormat
 
         var fwd = OpenFile(directory, ForwardFile, ForwardMagic, m, ForwardSections);
         var offsets = fwd.Section<long>("document offsets");
-        var rows = fwd.Section<byte>("rows (term ids then weights, per document)");
+        const string rowsSection = "rows (term ids then weights, per document)";
+        bool mapped = options.ForwardIndex == ForwardIndexResidence.MemoryMapped;
+        byte[]? rows = null;
+        long rowsOffset = 0, rowsLength;
+        if (mapped) (rowsOffset, rowsLength) = fwd.SectionExtent<byte>(rowsSection);
+        else rowsLength = (rows = fwd.Section<byte>(rowsSection)).LongLength;
         var rowDocuments = fwd.Section<int>("row documents");
         fwd.ExpectEnd();
         if (rowDocuments.Length != m.Documents) throw fwd.Invalid($"{rowDocuments.Length} row documents for {m.Documents} rows");
@@ -156,10 +168,34 @@ public static class SeismicIndexFormat
         }
         CheckOffsets(fwd, offsets, m.Documents + 1, m.NonZeros);
         long expectedRowBytes = m.NonZeros * ForwardIndex.EntryBytes(m.WideTerms, m.Options.Values);
-        if (rows.LongLength != expectedRowBytes)
-            throw fwd.Invalid($"rows hold {rows.LongLength} bytes, expected {expectedRowBytes} for {m.NonZeros} non-zeros");
-        var forward = ForwardIndex.FromRows(offsets, m.Vocabulary, m.WideTerms, m.Options.Values, rows);
+        if (rowsLength != expectedRowBytes)
+            throw fwd.Invalid($"rows hold {rowsLength} bytes, expected {expectedRowBytes} for {m.NonZeros} non-zeros");
+        if (rowsLength > Array.MaxLength)
+            throw fwd.Invalid($"rows hold {rowsLength} bytes, more than one forward index addresses; split the collection");
+        // An empty forward index has nothing to map.
+        if (mapped && rowsLength == 0) rows = [];
+        var forward = rows is not null
+            ? ForwardIndex.FromRows(offsets, m.Vocabulary, m.WideTerms, m.Options.Values, rows)
+            : ForwardIndex.FromMapping(offsets, m.Vocabulary, m.WideTerms, m.Options.Values,
+                MappedFileRegion.Open(Path.Combine(directory, ForwardFile), rowsOffset, rowsLength));
+        try
+        {
+            return ReadRest(directory, m, fwd, forward, rowDocuments);
+        }
+        catch
+        {
+            forward.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Validates the forward rows, reads the other files and assembles the index (the caller disposes <paramref name="forward"/> on failure).</summary>
+    private static SeismicIndex ReadRest(string directory, SeismicManifest m, ChecksummedBinaryFile.Reader fwd, ForwardIndex forward, int[] rowDocuments)
+    {
         ValidateForward(fwd, forward, m);
+        // Validation read every mapped row: hand those pages back to the page cache, so this process's resident set
+        // holds only the rows queries touch.
+        forward.Mapping?.DropResidentPages();
 
         var pst = OpenFile(directory, PostingsFile, PostingsMagic, m, 3);
         var termBlockStart = pst.Section<int>("term block starts");
@@ -262,6 +298,8 @@ public static class SeismicIndexFormat
 
     private const int SummarySections = 8;
     private const int ForwardSections = 3;
+    /// <summary>Alignment of forward.bin's rows in the file: a 4 KiB page.</summary>
+    internal const int RowsAlignment = 4096;
 
     private static void SectionOf(ChecksummedBinaryFile.Writer w, Array data)
     {

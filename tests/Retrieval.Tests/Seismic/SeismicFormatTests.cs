@@ -64,7 +64,7 @@ public class SeismicFormatTests
         var dir = SavedIndex(SeismicBuildOptions.Default with { Pruning = PostingPruning.FixedLambda, Lambda = 40, Values = ForwardValueStorage.Float32 });
         var index = SeismicIndex.Open(dir);
         int doc = Enumerable.Range(0, index.Count).First(d => index.Forward.LengthOf(d) >= 2);
-        var rows = (byte[])index.Forward.RowBytes.Clone();
+        var rows = index.Forward.Rows.ToArray();
         int at = (int)index.Forward.Offsets[doc] * (sizeof(ushort) + sizeof(float));
         int length = index.Forward.LengthOf(doc);
         if (negativeWeight)
@@ -98,7 +98,7 @@ public class SeismicFormatTests
         SeismicTestData.RewriteIndexFile(dir, SeismicIndexFormat.ForwardFile, "SSMCFWD1", 3, w =>
         {
             w.Section(index.Forward.Offsets);
-            w.Section(index.Forward.RowBytes);
+            w.Section(index.Forward.Rows);
             w.Section(rowDocuments);
         });
         var e = Assert.Throws<DataFormatException>(() => SeismicIndex.Open(dir));

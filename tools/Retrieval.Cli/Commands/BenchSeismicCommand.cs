@@ -28,6 +28,7 @@ public static class BenchSeismicCommand
         var maxBlockFactor = new Option<double?>("--max-block-factor") { Description = "Passages build: clusters above this multiple of the mean block size are cut by the list term's weight (default 1.5).", HelpName = "F" };
         var summaryMaxEntries = new Option<int?>("--summary-max-entries") { Description = "Passages build: at most N entries per block summary (default 0 = no cap).", HelpName = "N" };
         var rowOrders = ListOptions.Strings("--row-orders", ["block-locality"], "Forward row orders to build and sweep: block-locality, input.", helpName: "ORDER,ORDER,...");
+        var forward = ListOptions.Strings("--forward", ["memory"], "Where each opened index keeps its forward index: memory, mapped (read in place from forward.bin via the page cache; lists and summaries stay in memory). A list (memory,mapped) opens every build both ways and runs each configuration on both back to back.", helpName: "WHERE,WHERE,...");
         var noLucene = new Option<bool>("--no-lucene") { Description = "Skip the Lucene.Net peer (its build takes minutes on the passages)." };
         var idfSplit = new Option<bool>("--idf-split") { Description = "Index the score-preserving sqrt(idf) split of the BM25 text vectors." };
         var blockOrders = new Option<string[]?>("--block-orders") { Description = "Sweep: block visiting orders: list (each list in stored order), list-best-first, global (all cut lists' blocks in one summary-score order). Default: the search default.", HelpName = "ORDER,ORDER,...", AllowMultipleArgumentsPerToken = true, CustomParser = r => [.. r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))] };
@@ -45,11 +46,12 @@ public static class BenchSeismicCommand
             "index, lists, summaries, disk), build seconds and peak build memory; SciFact adds nDCG@10; seismic-toy checks that " +
             "a lossless build searched exhaustively equals exact search.")
         {
-            sets, maxQueries, maxPassages, queryCuts, heapFactors, heapFactorGrowths, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, rowOrders, noLucene, idfSplit, blockOrders, knn, knnExpand, knnBuildQueryCut, knnBuildHeapFactor, graphSample, workDir, k, threads,
+            sets, maxQueries, maxPassages, queryCuts, heapFactors, heapFactorGrowths, avgPostings, maxFraction, centroidFraction, maxBlockFactor, summaryMaxEntries, summaryEnergy, rowOrders, forward, noLucene, idfSplit, blockOrders, knn, knnExpand, knnBuildQueryCut, knnBuildHeapFactor, graphSample, workDir, k, threads,
         };
         host.Examples(command,
             "retrieval bench seismic",
             "retrieval bench seismic --sets toy,scifact --no-lucene",
+            "retrieval bench seismic --sets passages --max-passages 100000 --query-cuts 5 --heap-factors 0.7 --no-lucene --forward memory,mapped",
             "retrieval bench seismic --sets passages --max-queries 300 --query-cuts 5,8 --heap-factors 0.7,0.9 --json",
             "retrieval bench seismic --sets passages --query-cuts 5 --heap-factors 0.65,0.7,0.75,0.8,0.9 --threads 1 --no-lucene --knn 10");
         command.SetAction(parse =>
@@ -96,6 +98,7 @@ public static class BenchSeismicCommand
                     "block-locality" => ForwardRowOrder.BlockLocality,
                     _ => throw new FormatException($"--row-orders: '{s}' is not input or block-locality"),
                 }),
+                ForwardResidences = Parse(parse.GetValue(forward)!, s => SeismicOpenOptions.ParseResidence(s)),
                 IdfSplit = parse.GetValue(idfSplit),
                 BlockOrders = parse.GetValue(blockOrders) is { Length: > 0 } bo ? Parse(bo, SeismicSearchParameters.ParseBlockOrder) : defaults.BlockOrders,
                 KnnNeighbours = parse.GetValue(knn),
@@ -111,7 +114,8 @@ public static class BenchSeismicCommand
                 new("query_cut", SeismicSearchParameters.DefaultQueryCut), new("heap_factor", SeismicSearchParameters.DefaultHeapFactor),
                 new("block_order", SeismicSearchParameters.DefaultBlockOrder.ToString()), new("pruning", build.Pruning.ToString()),
                 new("avg_postings", build.AvgPostings), new("centroid_fraction", build.CentroidFraction),
-                new("summary_energy", build.SummaryEnergy), new("knn_neighbours", build.KnnNeighbours)));
+                new("summary_energy", build.SummaryEnergy), new("knn_neighbours", build.KnnNeighbours),
+                new("forward", SeismicOpenOptions.ResidenceName(SeismicOpenOptions.Default.ForwardIndex))));
             foreach (var row in report.Rows)
             {
                 results.Add(new ReportLine(

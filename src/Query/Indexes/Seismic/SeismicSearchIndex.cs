@@ -35,17 +35,20 @@ public sealed class SeismicSearchIndex : ISearchIndex
 
     private readonly string _directory;
 
-    public SeismicSearchIndex(string directory)
+    /// <param name="directory">The index directory.</param>
+    /// <param name="openOptions">Where the forward index lives (default in memory; <see cref="SeismicOpenOptions.MappedForward"/>
+    /// maps it from forward.bin, the lists and summaries staying in memory).</param>
+    public SeismicSearchIndex(string directory, SeismicOpenOptions? openOptions = null)
     {
         _directory = directory;
         if (SeismicTextIndex.IsTextIndex(directory))
         {
-            Text = SeismicTextIndex.Open(directory);
+            Text = SeismicTextIndex.Open(directory, openOptions);
             Index = Text.Index;
         }
         else
         {
-            Index = SeismicIndex.Open(directory);
+            Index = SeismicIndex.Open(directory, openOptions);
         }
     }
 
@@ -94,9 +97,11 @@ public sealed class SeismicSearchIndex : ISearchIndex
     public SearchResults SearchBatch(QuerySet queries, int k, SearchParameters parameters, int threads) =>
         Index.Search(SparseOf(queries), k, ParametersOf(parameters), threads);
 
-    public void Dispose()
-    {
-    }
+    /// <summary>Bytes the index holds in process memory (<see cref="SeismicIndex.ResidentBytes"/>: a mapped forward index's rows excluded).</summary>
+    public long ResidentBytes => Index.ResidentBytes;
+
+    /// <summary>Unmaps a mapped forward index (see <see cref="SeismicIndex.Dispose"/>).</summary>
+    public void Dispose() => Index.Dispose();
 
     private static SparseMatrix SparseOf(QuerySet queries) =>
         queries.Sparse ?? throw new RetrievalException(ErrorKind.Incompatible, "a Seismic index needs sparse queries, got dense vectors");
@@ -110,10 +115,14 @@ public sealed class SeismicSearchIndex : ISearchIndex
 }
 
 /// <summary>Registers the "seismic" manifest format with the query layer's <see cref="IndexRegistry"/>.</summary>
-public sealed class SeismicIndexOpener : IIndexOpener
+/// <param name="openOptions">How opened indexes hold their forward index (default: in memory).</param>
+public sealed class SeismicIndexOpener(SeismicOpenOptions? openOptions = null) : IIndexOpener
 {
+    /// <summary>How opened indexes hold their forward index.</summary>
+    public SeismicOpenOptions OpenOptions { get; } = openOptions ?? SeismicOpenOptions.Default;
+
     public string Format => SeismicIndexFormat.FormatName;
     public string Description => "Seismic learned-sparse index (blocked inverted lists with quantized summaries)";
 
-    public ISearchIndex Open(string directory, IndexManifestHeader manifest) => new SeismicSearchIndex(directory);
+    public ISearchIndex Open(string directory, IndexManifestHeader manifest) => new SeismicSearchIndex(directory, OpenOptions);
 }

@@ -49,7 +49,7 @@ public sealed class SeismicTextIndex
     public SeismicIndex Index { get; }
     public CorpusStatistics Statistics { get; }
     public SeismicTextOptions Options { get; }
-    /// <summary>[UNK] tokens dropped from the documents when this index was built in this process (null after <see cref="Open"/>).</summary>
+    /// <summary>[UNK] tokens dropped from the documents when this index was built in this process (null after <see cref="Open(string)"/>).</summary>
     public long? UnknownDocumentTokens { get; }
 
     /// <summary>Encodes and indexes <paramref name="texts"/> (row i is document i, named <paramref name="ids"/>[i]).</summary>
@@ -93,9 +93,25 @@ public sealed class SeismicTextIndex
         w.Commit();
     }
 
-    public static SeismicTextIndex Open(string directory)
+    public static SeismicTextIndex Open(string directory) => Open(directory, null);
+
+    /// <summary>As <see cref="Open(string)"/>, holding the Seismic index as <paramref name="openOptions"/> say (see <see cref="SeismicOpenOptions"/>).</summary>
+    public static SeismicTextIndex Open(string directory, SeismicOpenOptions? openOptions)
     {
-        var index = SeismicIndex.Open(directory);
+        var index = SeismicIndex.Open(directory, openOptions);
+        try
+        {
+            return OpenStatistics(directory, index);
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
+    private static SeismicTextIndex OpenStatistics(string directory, SeismicIndex index)
+    {
         var path = Path.Combine(directory, StatisticsFile);
         var r = new ChecksummedBinaryFile.Reader(path, StatisticsMagic, StatisticsVersion, StatisticsVersion, null, null);
         var bm25 = r.Section<float>("bm25 parameters");

@@ -39,4 +39,54 @@ internal static class PeakMemory
         using var process = Process.GetCurrentProcess();
         return process.PeakWorkingSet64;
     }
+
+    /// <summary>A /proc/self/status memory field (e.g. "RssAnon", "RssFile") in bytes; 0 where unavailable.</summary>
+    public static long StatusBytes(string field)
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux()) return 0;
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (!line.StartsWith(field + ":", StringComparison.Ordinal)) continue;
+                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        catch (IOException) { }
+        return 0;
+    }
+
+    /// <summary>
+    /// Resident bytes of this process's mappings of <paramref name="path"/> (the Rss lines of /proc/self/smaps under
+    /// each mapping of that file): how much of a mapped file the process has touched and still maps. 0 where unavailable.
+    /// </summary>
+    public static long MappedResidentBytes(string path)
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux()) return 0;
+            string full = Path.GetFullPath(path);
+            long total = 0;
+            bool inside = false;
+            foreach (var line in File.ReadLines("/proc/self/smaps"))
+            {
+                // Mapping headers start with an address range "start-end perms ..."; field lines with "Name:".
+                int colon = line.IndexOf(':');
+                bool header = colon < 0 || line.IndexOf(' ') < colon;
+                if (header)
+                {
+                    inside = line.EndsWith(" " + full, StringComparison.Ordinal);
+                    continue;
+                }
+                if (inside && line.StartsWith("Rss:", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    total += long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+            return total;
+        }
+        catch (IOException) { return 0; }
+    }
 }

@@ -175,12 +175,29 @@ public static class SeismicBenchmark
 
         // Every forward row order is built first, then each sweep configuration runs on each order back to back, so
         // the orders share the machine's load of the moment (their latency ratio is what the row order is judged by).
+        // Each build is opened once per forward residence (memory, mapped): the same files, searched side by side.
         var variants = new List<SeismicVariant>();
         foreach (var rowOrder in options.RowOrders)
         {
             string suffix = options.RowOrders.Count > 1 ? " rows=" + RowOrderName(rowOrder) : "";
-            variants.Add(PrepareSeismic(dataset, docs, seismicInput.Docs, build with { RowOrder = rowOrder }, suffix, options, notes, work, log));
+            variants.AddRange(PrepareSeismic(dataset, docs, seismicInput.Docs, build with { RowOrder = rowOrder }, suffix, options, notes, work, log));
         }
+        try
+        {
+            SweepAndProfile(dataset, queries, seismicInput, k, build, options, ndcg, rows, profiles, notes, log, variants, truth, Recall, exactOne, luceneLatency);
+        }
+        finally
+        {
+            foreach (var v in variants) v.Index.Dispose();
+        }
+    }
+
+    private static void SweepAndProfile(string dataset, SparseMatrix queries, (SparseMatrix Docs, SparseMatrix Queries) seismicInput, int k,
+        SeismicBuildOptions build, SeismicBenchmarkOptions options, Func<SearchResults, double>? ndcg, List<SeismicBenchmarkRow> rows,
+        List<SeismicProfile> profiles, List<string> notes, IProgress<string>? log, List<SeismicVariant> variants, SearchResults truth,
+        Func<SearchResults, SearchResults, double> recallOf, OneThreadRun exactOne, LatencyStats? luceneLatency)
+    {
+        var clock = new Stopwatch();
         string buildConfig = build.Pruning switch
         {
             PostingPruning.FixedLambda => $"lambda={build.Lambda}",
@@ -219,7 +236,7 @@ public static class SeismicBenchmark
                                 clock.Restart();
                                 index.Search(seismicInput.Queries, k, p, options.Threads);
                                 double batchQps = queries.RowCount / clock.Elapsed.TotalSeconds;
-                                double recall = Recall(one.Results, truth);
+                                double recall = recallOf(one.Results, truth);
                                 string config = $"{ConfigName(p)}{orderSuffix}{v.Suffix}";
                                 rows.Add(new SeismicBenchmarkRow(dataset, "seismic", config, recall, ndcg?.Invoke(one.Results), one.Latency.MeanUs,
                                     one.Latency.P50Us, one.Latency.P99Us, one.Qps, batchQps, (double)work1.DocumentsScored / Math.Max(1, work1.Queries),
@@ -239,6 +256,15 @@ public static class SeismicBenchmark
                             }
                         }
                 }
+        }
+        foreach (var v in variants)
+        {
+            if (v.Index.ForwardResidence != ForwardIndexResidence.MemoryMapped) continue;
+            long mappedResident = PeakMemory.MappedResidentBytes(Path.Combine(v.Directory, SeismicIndexFormat.ForwardFile));
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{dataset}{v.Suffix}: after the sweep {mappedResident / 1048576.0:F1} MiB of the {v.Index.ForwardBytes / 1048576.0:F1} MiB forward index " +
+                $"are mapped into this process (page cache, file-backed RSS; /proc/self/smaps Rss of forward.bin); the index holds " +
+                $"{v.Index.ResidentBytes / 1048576.0:F1} MiB of its own memory (SeismicIndex.ResidentBytes)"));
         }
         foreach (var v in variants)
             foreach (var best in new[] { v.BestWithoutGraph, v.Best })
@@ -304,9 +330,11 @@ public static class SeismicBenchmark
     private static string RowOrderName(ForwardRowOrder order) => order == ForwardRowOrder.Input ? "input" : "block-locality";
 
     /// <summary>A Seismic build of one sweep, opened from disk, with its build measurements and best config so far.</summary>
-    private sealed class SeismicVariant(SeismicIndex index, string suffix, SeismicBuildStats stats, long diskBytes, long peakBuildBytes, long residentBytes)
+    private sealed class SeismicVariant(SeismicIndex index, string suffix, SeismicBuildStats stats, long diskBytes, long peakBuildBytes, long residentBytes,
+        string directory)
     {
         public SeismicIndex Index => index;
+        public string Directory => directory;
         public string Suffix => suffix;
         public SeismicBuildStats Stats => stats;
         public long DiskBytes => diskBytes;
@@ -317,7 +345,7 @@ public static class SeismicBenchmark
         public (SeismicSearchParameters Params, double Recall, double Qps, string Config)? BestWithoutGraph { get; set; }
     }
 
-    private static SeismicVariant PrepareSeismic(string dataset, SparseMatrix docs, SparseMatrix seismicDocs, SeismicBuildOptions build,
+    private static List<SeismicVariant> PrepareSeismic(string dataset, SparseMatrix docs, SparseMatrix seismicDocs, SeismicBuildOptions build,
         string suffix, SeismicBenchmarkOptions options, List<string> notes, string work, IProgress<string>? log)
     {
         PeakMemory.Reset();
@@ -330,10 +358,21 @@ public static class SeismicBenchmark
         built = null;
         // Search the index as opened from disk (the path a server takes), measuring what opening it holds: the managed
         // heap growth across Open is the index's resident arrays; the process peak RSS during Open shows any transient.
-        var (index, residentBytes, openSeconds, openPeak) = OpenMeasured(dir);
-        notes.Add($"{dataset}{suffix}: seismic index opened from disk in {openSeconds:F2} s; resident (managed heap growth) " +
-            $"{residentBytes / 1048576.0:F1} MiB vs {disk / 1048576.0:F1} MiB on disk; process peak RSS during open {openPeak / 1048576.0:F0} MiB; " +
-            $"{index.HugePageBytes / 1048576.0:F0} MiB on 2 MiB pages (forward {index.ForwardHugePageBytes / 1048576.0:F0} MiB)");
+        var opened = new List<(SeismicIndex Index, string Suffix, long ResidentBytes)>();
+        foreach (var residence in options.ForwardResidences)
+        {
+            string name = suffix + (options.ForwardResidences.Count > 1 || residence != ForwardIndexResidence.Memory
+                ? " fwd=" + SeismicOpenOptions.ResidenceName(residence) : "");
+            var (opening, residentBytes, openSeconds, openPeak, anonGrowth, fileGrowth) = OpenMeasured(dir, new SeismicOpenOptions { ForwardIndex = residence });
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{dataset}{name}: seismic index opened from disk in {openSeconds:F2} s; resident (managed heap growth) " +
+                $"{residentBytes / 1048576.0:F1} MiB vs {disk / 1048576.0:F1} MiB on disk (SeismicIndex.ResidentBytes {opening.ResidentBytes / 1048576.0:F1} MiB, " +
+                $"forward index {opening.ForwardBytes / 1048576.0:F1} MiB {SeismicOpenOptions.ResidenceName(residence)}); RSS growth across open: " +
+                $"anonymous {anonGrowth / 1048576.0:F1} MiB, file-backed {fileGrowth / 1048576.0:F1} MiB; process peak RSS during open {openPeak / 1048576.0:F0} MiB; " +
+                $"{opening.HugePageBytes / 1048576.0:F0} MiB on 2 MiB pages (forward {opening.ForwardHugePageBytes / 1048576.0:F0} MiB)"));
+            opened.Add((opening, name, residentBytes));
+        }
+        var index = opened[0].Index;
         log?.Report($"{dataset}{suffix}: seismic built in {stats.BuildSeconds:F1} s: {stats.PostingCount} postings kept of {docs.NonZeroCount}, " +
             $"{stats.BlockCount} blocks, {stats.SummaryEntryCount} summary entries");
         if (index.KnnNeighbours > 0)
@@ -349,22 +388,25 @@ public static class SeismicBenchmark
             notes.Add(line);
             log?.Report(line);
         }
-        return new SeismicVariant(index, suffix, stats, disk, seismicPeak, residentBytes);
+        return opened.Select(o => new SeismicVariant(o.Index, o.Suffix, stats, disk, seismicPeak, o.ResidentBytes, dir)).ToList();
     }
 
-    private static (SeismicIndex Index, long ResidentBytes, double OpenSeconds, long PeakBytes) OpenMeasured(string dir)
+    /// <summary>Opens an index measuring managed heap growth, seconds, peak RSS, and anonymous / file-backed RSS growth (after full collections).</summary>
+    private static (SeismicIndex Index, long ResidentBytes, double OpenSeconds, long PeakBytes, long AnonGrowth, long FileGrowth) OpenMeasured(
+        string dir, SeismicOpenOptions openOptions)
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
         long before = GC.GetTotalMemory(forceFullCollection: true);
+        long anonBefore = PeakMemory.StatusBytes("RssAnon"), fileBefore = PeakMemory.StatusBytes("RssFile");
         PeakMemory.Reset();
         var clock = Stopwatch.StartNew();
-        var index = SeismicIndex.Open(dir);
+        var index = SeismicIndex.Open(dir, openOptions);
         double seconds = clock.Elapsed.TotalSeconds;
         long peak = PeakMemory.ReadBytes();
         long after = GC.GetTotalMemory(forceFullCollection: true);
-        return (index, after - before, seconds, peak);
+        return (index, after - before, seconds, peak, PeakMemory.StatusBytes("RssAnon") - anonBefore, PeakMemory.StatusBytes("RssFile") - fileBefore);
     }
 
     private delegate int SearchOneFn(SparseVector query, Span<int> ids, Span<float> scores);

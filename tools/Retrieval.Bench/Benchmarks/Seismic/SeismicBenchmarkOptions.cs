@@ -54,6 +54,12 @@ public sealed record SeismicBenchmarkOptions
     public IReadOnlyList<ForwardRowOrder> RowOrders { get; init; } = [ForwardRowOrder.BlockLocality];
 
     /// <summary>
+    /// Where each opened index keeps its forward index (<see cref="SeismicIndex.Open(string, SeismicOpenOptions?)"/>): every build is
+    /// opened once per residence and each sweep configuration runs on all of them back to back (same files, same load).
+    /// </summary>
+    public IReadOnlyList<ForwardIndexResidence> ForwardResidences { get; init; } = [ForwardIndexResidence.Memory];
+
+    /// <summary>
     /// Build Seismic over the score-preserving sqrt(idf) split of the BM25 vectors (<see cref="Sparse.IdfSplitWeighting"/>)
     /// instead of the encoder's raw weights; exact search and Lucene always use the raw vectors (same scores).
     /// </summary>
@@ -78,6 +84,9 @@ public sealed record SeismicBenchmarkOptions
         if (Threads < 0) Guard.ThrowInvalid($"Threads must be >= 0 (0 = all cores), got {Threads}");
         if (RowOrders.Count == 0) Guard.ThrowInvalid("at least one forward row order is needed");
         foreach (var order in RowOrders) if (!Enum.IsDefined(order)) Guard.ThrowInvalid($"unknown row order {order}");
+        if (ForwardResidences.Count == 0) Guard.ThrowInvalid("at least one forward residence is needed");
+        foreach (var r in ForwardResidences) if (!Enum.IsDefined(r)) Guard.ThrowInvalid($"unknown forward residence {r}");
+        if (ForwardResidences.Distinct().Count() != ForwardResidences.Count) Guard.ThrowInvalid("forward residences are listed twice");
         if (QueryCuts.Count == 0 || HeapFactors.Count == 0) Guard.ThrowInvalid("the sweep needs at least one query cut and one heap factor");
         foreach (var d in Datasets)
             if (d is not ("passages" or "scifact" or "toy")) Guard.ThrowInvalid($"unknown benchmark set '{d}': expected passages, scifact or toy");
