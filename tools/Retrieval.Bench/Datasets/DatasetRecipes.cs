@@ -10,7 +10,7 @@ namespace Retrieval.Bench.Datasets;
 /// passages / lexical-passages from Debian packages (wordnet-base, dict-gcide, Translation-en descriptions);
 /// minilm-passages = those texts embedded with MiniLM (long: tens of minutes on 2 cores); fashion-mnist from the
 /// Debian package dataset-fashion-mnist; tiny-dense sliced from bigann10k; minilm-2m synthesised from minilm-passages
-/// (2,000,000 rows, or a sample with <see cref="PrepareOptions.Rows"/>; docs/DATASETS.md); the rest copied from the shared
+/// (2,000,000 rows, or a sample with <see cref="PrepareOptions.Rows"/>; datasets/README.md); the rest copied from the shared
 /// datasets when present (their public sources are not reachable from the build machines).
 /// The set is built in a staging folder next to <c>outputDirectory</c> and moved into place when complete.
 /// </summary>

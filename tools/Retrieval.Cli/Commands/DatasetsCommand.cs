@@ -73,7 +73,7 @@ public static class DatasetsCommand
             Description = "minilm-2m: base rows (default 2,000,000); fewer = a seeded random sample of the full set's rows (the calibration sample is 160000). Default --out for a variant: minilm-2m-rowsN.",
             HelpName = "N",
         };
-        var sigma = new Option<double?>("--sigma") { Description = "minilm-2m: per-coordinate std. dev. of the tangent noise (default: the calibrated value, see docs/DATASETS.md).", HelpName = "S" };
+        var sigma = new Option<double?>("--sigma") { Description = "minilm-2m: per-coordinate std. dev. of the tangent noise (default: the calibrated value, see datasets/README.md).", HelpName = "S" };
         var seed = new Option<ulong?>("--seed") { Description = "minilm-2m: seed for parents, noise and the row sample.", HelpName = "N" };
         var queries = new Option<int?>("--queries") { Description = "minilm-2m: queries kept, the first N of minilm-passages' held-out queries (default 1000).", HelpName = "N" };
         var threads = new Option<int>("--threads") { Description = "Threads for exact search and embedding (0 = all cores).", DefaultValueFactory = _ => 0 };
