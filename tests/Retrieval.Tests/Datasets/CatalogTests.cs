@@ -7,7 +7,7 @@ public class CatalogTests
 {
     private static readonly string[] Expected =
     [
-        "bigann10k", "cranfield", "fashion-mnist", "kv-minilm", "lexical-passages", "minilm-passages", "passages",
+        "bigann10k", "cranfield", "fashion-mnist", "kv-minilm", "lexical-passages", "minilm-2m", "minilm-passages", "passages",
         "scifact", "seismic-toy", "splade-queries", "tiny-dense",
     ];
 

@@ -9,7 +9,8 @@ namespace Retrieval.Bench.Datasets;
 /// recipe does, needs and how long it takes is in its catalog entry (datasets/catalog/NAME.json):
 /// passages / lexical-passages from Debian packages (wordnet-base, dict-gcide, Translation-en descriptions);
 /// minilm-passages = those texts embedded with MiniLM (long: tens of minutes on 2 cores); fashion-mnist from the
-/// Debian package dataset-fashion-mnist; tiny-dense sliced from bigann10k; the rest copied from the shared
+/// Debian package dataset-fashion-mnist; tiny-dense sliced from bigann10k; minilm-2m synthesised from minilm-passages
+/// (2,000,000 rows, or a sample with <see cref="PrepareOptions.Rows"/>; datasets/README.md); the rest copied from the shared
 /// datasets when present (their public sources are not reachable from the build machines).
 /// The set is built in a staging folder next to <c>outputDirectory</c> and moved into place when complete.
 /// </summary>
@@ -17,10 +18,19 @@ public static class DatasetRecipes
 {
     /// <summary>Every recipe method a catalog entry may name.</summary>
     public static readonly IReadOnlyList<string> Methods =
-        ["debian-texts", "debian-texts+minilm", "debian-fashion-mnist", "copy-shared", "slice-bigann10k"];
+        ["debian-texts", "debian-texts+minilm", "debian-fashion-mnist", "copy-shared", "slice-bigann10k", "synth-minilm"];
 
     /// <summary>Where `prepare NAME` writes by default: PreparedRoot/NAME.</summary>
     public static string DefaultOutputDirectory(string name) => Path.Combine(DatasetLocator.PreparedRoot(), name);
+
+    /// <summary>
+    /// Where `prepare NAME` writes by default given the options: PreparedRoot/NAME, except that a minilm-2m variant
+    /// (--rows other than 2,000,000) goes to PreparedRoot/minilm-2m-rowsN.
+    /// </summary>
+    public static string DefaultOutputDirectory(string name, PrepareOptions options) =>
+        DatasetCatalog.Find(name)?.RecipeMethod == "synth-minilm"
+            ? Path.Combine(DatasetLocator.PreparedRoot(), MiniLm2mRecipe.DefaultDirectoryName(options))
+            : DefaultOutputDirectory(name);
 
     public static PrepareResult Prepare(string name, string outputDirectory, IProgress<PrepareProgress>? progress = null,
         CancellationToken cancellationToken = default, PrepareOptions? options = null)
@@ -29,9 +39,14 @@ public static class DatasetRecipes
         options ??= new PrepareOptions();
         var output = Path.GetFullPath(outputDirectory);
         var clock = Stopwatch.StartNew();
+        if (entry.RecipeMethod != "synth-minilm" && (options.Rows is not null || options.Sigma is not null || options.Seed is not null || options.QueryCount is not null))
+            Guard.ThrowInvalid($"rows, sigma, seed and queries are options of the minilm-2m recipe, not of {entry.Name}");
 
         if (!options.Overwrite && IsComplete(output, out var existing))
+        {
+            if (entry.RecipeMethod == "synth-minilm") CheckSameVariant(existing, MiniLm2mRecipe.Command(options));
             return new PrepareResult(entry.Name, output, existing, ["already prepared; nothing done (overwrite to rebuild)"], clock.Elapsed);
+        }
         CheckOutputFolder(output);
 
         var staging = output + ".partial-" + Environment.ProcessId;
@@ -47,6 +62,7 @@ public static class DatasetRecipes
                 case "debian-fashion-mnist": FashionMnistRecipe.Run(context); break;
                 case "copy-shared": CopySharedRecipe.Run(context); break;
                 case "slice-bigann10k": TinyDenseRecipe.Run(context); break;
+                case "synth-minilm": MiniLm2mRecipe.Run(context); break;
                 default:
                     throw new RetrievalException(ErrorKind.Internal, $"catalog entry {entry.Name} names an unknown recipe '{entry.RecipeMethod}'");
             }
@@ -88,6 +104,16 @@ public static class DatasetRecipes
         {
             return false;
         }
+    }
+
+    // A complete minilm-2m folder made with other rows, sigma, seed or queries is not the set asked for.
+    private static void CheckSameVariant(string manifestPath, string command)
+    {
+        var manifest = DatasetManifest.Load(manifestPath, requireFiles: false);
+        string? by = manifest.Extra.TryGetValue("prepared", out var prepared) && prepared.ValueKind == System.Text.Json.JsonValueKind.Object
+            && prepared.TryGetProperty("by", out var b) ? b.GetString() : null;
+        if (!string.Equals(by, command, StringComparison.Ordinal))
+            Guard.ThrowInvalid($"{Path.GetDirectoryName(manifestPath)} already holds a set made by '{by}', not '{command}': overwrite it or choose another output folder");
     }
 
     // Replacing a folder means deleting it: only ever delete an empty folder or an earlier dataset folder.

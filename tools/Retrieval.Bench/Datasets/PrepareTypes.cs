@@ -24,6 +24,21 @@ public sealed record PrepareOptions
     /// </summary>
     public int? EmbedCount { get; init; }
 
+    /// <summary>
+    /// minilm-2m: base rows (default 2,000,000). Fewer keeps a seeded random sample of the full set's rows (the
+    /// calibration uses 160,000); more extends the synthetic rows.
+    /// </summary>
+    public int? Rows { get; init; }
+
+    /// <summary>minilm-2m: per-coordinate standard deviation of the tangent noise (default: the calibrated value).</summary>
+    public double? Sigma { get; init; }
+
+    /// <summary>minilm-2m: seed for parents, noise and the row sample (default fixed).</summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>minilm-2m: how many of minilm-passages' held-out queries to keep, from the first (default 1,000).</summary>
+    public int? QueryCount { get; init; }
+
     /// <summary>Threads for exact search and embedding; 0 = all cores.</summary>
     public int Threads { get; init; }
 

@@ -67,19 +67,40 @@ public static class DatasetsCommand
             Description = "Directory to write the dataset to (created if missing). Default: NAME under $RETRIEVAL_DATA_HOME, else ~/.cache/retrieval/datasets (where --dataset NAME looks).",
             HelpName = "DIR",
         };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Rebuild even when the output directory already holds the complete set." };
+        var rows = new Option<int?>("--rows")
+        {
+            Description = "minilm-2m: base rows (default 2,000,000); fewer = a seeded random sample of the full set's rows (the calibration sample is 160000). Default --out for a variant: minilm-2m-rowsN.",
+            HelpName = "N",
+        };
+        var sigma = new Option<double?>("--sigma") { Description = "minilm-2m: per-coordinate std. dev. of the tangent noise (default: the calibrated value, see datasets/README.md).", HelpName = "S" };
+        var seed = new Option<ulong?>("--seed") { Description = "minilm-2m: seed for parents, noise and the row sample.", HelpName = "N" };
+        var queries = new Option<int?>("--queries") { Description = "minilm-2m: queries kept, the first N of minilm-passages' held-out queries (default 1000).", HelpName = "N" };
+        var threads = new Option<int>("--threads") { Description = "Threads for exact search and embedding (0 = all cores).", DefaultValueFactory = _ => 0 };
         var command = new Command("prepare",
             "Rebuild a dataset from its public source into a directory with a manifest.json (usable as --dataset DIR). " +
             "Some recipes are long (minilm-passages embeds 160,000 passages with MiniLM); progress goes to stderr.")
         {
-            name, output,
+            name, output, overwrite, rows, sigma, seed, queries, threads,
         };
-        host.Examples(command, "retrieval datasets prepare fashion-mnist --out /tmp/fashion-mnist");
+        host.Examples(command, "retrieval datasets prepare fashion-mnist --out /tmp/fashion-mnist",
+            "retrieval datasets prepare minilm-2m --out /data/minilm-2m",
+            "retrieval datasets prepare minilm-2m --rows 160000");
         command.SetAction(parse =>
         {
             var setName = parse.GetRequiredValue(name);
-            var directory = parse.GetValue(output) ?? DatasetRecipes.DefaultOutputDirectory(setName);
+            var options = new PrepareOptions
+            {
+                Overwrite = parse.GetValue(overwrite),
+                Rows = parse.GetValue(rows),
+                Sigma = parse.GetValue(sigma),
+                Seed = parse.GetValue(seed),
+                QueryCount = parse.GetValue(queries),
+                Threads = parse.GetValue(threads),
+            };
+            var directory = parse.GetValue(output) ?? DatasetRecipes.DefaultOutputDirectory(setName, options);
             var progress = new StageProgress(host.Progress(parse));
-            var prepared = DatasetRecipes.Prepare(setName, directory, progress);
+            var prepared = DatasetRecipes.Prepare(setName, directory, progress, options: options);
             progress.Finish();
             var results = host.Results(parse);
             results.Add(new ReportLine(
