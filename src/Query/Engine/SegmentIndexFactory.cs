@@ -148,10 +148,12 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false, bool inPlaceUp
         var settings = field.IndexOrDefault;
         var directory = Path.Combine(segmentDirectory, SparseDirectory);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        var index = SeismicIndex.Build(documents, settings.SegmentBuildOptions());
-        index.Save(directory);
+        var built = SeismicIndex.Build(documents, settings.SegmentBuildOptions());
+        built.Save(directory);
+        built.Dispose();
         Interlocked.Increment(ref _indexBuilds);
-        return new SeismicSegmentIndex(index, settings.SegmentSearchParameters());
+        // Reopened from disk so the forward index (the largest part) is mapped from forward.bin, not held in the heap.
+        return OpenSeismic(directory, field, documents.RowCount);
     }
 
     /// <summary>Opens a SPANN index for a segment, checking it against the schema; Incompatible/Corrupt errors name the directory.</summary>
@@ -193,17 +195,21 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false, bool inPlaceUp
         SeismicIndex index;
         try
         {
-            index = SeismicIndex.Open(directory);
+            // The forward rows stay in forward.bin, mapped (page cache); posting lists and summaries are in memory.
+            index = SeismicIndex.Open(directory, SeismicOpenOptions.MappedForward);
         }
         catch (RetrievalException e) { throw Wrap(e, $"Seismic index {directory}"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
         {
             throw new RetrievalException(ErrorKind.Corrupt, $"Seismic index {directory} could not be opened: {e.Message}");
         }
-        if (index.VocabularySize > field.VocabularySize)
-            throw new RetrievalException(ErrorKind.InvalidInput, $"Seismic index {directory} has a vocabulary of {index.VocabularySize} terms, the collection's sparse field has {field.VocabularySize}");
-        if (expectedRows is { } rows && index.Count != rows)
-            throw new RetrievalException(ErrorKind.Corrupt, $"Seismic index {directory} has {index.Count} documents, the segment has {rows} rows");
+        if (index.VocabularySize > field.VocabularySize || expectedRows is { } r && index.Count != r)
+        {
+            index.Dispose();
+            if (index.VocabularySize > field.VocabularySize)
+                throw new RetrievalException(ErrorKind.InvalidInput, $"Seismic index {directory} has a vocabulary of {index.VocabularySize} terms, the collection's sparse field has {field.VocabularySize}");
+            throw new RetrievalException(ErrorKind.Corrupt, $"Seismic index {directory} has {index.Count} documents, the segment has {expectedRows} rows");
+        }
         return new SeismicSegmentIndex(index, field.IndexOrDefault.SegmentSearchParameters());
     }
 

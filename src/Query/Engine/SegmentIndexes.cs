@@ -68,7 +68,8 @@ internal sealed class SeismicSegmentIndex(SeismicIndex index, SeismicSearchParam
         if (n == 0) return 0;
         return index.SearchOne(new SparseVector(indices.AsSpan(0, n), query.Values.AsSpan(0, n)), k, parameters, rows, scores);
     }
-    public void Dispose() { }
+    /// <summary>Unmaps the forward rows (the segment is disposed only once no search can reach it).</summary>
+    public void Dispose() => index.Dispose();
 }
 
 /// <summary>
