@@ -32,6 +32,7 @@ internal sealed class Collection
     private readonly string? _segmentRoot;
     private readonly List<Task> _background = [];
     private int _pendingJobs;
+    private int _baseBuilding;
     private readonly CollectionCompactor _compactor;
     private readonly SegmentAbsorber _absorber;
     private readonly CollectionSearcher _searcher;
@@ -138,7 +139,17 @@ internal sealed class Collection
                 if (PersistsSegmentOf(mutable.Count)) mutable.Sequence = Sequences.Allocate();
                 // With a base segment the sealed rows are absorbed into it (by the compaction policy, which the finished
                 // job triggers) rather than getting an index of their own; until then they are scanned exactly.
-                StartBackground(() => { if (!AbsorbSealed || !_absorber.HasBase) BuildIndexes(mutable); });
+                StartBackground(() =>
+                {
+                    if (!AbsorbSealed) BuildIndexes(mutable);
+                    else if (!_absorber.HasBase && Interlocked.CompareExchange(ref _baseBuilding, 1, 0) == 0)
+                    {
+                        // One base build at a time: sealed segments arriving meanwhile wait (scanned exactly) and are
+                        // absorbed once it is there, rather than each building an index of its own in parallel.
+                        try { BuildIndexes(mutable); }
+                        finally { Volatile.Write(ref _baseBuilding, 0); }
+                    }
+                });
             }
         }
         finally { Segments.Gate.ExitWriteLock(); }
@@ -373,7 +384,11 @@ internal sealed class Collection
     /// Whether the automatic policy has work: with a base segment (in-place updates), sealed segments waiting to be
     /// absorbed; without one, <see cref="CollectionCompactor.IsNeeded"/> (too many segments or tombstones).
     /// </summary>
-    public bool NeedsCompaction(EngineOptions options) => _absorber.HasBase ? _absorber.IsNeeded() : _compactor.IsNeeded(options);
+    public bool NeedsCompaction(EngineOptions options)
+    {
+        if (AbsorbSealed && Volatile.Read(ref _baseBuilding) != 0) return false; // the base is being built: wait for it
+        return _absorber.HasBase ? _absorber.IsNeeded() : _compactor.IsNeeded(options);
+    }
 
     /// <summary>A requested compaction: rewrites every sealed, non-attached segment into one (<see cref="CollectionCompactor.Compact"/>), waiting for a running absorb.</summary>
     public int Compact()
@@ -392,8 +407,13 @@ internal sealed class Collection
         if (!MergeGate.Wait(0)) return;
         try
         {
-            if (_absorber.HasBase) _absorber.Absorb();
-            else _compactor.Compact();
+            if (!_absorber.HasBase) _compactor.Compact();
+            else
+            {
+                var (pending, baseLive) = _absorber.Backlog();
+                if (pending >= baseLive) _compactor.Compact(); // a bulk load: rebuild into a base twice the size
+                else _absorber.Absorb();
+            }
         }
         finally { MergeGate.Release(); }
     });

@@ -52,6 +52,27 @@ internal sealed class SegmentAbsorber(Collection collection)
         finally { _set.Gate.ExitReadLock(); }
     }
 
+    /// <summary>
+    /// Rows waiting to be absorbed and the base's live rows. When the waiting rows are as many as the base holds (a
+    /// bulk load, not an update stream) a rebuild of everything is cheaper than growing the base many times over by
+    /// splits, so the policy rebuilds then (<see cref="Collection.StartCompaction"/>): bases grow geometrically and
+    /// every row is rebuilt O(1) times on the way, while updates of a settled collection are absorbed in place.
+    /// </summary>
+    public (long Pending, long BaseLive) Backlog()
+    {
+        _set.Gate.EnterReadLock();
+        try
+        {
+            var baseSegment = FindBaseLocked();
+            if (baseSegment is null) return (0, 0);
+            long pending = 0;
+            foreach (var s in _set.Segments)
+                if (s != baseSegment && s.IsSealed && !s.IsAttached) pending += s.LiveCount;
+            return (pending, baseSegment.LiveCount);
+        }
+        finally { _set.Gate.ExitReadLock(); }
+    }
+
     /// <summary>The largest sealed, non-attached segment with an in-place index (null when there is none or the schema is not dense-only).</summary>
     private Segment? FindBaseLocked()
     {

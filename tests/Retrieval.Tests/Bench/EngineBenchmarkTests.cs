@@ -25,6 +25,33 @@ public sealed class EngineBenchmarkTests
         return outcome.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
     }
 
+    /// <summary>
+    /// A real memory cap: the bench starts `retrieval serve` inside a cgroup v1 memory cgroup of 512 MiB (the kernel
+    /// enforces it) with `--memory-limit` to match; the run completes, the server is never OOM-killed, and the last
+    /// line reports the group's peak under the limit. Where this machine has no writable memory controller the line
+    /// says so, and the run must still complete uncapped.
+    /// </summary>
+    [Fact]
+    public void StartedServerRunsUnderAKernelMemoryCap()
+    {
+        var lines = JsonLines(CliRunner.Run("bench", "engine", "--dataset", TestData.Fixture("tiny-dense"), "--start-server",
+            "--memory-limit", "512M", "--max-queries", "20", "--batch", "500", "--json"));
+        Assert.Equal(["defaults", "ingest", "search", "memory_cap"], lines.Select(l => l.GetProperty("phase").GetString()));
+        var cap = lines[^1];
+        Assert.Equal(512L << 20, cap.GetProperty("limit_bytes").GetInt64());
+        Assert.True(cap.GetProperty("server_alive").GetBoolean(), cap.ToString());
+        Assert.True(lines[2].GetProperty("recall_at_k").GetDouble() >= 0.99, lines[2].ToString());
+        string enforcedBy = cap.GetProperty("enforced_by").GetString()!;
+        if (Directory.Exists("/sys/fs/cgroup/memory") && File.Exists("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+        {
+            Assert.StartsWith("cgroup v1 /sys/fs/cgroup/memory/retrieval-bench-", enforcedBy);
+            Assert.Equal(0, cap.GetProperty("oom_kills").GetInt64());
+            long peak = cap.GetProperty("cgroup_peak_bytes").GetInt64();
+            Assert.True(peak > 0 && peak <= 512L << 20, cap.ToString());
+        }
+        else Assert.StartsWith("none: ", enforcedBy);
+    }
+
     /// <summary>Through the CLI with engine defaults: ingest, search (1 and 2 clients), two update rounds; every phase line has every field.</summary>
     [Fact]
     public void EmbeddedRunReportsEveryPhase()
