@@ -33,7 +33,7 @@ internal sealed class VectorSource
     public ElementType ElementType { get; }
     public string Description => _path ?? "in-memory vectors";
 
-    /// <summary>A file, streamed in chunks of <paramref name="chunkRows"/> (0 = about 64 MiB); <paramref name="maxRows"/> keeps only the first rows.</summary>
+    /// <summary>A file, streamed in chunks of <paramref name="chunkRows"/> (0 = about 16 MiB, one reused buffer); <paramref name="maxRows"/> keeps only the first rows.</summary>
     public static VectorSource FromFile(string path, int chunkRows = 0, long? maxRows = null)
     {
         if (!File.Exists(path)) throw new RetrievalException(ErrorKind.NotFound, $"input vector file not found: {path}");
@@ -56,15 +56,26 @@ internal sealed class VectorSource
                 yield return (start, _vectors.Slice(start, Math.Min(step, _vectors.Count - start)));
             yield break;
         }
-        using var reader = DenseVectorFile.OpenReader(_path!, _chunkRows, new DenseReadOptions { AllowNonFinite = true, MaxRows = _maxRows });
+        int rowBytes = Dimension * ElementType.SizeInBytes();
+        int rows = _chunkRows > 0 ? _chunkRows : Math.Max(1, FileChunkBytes / rowBytes);
+        using var reader = DenseVectorFile.OpenReader(_path!, rows, new DenseReadOptions { AllowNonFinite = true, MaxRows = _maxRows });
+        // One buffer for every chunk of every pass: the build re-streams the file once per posting write window, and
+        // a fresh chunk array each time piled up in the large-object heap (most of a build's resident peak).
+        if (_chunkBuffer is null || _chunkBuffer.Length != (long)rows * rowBytes) _chunkBuffer = GC.AllocateUninitializedArray<byte>(checked(rows * rowBytes));
+        var buffer = _chunkBuffer;
         while (true)
         {
             long first = reader.RowsRead;
-            var chunk = reader.ReadChunk();
-            if (chunk is null) yield break;
-            yield return (first, chunk);
+            int read = reader.ReadRows(buffer);
+            if (read == 0) yield break;
+            var data = read == rows ? buffer : buffer.AsSpan(0, read * rowBytes).ToArray();
+            yield return (first, new DenseVectors(ElementType, read, Dimension, data));
         }
     }
+
+    /// <summary>Bytes of one chunk streamed from a file (consumers copy out of it before asking for the next).</summary>
+    private const int FileChunkBytes = 16 << 20;
+    private byte[]? _chunkBuffer;
 
     /// <summary>Decodes row <paramref name="row"/> to float32; returns false if it holds NaN or infinity.</summary>
     internal static bool DecodeFinite(DenseVectors rows, int row, Span<float> destination)

@@ -40,7 +40,7 @@ public sealed record DenseIndexOptions
 
     /// <summary>
     /// SPANN build options of each segment index. The engine sets three itself: the metric (the field's), one build
-    /// thread and an 8 MiB posting write window — a segment build runs beside live traffic, so it takes one core, never
+    /// thread and a 32 MiB posting write window — a segment build runs beside live traffic, so it takes one core, never
     /// all of them, and the default write window would be allocated per build and kept by the GC heap.
     /// Postings are float16 by default: the engine spools a segment's float32 vectors to float16 before the build
     /// (exact for the build, so no full-precision copy is written), which halves the bytes each posting read moves
@@ -58,7 +58,7 @@ public sealed record DenseIndexOptions
     /// </summary>
     public bool InMemory { get; init; }
 
-    internal SpannBuildOptions SegmentBuildOptions(Metric metric) => Build with { Metric = metric, Threads = 1, WriteBufferBytes = 8L << 20 };
+    internal SpannBuildOptions SegmentBuildOptions(Metric metric) => Build with { Metric = metric, Threads = 1, WriteBufferBytes = 32L << 20 };
 
     internal SpannSearchParameters SegmentSearchParameters() => Search with { Io = InMemory ? PostingIoMode.Memory : PostingIoMode.Direct };
 
