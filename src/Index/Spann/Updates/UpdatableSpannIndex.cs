@@ -377,7 +377,7 @@ public sealed class UpdatableSpannIndex : IDisposable
                 if (!s.Seen.Add(id)) continue;
                 heap.Push(id, g);
             }
-            if (live <= _state.Options.MergeThreshold && view.IsLive(head)) _rebuilder.Enqueue(RebuildKind.Merge, head);
+            if (live <= _state.Options.MergeThreshold && _state.Options.MergeOnSearch && view.IsLive(head)) _rebuilder.Enqueue(RebuildKind.Merge, head);
         }
         int found = heap.DrainSorted(ids, scores);
         if (l2) for (int i = 0; i < found; i++) scores[i] = -scores[i];
