@@ -332,14 +332,14 @@ public class UpdatableSpannIndexTests(Xunit.Abstractions.ITestOutputHelper outpu
         using (var index = UpdatableSpannIndex.Open(dir, Deterministic))
         {
             Assert.True(index.UserData.IsEmpty);
-            InsertRange(index, data, 1000, 400, batch: 100);
+            InsertRange(index, data, 1000, 300, batch: 100);
             index.Delete([1, 2, 3, 1001]);
             index.WaitForBackground();
             index.Checkpoint("keys-1"u8);
             atCheckpoint = Observe(index, queries);
             Assert.True(index.Statistics.PostingBytesWritten > 0);
             // More work after the checkpoint, then "kill -9": dispose without a checkpoint.
-            InsertRange(index, data, 1400, 300, batch: 100);
+            InsertRange(index, data, 1300, 200, batch: 100);
             index.Delete([4, 5, 6]);
             Assert.NotEqual(atCheckpoint.Item2, index.LiveCount);
         }
@@ -347,9 +347,9 @@ public class UpdatableSpannIndexTests(Xunit.Abstractions.ITestOutputHelper outpu
         {
             Assert.Equal("keys-1"u8.ToArray(), reopened.UserData.ToArray());
             AssertSame(atCheckpoint, Observe(reopened, queries));
-            Assert.Equal(1396, Reachable(reopened).Count);
+            Assert.Equal(1296, Reachable(reopened).Count);
             // A second round: updates, checkpoint (writes into space freed by the first), reopen.
-            InsertRange(reopened, data, 1400, 600, batch: 200);
+            InsertRange(reopened, data, 1300, 300, batch: 150);
             reopened.Delete([7, 8]);
             reopened.WaitForBackground();
             reopened.Checkpoint("keys-2"u8);
@@ -359,7 +359,7 @@ public class UpdatableSpannIndexTests(Xunit.Abstractions.ITestOutputHelper outpu
         {
             Assert.Equal("keys-2"u8.ToArray(), again.UserData.ToArray());
             AssertSame(atCheckpoint, Observe(again, queries));
-            Assert.Equal(1994, Reachable(again).Count);
+            Assert.Equal(1594, Reachable(again).Count);
         }
     }
 
@@ -374,11 +374,11 @@ public class UpdatableSpannIndexTests(Xunit.Abstractions.ITestOutputHelper outpu
         (SearchResults, int, int) before, after;
         using (var index = UpdatableSpannIndex.Open(dir, Deterministic))
         {
-            InsertRange(index, data, 1000, 300, batch: 100);
+            InsertRange(index, data, 1000, 200, batch: 100);
             index.WaitForBackground();
             index.Checkpoint("a"u8);
             before = Observe(index, queries);
-            InsertRange(index, data, 1300, 300, batch: 100);
+            InsertRange(index, data, 1200, 200, batch: 100);
             index.Delete([10, 11]);
             after = Observe(index, queries);
             index.CheckpointFault = at => { if (at == point) throw new IOException("simulated crash at " + at); };
