@@ -127,7 +127,8 @@ public sealed class UpdatableSpannIndex : IDisposable
             if (File.Exists(snapshotPath))
             {
                 var snap = UpdateSnapshot.Read(snapshotPath, d, m.Metric, buildId);
-                for (int id = 0; id < snap.Versions.Length; id++) if ((snap.Versions[id] & VersionMap.Deleted) == 0 || id < 0) versions.Load(id, snap.Versions[id]);
+                // Deleted ids keep their version too, so a re-insert goes above every copy still lying in some posting.
+                for (int id = 0; id < snap.Versions.Length; id++) if (snap.Versions[id] != VersionMap.Deleted) versions.Load(id, snap.Versions[id]);
                 int h = snap.HeadCount;
                 var postings = new UpdatablePosting?[Math.Max(16, h)];
                 long end = 0;
