@@ -17,28 +17,28 @@ public class UpdatableSpannMiniLmTests(Xunit.Abstractions.ITestOutputHelper outp
     [SkippableFact]
     public void MiniLmInsertThroughputAndRecallAgainstAFreshBuild()
     {
-        TestData.RequireLongTests("SPFresh updates on 8,000 MiniLM passages");
+        TestData.RequireLongTests("SPFresh updates on 5,000 MiniLM passages");
         var dir = TestData.SharedDataset("minilm-passages");
-        var all = DenseVectorFile.Read(Path.Combine(dir, "base.npy"), new() { MaxRows = 8_000 });
-        var queries = DenseVectorFile.Read(Path.Combine(dir, "queries.npy"), new() { MaxRows = 200 }).ToFloat32();
+        var all = DenseVectorFile.Read(Path.Combine(dir, "base.npy"), new() { MaxRows = 5_000 });
+        var queries = DenseVectorFile.Read(Path.Combine(dir, "queries.npy"), new() { MaxRows = 100 }).ToFloat32();
         var options = new SpannBuildOptions { Metric = Metric.Cosine, Threads = 2 };
         var indexDir = Path.Combine(TestData.TempDirectory(), "spann");
-        SpannBuilder.Build(all.Slice(0, 4_000), indexDir, options);
+        SpannBuilder.Build(all.Slice(0, 3_000), indexDir, options);
         using var index = UpdatableSpannIndex.Open(indexDir);
-        output.WriteLine($"built 4000, {index.HeadCount} heads, posting limit {index.PostingCapacity} rows");
+        output.WriteLine($"built 3000, {index.HeadCount} heads, posting limit {index.PostingCapacity} rows");
 
         var contents = new Dictionary<int, int>();
-        for (int i = 0; i < 4_000; i++) contents[i] = i;
+        for (int i = 0; i < 3_000; i++) contents[i] = i;
         var rng = new Random(5);
         var clock = Stopwatch.StartNew();
         int inserted = 0;
-        for (int round = 0; round < 8; round++)
+        for (int round = 0; round < 4; round++)
         {
             // Each round: delete 250 random live ids, insert 500 new rows (50 of them replacing live ids).
             var victims = contents.Keys.OrderBy(_ => rng.Next()).Take(250).ToArray();
             index.Delete(victims);
             foreach (int v in victims) contents.Remove(v);
-            int first = 4_000 + round * 500;
+            int first = 3_000 + round * 500;
             var ids = new List<int>();
             for (int i = 0; i < 450; i++) ids.Add(100_000 + first + i);
             ids.AddRange(contents.Keys.OrderBy(_ => rng.Next()).Take(50));
@@ -49,7 +49,7 @@ public class UpdatableSpannMiniLmTests(Xunit.Abstractions.ITestOutputHelper outp
         double foreground = clock.Elapsed.TotalSeconds;
         index.WaitForBackground();
         double total = clock.Elapsed.TotalSeconds;
-        output.WriteLine($"{inserted} inserts + 2000 deletes: foreground {foreground:F1} s ({inserted / foreground:F0} inserts/s), with background rebalancing {total:F1} s ({inserted / total:F0} inserts/s)");
+        output.WriteLine($"{inserted} inserts + 1000 deletes: foreground {foreground:F1} s ({inserted / foreground:F0} inserts/s), with background rebalancing {total:F1} s ({inserted / total:F0} inserts/s)");
         output.WriteLine(index.Statistics.ToString());
         Assert.Equal(contents.Count, index.LiveCount);
 
