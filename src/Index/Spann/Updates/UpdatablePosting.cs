@@ -15,7 +15,8 @@ internal readonly record struct PostingExtent(bool InSideFile, long Offset, int 
 /// </summary>
 internal sealed class UpdatablePosting
 {
-    public static readonly UpdatablePosting Empty = new([], [], [], []);
+    /// <summary>A new empty posting (never a shared instance: <see cref="Persisted"/> is per object and per index).</summary>
+    public static UpdatablePosting Empty => new([], [], [], []);
 
     public UpdatablePosting(int[] ids, byte[] versions, byte[] vectors, float[] factors)
     {

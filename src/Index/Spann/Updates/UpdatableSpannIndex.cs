@@ -127,7 +127,8 @@ public sealed class UpdatableSpannIndex : IDisposable
             if (File.Exists(snapshotPath))
             {
                 var snap = UpdateSnapshot.Read(snapshotPath, d, m.Metric, buildId);
-                for (int id = 0; id < snap.Versions.Length; id++) if ((snap.Versions[id] & VersionMap.Deleted) == 0 || id < 0) versions.Load(id, snap.Versions[id]);
+                // Deleted ids keep their version too, so a re-insert goes above every copy still lying in some posting.
+                for (int id = 0; id < snap.Versions.Length; id++) if (snap.Versions[id] != VersionMap.Deleted) versions.Load(id, snap.Versions[id]);
                 int h = snap.HeadCount;
                 var postings = new UpdatablePosting?[Math.Max(16, h)];
                 long end = 0;
@@ -377,7 +378,7 @@ public sealed class UpdatableSpannIndex : IDisposable
                 if (!s.Seen.Add(id)) continue;
                 heap.Push(id, g);
             }
-            if (live <= _state.Options.MergeThreshold && view.IsLive(head)) _rebuilder.Enqueue(RebuildKind.Merge, head);
+            if (live <= _state.Options.MergeThreshold && _state.Options.MergeOnSearch && view.IsLive(head)) _rebuilder.Enqueue(RebuildKind.Merge, head);
         }
         int found = heap.DrainSorted(ids, scores);
         if (l2) for (int i = 0; i < found; i++) scores[i] = -scores[i];

@@ -41,6 +41,9 @@ public sealed record UpdatableSpannOptions
     /// <summary>Hash every posting on open (postings.bin against the manifest, side postings against the snapshot).</summary>
     public bool VerifyChecksums { get; init; } = true;
 
+    /// <summary>Whether a search that scans a nearly empty posting queues its merge (SPFresh's trigger); tests turn it off for determinism.</summary>
+    internal bool MergeOnSearch { get; init; } = true;
+
     public void Validate()
     {
         var problems = new List<string>();
