@@ -87,17 +87,7 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false, bool inPlaceUp
     /// <summary>Opens an engine-built SPANN index for in-place updates; errors name the directory.</summary>
     public static UpdatableSpannSegmentIndex OpenUpdatableSpann(string directory, DenseFieldSchema field)
     {
-        if (!Directory.Exists(directory)) throw new RetrievalException(ErrorKind.NotFound, $"SPANN index directory {directory} does not exist");
-        UpdatableSpannIndex index;
-        try
-        {
-            index = UpdatableSpannIndex.Open(directory);
-        }
-        catch (RetrievalException e) { throw Wrap(e, $"SPANN index {directory}"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
-        {
-            throw new RetrievalException(ErrorKind.Corrupt, $"SPANN index {directory} could not be opened: {e.Message}");
-        }
+        var index = OpenNamed("SPANN", directory, () => UpdatableSpannIndex.Open(directory));
         if (index.Dimension != field.Dimension || index.Metric != field.Metric)
         {
             index.Dispose();
@@ -159,17 +149,7 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false, bool inPlaceUp
     /// <summary>Opens a SPANN index for a segment, checking it against the schema; Incompatible/Corrupt errors name the directory.</summary>
     public static SpannSegmentIndex OpenSpann(string directory, DenseFieldSchema field, int? expectedRows)
     {
-        if (!Directory.Exists(directory)) throw new RetrievalException(ErrorKind.NotFound, $"SPANN index directory {directory} does not exist");
-        SpannIndex index;
-        try
-        {
-            index = SpannIndex.Open(directory);
-        }
-        catch (RetrievalException e) { throw Wrap(e, $"SPANN index {directory}"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
-        {
-            throw new RetrievalException(ErrorKind.Corrupt, $"SPANN index {directory} could not be opened: {e.Message}");
-        }
+        var index = OpenNamed("SPANN", directory, () => SpannIndex.Open(directory));
         try
         {
             if (index.Dimension != field.Dimension)
@@ -191,18 +171,8 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false, bool inPlaceUp
 
     public static SeismicSegmentIndex OpenSeismic(string directory, SparseFieldSchema field, int? expectedRows)
     {
-        if (!Directory.Exists(directory)) throw new RetrievalException(ErrorKind.NotFound, $"Seismic index directory {directory} does not exist");
-        SeismicIndex index;
-        try
-        {
-            // The forward rows stay in forward.bin, mapped (page cache); posting lists and summaries are in memory.
-            index = SeismicIndex.Open(directory, SeismicOpenOptions.MappedForward);
-        }
-        catch (RetrievalException e) { throw Wrap(e, $"Seismic index {directory}"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
-        {
-            throw new RetrievalException(ErrorKind.Corrupt, $"Seismic index {directory} could not be opened: {e.Message}");
-        }
+        // The forward rows stay in forward.bin, mapped (page cache); posting lists and summaries are in memory.
+        var index = OpenNamed("Seismic", directory, () => SeismicIndex.Open(directory, SeismicOpenOptions.MappedForward));
         if (index.VocabularySize > field.VocabularySize || expectedRows is { } r && index.Count != r)
         {
             index.Dispose();
@@ -211,6 +181,21 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false, bool inPlaceUp
             throw new RetrievalException(ErrorKind.Corrupt, $"Seismic index {directory} has {index.Count} documents, the segment has {expectedRows} rows");
         }
         return new SeismicSegmentIndex(index, field.IndexOrDefault.SegmentSearchParameters());
+    }
+
+    /// <summary>Opens an index directory; a missing one is NotFound, unreadable or malformed files are Corrupt, every error names it.</summary>
+    private static T OpenNamed<T>(string what, string directory, Func<T> open)
+    {
+        if (!Directory.Exists(directory)) throw new RetrievalException(ErrorKind.NotFound, $"{what} index directory {directory} does not exist");
+        try
+        {
+            return open();
+        }
+        catch (RetrievalException e) { throw Wrap(e, $"{what} index {directory}"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
+        {
+            throw new RetrievalException(ErrorKind.Corrupt, $"{what} index {directory} could not be opened: {e.Message}");
+        }
     }
 
     private static RetrievalException Wrap(RetrievalException e, string what) =>
