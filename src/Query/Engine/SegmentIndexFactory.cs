@@ -87,7 +87,12 @@ internal sealed class SegmentIndexFactory(bool exactOnly = false, bool inPlaceUp
     /// <summary>Opens an engine-built SPANN index for in-place updates; errors name the directory.</summary>
     public static UpdatableSpannSegmentIndex OpenUpdatableSpann(string directory, DenseFieldSchema field)
     {
-        var index = OpenNamed("SPANN", directory, () => UpdatableSpannIndex.Open(directory));
+        // Room to grow: the build fills postings up to its page cap, so with the same cap every insert into a full
+        // posting would split it (a split storm right after a build: thousands of queued jobs on 160,000 MiniLM rows).
+        // Half again the build's pages lets postings absorb inserts before SPFresh's split keeps them bounded.
+        int pages = field.IndexOrDefault.Build.PostingPages;
+        var options = new UpdatableSpannOptions { PostingPages = Math.Min(4096, pages + Math.Max(1, pages / 2)) };
+        var index = OpenNamed("SPANN", directory, () => UpdatableSpannIndex.Open(directory, options));
         if (index.Dimension != field.Dimension || index.Metric != field.Metric)
         {
             index.Dispose();
