@@ -33,6 +33,7 @@ internal sealed class Collection
     private readonly List<Task> _background = [];
     private int _pendingJobs;
     private int _baseBuilding;
+    private int _baseDirty;
     private readonly CollectionCompactor _compactor;
     private readonly SegmentAbsorber _absorber;
     private readonly CollectionSearcher _searcher;
@@ -412,11 +413,28 @@ internal sealed class Collection
             {
                 var (pending, baseLive) = _absorber.Backlog();
                 if (pending >= baseLive) _compactor.Compact(); // a bulk load: rebuild into a base twice the size
-                else _absorber.Absorb();
+                else if (_absorber.Absorb() >= 0) Volatile.Write(ref _baseDirty, 1);
             }
         }
         finally { MergeGate.Release(); }
     });
+
+    /// <summary>
+    /// Persists the base segment's index if an absorb changed it since (part of every engine checkpoint): waits for a
+    /// running absorb or compaction, so the row list written matches the index.
+    /// </summary>
+    public void CheckpointBase()
+    {
+        if (Interlocked.Exchange(ref _baseDirty, 0) == 0) return;
+        MergeGate.Wait();
+        try { _absorber.CheckpointBase(); }
+        catch
+        {
+            Volatile.Write(ref _baseDirty, 1);
+            throw;
+        }
+        finally { MergeGate.Release(); }
+    }
 
     /// <summary>Deletes a segment's directory (after it was compacted or absorbed away); a failure leaves it for recovery to ignore.</summary>
     public void DeleteSegmentDirectory(Segment segment)

@@ -37,6 +37,9 @@ internal sealed class EngineCheckpointer(string directory, EngineOptions options
         await log.CommitAsync().ConfigureAwait(false);
         long replayFrom = log.Tail;
         store.CompactLog(1L << options.StoreCompactBits);
+        // Base segments first: a base index checkpoint lists rows the store checkpoint then holds (recovery revives
+        // only rows the store confirms, so the other order is safe too; this one re-absorbs less after a crash).
+        foreach (var collection in catalog.All()) collection.CheckpointBase();
         var token = await store.CheckpointAsync().ConfigureAwait(false);
         new EngineManifest(EngineManifest.FormatName, EngineManifest.CurrentVersion, token, replayFrom, catalog.NextCollectionId).Save(directory);
         await log.TruncateAsync(replayFrom).ConfigureAwait(false);

@@ -11,11 +11,14 @@ namespace Retrieval.Query.Engine;
 /// collection's size.
 /// </summary>
 /// <remarks>
-/// Crash safety: until the index checkpoint completes, the base on disk is its previous checkpoint and the absorbed
-/// rows are still in their segments (or only in the record store and log, for segments never written), so a restart
-/// finds them there. After it, the base lists them; an absorbed segment directory that a crash left behind is newer
-/// than the base, so recovery lets it claim its keys first and the base's copies stay tombstoned (deleted from the
-/// index at the next absorb). Absorbs run one at a time and never beside a compaction (<see cref="Collection.MergeGate"/>).
+/// Crash safety: an absorb changes the base index only in memory; the engine checkpoint writes it
+/// (<see cref="CheckpointBase"/>: copy-on-write postings, then one atomic snapshot with the row list), so the base on
+/// disk is always one whole checkpoint with the rows it lists. Rows absorbed after it are, after a crash, in no
+/// segment on disk (absorbed segments are never written) but in the record store and the log, so recovery puts them in
+/// the mutable segment and they are absorbed again; rows the base lists but the store no longer holds stay
+/// tombstoned. Checkpointing at every absorb instead would rewrite most postings each time (a batch touches most of
+/// them), about the whole index per absorb. Absorbs run one at a time and never beside a compaction or a base
+/// checkpoint (<see cref="Collection.MergeGate"/>).
 /// </remarks>
 internal sealed class SegmentAbsorber(Collection collection)
 {
@@ -143,18 +146,6 @@ internal sealed class SegmentAbsorber(Collection collection)
         }
         if (missing.Count > 0) index.Delete(missing.ToArray());
 
-        var (oldKeys, oldHashes) = RowsOf(baseSegment, start);
-        var keys = new RecordKey[start + sources.Count];
-        var hashes = new ulong[keys.Length];
-        oldKeys.CopyTo(keys, 0);
-        oldHashes.CopyTo(hashes, 0);
-        for (int i = 0; i < sources.Count; i++)
-        {
-            keys[start + i] = sources[i].Key;
-            hashes[start + i] = sources[i].Hash;
-        }
-        index.Checkpoint(SegmentFiles.EncodeRows(keys, hashes));
-
         var killed = Commit(baseSegment, start, sources, absorbed, missing);
         if (killed.Count > 0) index.Delete(killed.ToArray());
         foreach (var segment in absorbed)
@@ -168,15 +159,25 @@ internal sealed class SegmentAbsorber(Collection collection)
         return sources.Count;
     }
 
-    private (RecordKey[] Keys, ulong[] Hashes) RowsOf(Segment segment, int count)
+    /// <summary>
+    /// Checkpoints the base index with its current row list (keys and record hashes) as user data, which is what a
+    /// reopen reads; returns false when there is no base. The caller holds <see cref="Collection.MergeGate"/>.
+    /// </summary>
+    public bool CheckpointBase()
     {
+        Segment? baseSegment;
+        byte[] rows;
         _set.Gate.EnterReadLock();
         try
         {
-            var (keys, hashes) = segment.RowsSnapshot();
-            return (keys[..count], hashes[..count]);
+            baseSegment = FindBaseLocked();
+            if (baseSegment is null) return false;
+            var (keys, hashes) = baseSegment.RowsSnapshot();
+            rows = SegmentFiles.EncodeRows(keys, hashes);
         }
         finally { _set.Gate.ExitReadLock(); }
+        baseSegment.Updatable!.Checkpoint(rows);
+        return true;
     }
 
     /// <summary>
