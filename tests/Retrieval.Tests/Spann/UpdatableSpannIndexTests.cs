@@ -33,8 +33,8 @@ public class UpdatableSpannIndexTests(Xunit.Abstractions.ITestOutputHelper outpu
         for (int h = 0; h < view.Count; h++)
         {
             if (!view.IsLive(h)) continue;
-            var p = view.Posting(h);
-            if (p is null) continue;
+            if (view.Posting(h) is not { } slot) continue;
+            var p = state.Reader.Load(slot);
             for (int r = 0; r < p.Count; r++)
                 if (state.Versions.IsCurrent(p.Ids[r], p.Versions[r])) copies[p.Ids[r]] = copies.GetValueOrDefault(p.Ids[r]) + 1;
         }
