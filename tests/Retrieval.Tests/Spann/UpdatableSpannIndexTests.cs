@@ -33,8 +33,8 @@ public class UpdatableSpannIndexTests(Xunit.Abstractions.ITestOutputHelper outpu
         for (int h = 0; h < view.Count; h++)
         {
             if (!view.IsLive(h)) continue;
-            var p = view.Posting(h);
-            if (p is null) continue;
+            if (view.Posting(h) is not { } slot) continue;
+            var p = state.Reader.Load(slot);
             for (int r = 0; r < p.Count; r++)
                 if (state.Versions.IsCurrent(p.Ids[r], p.Versions[r])) copies[p.Ids[r]] = copies.GetValueOrDefault(p.Ids[r]) + 1;
         }
@@ -379,6 +379,102 @@ public class UpdatableSpannIndexTests(Xunit.Abstractions.ITestOutputHelper outpu
         }
     }
 
+    /// <summary>Slots holding decoded rows in memory (the others hold only an on-disk extent).</summary>
+    private static int LoadedPostings(UpdatableSpannIndex index)
+    {
+        var view = index.State.View;
+        int n = 0;
+        for (int h = 0; h < view.Count; h++) if (view.Posting(h) is { IsLoaded: true }) n++;
+        return n;
+    }
+
+    /// <summary>What every live posting would cost in memory if it were decoded.</summary>
+    private static long PostingBytes(UpdatableSpannIndex index)
+    {
+        var view = index.State.View;
+        long bytes = 0;
+        for (int h = 0; h < view.Count; h++)
+            if (view.IsLive(h) && view.Posting(h) is { } p) bytes += index.State.Reader.Load(p).ResidentBytes;
+        return bytes;
+    }
+
+    private static double SearchMicroseconds(UpdatableSpannIndex index, DenseVectors queries)
+    {
+        var p = new SpannSearchParameters { Heads = 16 };
+        SearchAll(index, queries, 10, p);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (int round = 0; round < 10; round++) SearchAll(index, queries, 10, p);
+        return watch.Elapsed.TotalMicroseconds / (10.0 * queries.Count);
+    }
+
+    [Fact]
+    public void PostingsStayOnDiskAndACheckpointDropsRewrittenOnesWithoutChangingResults()
+    {
+        var data = Base.Value;
+        var queries = SpannTestData.TinyQueries();
+        // f32 postings (exact for uint8 input), so that postings dominate what a decoded index would hold.
+        var dir = Build(data.Slice(0, 1000), new SpannBuildOptions { Metric = Metric.L2, HeadRatio = 0.05, PostingPages = 4, Threads = 2, Storage = SpannStorage.Float32 });
+        // A page limit no posting reaches: no split runs, so what is in memory is exactly what the inserts rewrote.
+        var options = new UpdatableSpannOptions { MergeOnSearch = false, PostingPages = 64 };
+        (SearchResults, int, int) dropped;
+        long open;
+        var rewritten = new Dictionary<int, (int[] Ids, byte[] Versions, byte[] Vectors)>();
+        using (var index = UpdatableSpannIndex.Open(dir, options))
+        {
+            Assert.Equal(0, LoadedPostings(index));
+            long postings = PostingBytes(index);
+            open = index.ResidentBytes;
+            output.WriteLine($"after open: resident {open} B, postings {postings} B");
+            Assert.True(open < postings / 4, $"resident {open} B after open, postings {postings} B");
+            var atOpen = Observe(index, queries);
+
+            InsertRange(index, data, 1000, 300, batch: 100);
+            index.WaitForBackground();
+            Assert.Equal(0, index.Statistics.Splits);
+            long dirty = index.ResidentBytes;
+            int loaded = LoadedPostings(index);
+            output.WriteLine($"after 300 inserts: resident {dirty} B, {loaded} postings in memory");
+            Assert.True(loaded > 0);
+            Assert.True(dirty > open + 300L * 512, $"resident {dirty} B after inserts, {open} B after open");
+            var view = index.State.View;
+            for (int h = 0; h < view.Count; h++)
+                if (view.Posting(h) is { IsLoaded: true } p) rewritten[h] = (p.Ids, p.Versions, p.Vectors);
+            var inMemory = Observe(index, queries);
+            Assert.NotEqual(atOpen.Item1.Ids, inMemory.Item1.Ids);
+            double memoryUs = SearchMicroseconds(index, queries);
+
+            index.Checkpoint("lazy"u8);
+            Assert.Equal(0, LoadedPostings(index));
+            output.WriteLine($"after checkpoint: resident {index.ResidentBytes} B");
+            Assert.True(index.ResidentBytes <= open + 1024, $"resident {index.ResidentBytes} B after checkpoint, {open} B after open");
+            dropped = Observe(index, queries);
+            AssertSame(inMemory, dropped);
+            output.WriteLine($"search (16 heads, k = 10): {memoryUs:F1} us/query with every posting in memory, {SearchMicroseconds(index, queries):F1} us/query read from disk (page cache)");
+        }
+        using (var reopened = UpdatableSpannIndex.Open(dir, options))
+        {
+            Assert.Equal(0, LoadedPostings(reopened));
+            Assert.True(reopened.ResidentBytes <= open + 1024);
+            AssertSame(dropped, Observe(reopened, queries));
+            // The rewritten postings now come from the side file, row for row.
+            var view = reopened.State.View;
+            foreach (var (h, rows) in rewritten)
+            {
+                var slot = view.Posting(h)!;
+                Assert.True(slot.Persisted is { InSideFile: true }, $"posting {h} is not in the side file");
+                var p = reopened.State.Reader.Load(slot);
+                Assert.Equal(rows.Ids, p.Ids);
+                Assert.Equal(rows.Versions, p.Versions);
+                Assert.Equal(rows.Vectors, p.Vectors);
+            }
+            // And updates load them from there: more inserts, then all-heads search equals the live contents.
+            InsertRange(reopened, data, 1300, 100, batch: 50);
+            reopened.WaitForBackground();
+            Assert.Equal(1400, Reachable(reopened).Count);
+            Assert.True(LoadedPostings(reopened) > 0);
+        }
+    }
+
     [Theory]
     [InlineData("postings-written")]
     [InlineData("snapshot-written")]
@@ -499,8 +595,12 @@ public class UpdatableSpannIndexTests(Xunit.Abstractions.ITestOutputHelper outpu
                 }
             }
         });
-        InsertRange(index, data, 1000, 600, batch: 50);
+        // Checkpoints meanwhile drop written postings to their extents under searches that may hold the in-memory ones.
+        InsertRange(index, data, 1000, 300, batch: 50);
+        index.Checkpoint([]);
+        InsertRange(index, data, 1300, 300, batch: 50);
         for (int id = 0; id < 1000; id += 3) index.Delete([id]);
+        index.Checkpoint([]);
         index.WaitForBackground();
         stop.Cancel();
         await searcher;

@@ -55,6 +55,7 @@ internal sealed class LireRebalancer(UpdateState state, BackgroundRebuilder queu
         if (head >= view.Count || !view.IsLive(head)) return;
         var posting = view.Posting(head) ?? UpdatablePosting.Empty;
         if (posting.Count <= state.Cap) return;
+        posting = state.Reader.Load(posting);
         var builder = state.NewBuilder();
         builder.AddLive(posting, state.Versions);
         var live = builder.Build();
@@ -133,13 +134,13 @@ internal sealed class LireRebalancer(UpdateState state, BackgroundRebuilder queu
         var n1 = centroids.AsSpan(d, d).ToArray();
         var row = new float[d];
         // (id, version it was seen with, posting it was seen in, decoded vector) per candidate, one per id.
-        var candidates = new List<(int Id, byte Version, int From, float[] Vector, int Posting, int Row)>();
+        var candidates = new List<(int Id, byte Version, int From, float[] Vector, UpdatablePosting Posting, int Row)>();
         var seen = new HashSet<int>();
 
         void Consider(int from, bool splitMember)
         {
-            var p = view.Posting(from);
-            if (p is null) return;
+            if (view.Posting(from) is not { } slot) return;
+            var p = state.Reader.Load(slot);
             for (int r = 0; r < p.Count; r++)
             {
                 int id = p.Ids[r];
@@ -151,7 +152,7 @@ internal sealed class LireRebalancer(UpdateState state, BackgroundRebuilder queu
                 bool candidate = splitMember ? dOld <= d0 && dOld <= d1 : d0 <= dOld || d1 <= dOld;
                 if (!candidate) continue;
                 seen.Add(id);
-                candidates.Add((id, p.Versions[r], from, (float[])row.Clone(), from, r));
+                candidates.Add((id, p.Versions[r], from, (float[])row.Clone(), p, r));
             }
         }
 
@@ -184,7 +185,7 @@ internal sealed class LireRebalancer(UpdateState state, BackgroundRebuilder queu
                 Interlocked.Increment(ref state.ReassignConflicts);
                 continue;
             }
-            var p = view.Posting(c.Posting)!;
+            var p = c.Posting;
             var stored = p.Row(c.Row, state.Layout.RowBytes);
             float factor = state.Layout.HasFactor ? p.Factors[c.Row] : 0;
             for (int i = 0; i < count; i++)
@@ -206,7 +207,7 @@ internal sealed class LireRebalancer(UpdateState state, BackgroundRebuilder queu
     {
         var view = state.View;
         var b = state.NewBuilder();
-        b.AddLive(view.Posting(head) ?? UpdatablePosting.Empty, state.Versions);
+        b.AddLive(state.Reader.Load(view.Posting(head) ?? UpdatablePosting.Empty), state.Versions);
         for (int r = 0; r < added.Count; r++)
             b.Add(added.Ids[r], added.Versions[r], added.Row(r, state.Layout.RowBytes), state.Layout.HasFactor ? added.Factors[r] : 0);
         var posting = b.Build();
@@ -218,7 +219,7 @@ internal sealed class LireRebalancer(UpdateState state, BackgroundRebuilder queu
     {
         var view = state.View;
         if (head >= view.Count || !view.IsLive(head)) return;
-        var posting = view.Posting(head) ?? UpdatablePosting.Empty;
+        var posting = state.Reader.Load(view.Posting(head) ?? UpdatablePosting.Empty);
         var b = state.NewBuilder();
         b.AddLive(posting, state.Versions);
         var live = b.Build();
@@ -234,17 +235,21 @@ internal sealed class LireRebalancer(UpdateState state, BackgroundRebuilder queu
         var good = new float[want];
         int found = view.Nearest(view.Vector(head), want, 2 * want, dot: false, _scratch, ids, good);
         int target = -1;
+        UpdatablePosting? targetPosting = null;
         for (int i = 0; i < found && target < 0; i++)
         {
             if (ids[i] == head) continue;
-            var p = view.Posting(ids[i]) ?? UpdatablePosting.Empty;
-            if (p.LiveCount(state.Versions) + live.Count <= state.Cap) target = ids[i];
+            var slot = view.Posting(ids[i]) ?? UpdatablePosting.Empty;
+            // Its row count bounds its live count: skip the read when even that fits, or when the live rows alone cannot.
+            if (slot.Count + live.Count <= state.Cap) { target = ids[i]; targetPosting = slot; continue; }
+            var p = state.Reader.Load(slot);
+            if (p.LiveCount(state.Versions) + live.Count <= state.Cap) { target = ids[i]; targetPosting = p; }
         }
         if (target < 0) return;
         // The merged rows keep their versions (their other replicas stay valid); an id already in the target is not doubled.
         var merged = state.NewBuilder();
         var ids2 = new HashSet<int>();
-        merged.AddLive(view.Posting(target) ?? UpdatablePosting.Empty, state.Versions, ids2);
+        merged.AddLive(state.Reader.Load(targetPosting!), state.Versions, ids2);
         merged.AddLive(live, state.Versions, ids2);
         Set(view, target, merged.Build());
         Remove(head);

@@ -18,26 +18,50 @@ internal sealed class UpdatablePosting
     /// <summary>A new empty posting (never a shared instance: <see cref="Persisted"/> is per object and per index).</summary>
     public static UpdatablePosting Empty => new([], [], [], []);
 
+    private readonly int[]? _ids;
+    private readonly byte[]? _versions;
+    private readonly byte[]? _vectors;
+    private readonly float[]? _factors;
+    private readonly int _rows;
+
     public UpdatablePosting(int[] ids, byte[] versions, byte[] vectors, float[] factors)
     {
-        Ids = ids;
-        Versions = versions;
-        Vectors = vectors;
-        Factors = factors;
+        _ids = ids;
+        _versions = versions;
+        _vectors = vectors;
+        _factors = factors;
+        _rows = ids.Length;
     }
 
-    public int Count => Ids.Length;
-    public int[] Ids { get; }
-    public byte[] Versions { get; }
+    private UpdatablePosting(PostingExtent extent)
+    {
+        _rows = extent.Rows;
+        Persisted = extent;
+    }
+
+    /// <summary>
+    /// A posting held only as its on-disk extent (after open, and after a checkpoint wrote it): its rows are read on
+    /// demand (<see cref="PostingReader"/>). Row accessors throw on it.
+    /// </summary>
+    public static UpdatablePosting OnDisk(PostingExtent extent) => new(extent);
+
+    /// <summary>False for an <see cref="OnDisk"/> posting (only its extent and row count are in memory).</summary>
+    public bool IsLoaded => _ids is not null;
+    public int Count => _rows;
+    public int[] Ids => _ids ?? throw NotLoaded();
+    public byte[] Versions => _versions ?? throw NotLoaded();
     /// <summary>Rows in the posting storage element (f32 or f16), row-major.</summary>
-    public byte[] Vectors { get; }
+    public byte[] Vectors => _vectors ?? throw NotLoaded();
     /// <summary>Cosine: 1/|stored row| per row; empty for L2 and inner product.</summary>
-    public float[] Factors { get; }
+    public float[] Factors => _factors ?? throw NotLoaded();
 
     /// <summary>Where the last checkpoint (or the build) holds exactly these rows; null until a checkpoint writes them.</summary>
     public PostingExtent? Persisted { get; set; }
 
-    public long ResidentBytes => (long)Count * 5 + Vectors.Length + (long)Factors.Length * 4 + 64;
+    public long ResidentBytes => IsLoaded ? (long)Count * 5 + _vectors!.Length + (long)_factors!.Length * 4 + 64 : 64;
+
+    private static InvalidOperationException NotLoaded() =>
+        new("posting rows are on disk only: load them through PostingReader.Load first");
 
     public int LiveCount(VersionMap versions)
     {
@@ -99,8 +123,8 @@ internal readonly struct SidePostingLayout(int rowBytes, bool hasFactor)
 
     public static SidePostingLayout For(PostingLayout layout) => new(layout.RowBytes, layout.HasFactor);
 
-    private static int FactorOffset(int n) => PostingLayout.AlignUp(n * 5, 4);
-    private int VectorsOffset(int n) => PostingLayout.AlignUp(FactorOffset(n) + (hasFactor ? n * 4 : 0), PostingLayout.VectorAlignment);
+    public static int FactorOffset(int n) => PostingLayout.AlignUp(n * 5, 4);
+    public int VectorsOffset(int n) => PostingLayout.AlignUp(FactorOffset(n) + (hasFactor ? n * 4 : 0), PostingLayout.VectorAlignment);
 
     public long Bytes(int n) => VectorsOffset(n) + (long)n * rowBytes;
     public int Pages(int n) => (int)Math.Max(1, (Bytes(n) + PostingLayout.PageBytes - 1) / PostingLayout.PageBytes);

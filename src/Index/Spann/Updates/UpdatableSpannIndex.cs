@@ -27,6 +27,7 @@ public sealed class UpdatableSpannIndex : IDisposable
     private readonly LireRebalancer _rebalancer;
     private readonly PostingSpace _space = new();
     private readonly FileStream _sideFile;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _baseFile;
     private readonly string _snapshotPath;
     private readonly long _buildId;
     private readonly long _buildBytes;
@@ -35,10 +36,11 @@ public sealed class UpdatableSpannIndex : IDisposable
     private byte[] _userData;
     private bool _disposed;
 
-    private UpdatableSpannIndex(UpdateState state, FileStream sideFile, string snapshotPath, long buildId, long buildBytes, byte[] userData, int threads)
+    private UpdatableSpannIndex(UpdateState state, FileStream sideFile, Microsoft.Win32.SafeHandles.SafeFileHandle baseFile, string snapshotPath, long buildId, long buildBytes, byte[] userData, int threads)
     {
         _state = state;
         _sideFile = sideFile;
+        _baseFile = baseFile;
         _snapshotPath = snapshotPath;
         _buildId = buildId;
         _buildBytes = buildBytes;
@@ -79,7 +81,10 @@ public sealed class UpdatableSpannIndex : IDisposable
         Checkpoints = Volatile.Read(ref _state.Checkpoints),
     };
 
-    /// <summary>Heads, graph, posting table, postings and version map held in memory.</summary>
+    /// <summary>
+    /// Heads, graph, posting table, version map and the postings held in memory: those rewritten since the last
+    /// checkpoint. Persisted postings stay on disk (an extent each) and are read on demand.
+    /// </summary>
     public long ResidentBytes
     {
         get
@@ -121,9 +126,12 @@ public sealed class UpdatableSpannIndex : IDisposable
         byte[] userData = [];
         int d = m.Dimension;
         var sideFile = new FileStream(sidePath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.RandomAccess);
+        Microsoft.Win32.SafeHandles.SafeFileHandle? baseFile = null;
         try
         {
-            using var baseFile = File.OpenHandle(files.PostingsPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+            baseFile = File.OpenHandle(files.PostingsPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+            long baseLength = RandomAccess.GetLength(baseFile);
+            // Postings stay on disk: the view holds only their extents (rows are read on demand by searches and updates).
             if (File.Exists(snapshotPath))
             {
                 var snap = UpdateSnapshot.Read(snapshotPath, d, m.Metric, buildId);
@@ -131,30 +139,29 @@ public sealed class UpdatableSpannIndex : IDisposable
                 for (int id = 0; id < snap.Versions.Length; id++) if (snap.Versions[id] != VersionMap.Deleted) versions.Load(id, snap.Versions[id]);
                 int h = snap.HeadCount;
                 var postings = new UpdatablePosting?[Math.Max(16, h)];
-                long end = 0;
+                byte[] check = [];
                 for (int i = 0; i < h; i++)
                 {
                     if (snap.Postings[i] is not PostingExtent e) continue;
-                    var bytes = new byte[(long)e.Pages * PostingLayout.PageBytes];
+                    long bytes = (long)e.Pages * PostingLayout.PageBytes;
                     if (e.InSideFile)
                     {
-                        if (e.Offset + bytes.Length > sideFile.Length)
+                        if (e.Offset + bytes > sideFile.Length)
                             throw new DataFormatException(sidePath, $"posting of head {i} at byte {e.Offset} ({e.Pages} pages) lies past the end of the file ({sideFile.Length} bytes): truncated", row: i);
-                        RandomAccess.Read(sideFile.SafeFileHandle, bytes, e.Offset);
-                        if (options.VerifyChecksums && ChecksummedBinaryFile.Crc32C(0, bytes) != e.Checksum)
-                            throw new DataFormatException(sidePath, $"posting of head {i} at byte {e.Offset} fails its checksum (corrupted)", row: i, byteOffset: e.Offset);
                         if (side.Pages(e.Rows) != e.Pages) throw new DataFormatException(snapshotPath, $"posting of head {i}: {e.Rows} rows cannot take {e.Pages} pages", row: i);
-                        postings[i] = side.Decode(bytes, e.Rows);
-                        end = Math.Max(end, e.Offset + bytes.Length);
+                        if (options.VerifyChecksums)
+                        {
+                            if (check.Length < bytes) check = new byte[bytes];
+                            PostingReader.ReadExactly(sideFile.SafeFileHandle, check.AsSpan(0, (int)bytes), e.Offset, sidePath);
+                            if (ChecksummedBinaryFile.Crc32C(0, check.AsSpan(0, (int)bytes)) != e.Checksum)
+                                throw new DataFormatException(sidePath, $"posting of head {i} at byte {e.Offset} fails its checksum (corrupted)", row: i, byteOffset: e.Offset);
+                        }
                     }
-                    else
+                    else if (e.Offset + Math.Max(bytes, layout.Bytes(e.Rows)) > baseLength)
                     {
-                        if (e.Rows > (files.Postings.Counts.Length > 0 ? int.MaxValue : 0) || e.Offset + bytes.Length > new FileInfo(files.PostingsPath).Length)
-                            throw new DataFormatException(snapshotPath, $"posting of head {i} points past the end of {files.PostingsPath}", row: i);
-                        ReadExactly(baseFile, bytes, e.Offset, files.PostingsPath);
-                        postings[i] = SidePostingLayout.DecodeBase(bytes, e.Rows, layout);
+                        throw new DataFormatException(snapshotPath, $"posting of head {i} points past the end of {files.PostingsPath}", row: i);
                     }
-                    postings[i]!.Persisted = e;
+                    postings[i] = UpdatablePosting.OnDisk(e);
                 }
                 var vectors = new float[postings.Length * d];
                 snap.HeadVectors.CopyTo(vectors, 0);
@@ -170,25 +177,28 @@ public sealed class UpdatableSpannIndex : IDisposable
                 var vectors = new float[postings.Length * d];
                 DecodeHeads(files.Heads, m.Metric, vectors);
                 var dir = files.Postings;
+                var ids = new byte[4096];
                 for (int i = 0; i < h; i++)
                 {
-                    var bytes = new byte[(long)dir.Pages[i] * PostingLayout.PageBytes];
-                    if (bytes.Length > 0) ReadExactly(baseFile, bytes, dir.Offsets[i], files.PostingsPath);
-                    var p = SidePostingLayout.DecodeBase(bytes, dir.Counts[i], layout);
-                    p.Persisted = new PostingExtent(false, dir.Offsets[i], dir.Pages[i], dir.Counts[i], 0);
-                    postings[i] = p;
-                    foreach (int id in p.Ids) if (versions.Get(id) != 0) versions.Load(id, 0);
+                    int n = dir.Counts[i];
+                    // Only the id column is read here (to mark the build's ids live at version 0).
+                    if (ids.Length < n * 4) ids = new byte[n * 4];
+                    if (n > 0) PostingReader.ReadExactly(baseFile, ids.AsSpan(0, n * 4), dir.Offsets[i], files.PostingsPath);
+                    foreach (int id in MemoryMarshal.Cast<byte, int>(ids.AsSpan(0, n * 4))) if (versions.Get(id) != 0) versions.Load(id, 0);
+                    postings[i] = UpdatablePosting.OnDisk(new PostingExtent(false, dir.Offsets[i], dir.Pages[i], n, 0));
                 }
                 view = new HeadView(d, vectors, new bool[postings.Length], postings, h, files.Graph, files.Graph.NodeCount);
             }
         }
         catch
         {
+            baseFile?.Dispose();
             sideFile.Dispose();
             throw;
         }
-        var state = new UpdateState(view, versions, layout, m.Metric, rule, cap, options, m.Options.GraphDegree, m.Options.GraphBuildCandidates, m.Options.GraphAlpha);
-        var index = new UpdatableSpannIndex(state, sideFile, snapshotPath, buildId, files.BytesOnDisk, userData, options.BackgroundThreads);
+        var reader = new PostingReader(baseFile, files.PostingsPath, sideFile.SafeFileHandle, sidePath, layout);
+        var state = new UpdateState(reader, view, versions, layout, m.Metric, rule, cap, options, m.Options.GraphDegree, m.Options.GraphBuildCandidates, m.Options.GraphAlpha);
+        var index = new UpdatableSpannIndex(state, sideFile, baseFile, snapshotPath, buildId, files.BytesOnDisk, userData, options.BackgroundThreads);
         index.ResetSpace();
         // Postings over the limit (the build's page rule has no version byte; or a crash lost queued splits) are split now.
         for (int h = 0; h < view.Count; h++)
@@ -201,17 +211,6 @@ public sealed class UpdatableSpannIndex : IDisposable
         ulong id = 0;
         foreach (var f in m.Files) id = id * 1_000_003 ^ f.Checksum ^ (ulong)f.Bytes;
         return (long)(id & long.MaxValue);
-    }
-
-    private static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> target, long offset, string path)
-    {
-        while (!target.IsEmpty)
-        {
-            int n = RandomAccess.Read(handle, target, offset);
-            if (n <= 0) throw new DataFormatException(path, "file ended early while reading a posting", byteOffset: offset);
-            target = target[n..];
-            offset += n;
-        }
     }
 
     /// <summary>The build's heads as float32 rows in clustering geometry (unit length under cosine).</summary>
@@ -352,28 +351,33 @@ public sealed class UpdatableSpannIndex : IDisposable
             int head = s.HeadIds[i];
             var posting = view.Posting(head);
             if (posting is null || posting.Count == 0) continue;
-            int count = posting.Count;
+            // An in-memory posting (rewritten since the last checkpoint) is scanned in place; one on disk is read into
+            // the searcher's buffer and scanned there (no decode, no allocation once the buffer has grown).
+            var rows = _state.Reader.Rows(posting, ref s.Buffer);
+            int count = rows.Count;
             s.EnsureScores(count);
             ref float qRef = ref MemoryMarshal.GetArrayDataReference(q);
-            ref byte rows = ref MemoryMarshal.GetArrayDataReference(posting.Vectors);
+            ref byte vectors = ref MemoryMarshal.GetReference(rows.Vectors);
             ref float sc = ref MemoryMarshal.GetArrayDataReference(s.Scores);
             if (_state.Layout.Storage == SpannStorage.Float32)
             {
-                if (l2) RowKernel.ScoreRows<SquaredL2Accumulator, Float32Decoder, float>(ref qRef, ref Unsafe.As<byte, float>(ref rows), count, d, ref sc);
-                else RowKernel.ScoreRows<DotProductAccumulator, Float32Decoder, float>(ref qRef, ref Unsafe.As<byte, float>(ref rows), count, d, ref sc);
+                if (l2) RowKernel.ScoreRows<SquaredL2Accumulator, Float32Decoder, float>(ref qRef, ref Unsafe.As<byte, float>(ref vectors), count, d, ref sc);
+                else RowKernel.ScoreRows<DotProductAccumulator, Float32Decoder, float>(ref qRef, ref Unsafe.As<byte, float>(ref vectors), count, d, ref sc);
             }
             else
             {
-                if (l2) RowKernel.ScoreRows<SquaredL2Accumulator, Float16Decoder, Half>(ref qRef, ref Unsafe.As<byte, Half>(ref rows), count, d, ref sc);
-                else RowKernel.ScoreRows<DotProductAccumulator, Float16Decoder, Half>(ref qRef, ref Unsafe.As<byte, Half>(ref rows), count, d, ref sc);
+                if (l2) RowKernel.ScoreRows<SquaredL2Accumulator, Float16Decoder, Half>(ref qRef, ref Unsafe.As<byte, Half>(ref vectors), count, d, ref sc);
+                else RowKernel.ScoreRows<DotProductAccumulator, Float16Decoder, Half>(ref qRef, ref Unsafe.As<byte, Half>(ref vectors), count, d, ref sc);
             }
+            var rowIds = rows.Ids;
+            var factors = rows.Factors;
             int live = 0;
             for (int r = 0; r < count; r++)
             {
-                int id = posting.Ids[r];
-                if (!versions.IsCurrent(id, posting.Versions[r])) continue;
+                int id = rowIds[r];
+                if (!versions.IsCurrent(id, rows.Version(r))) continue;
                 live++;
-                float g = l2 ? -s.Scores[r] : cosine ? s.Scores[r] * posting.Factors[r] : s.Scores[r];
+                float g = l2 ? -s.Scores[r] : cosine ? s.Scores[r] * factors[r] : s.Scores[r];
                 if (heap.IsFull && !(g > heap.Threshold)) continue;
                 if (!s.Seen.Add(id)) continue;
                 heap.Push(id, g);
@@ -454,6 +458,10 @@ public sealed class UpdatableSpannIndex : IDisposable
                 _buildId, _sideFile.Length, data);
             snapshot.Write(_snapshotPath);
             CheckpointFault?.Invoke("snapshot-written");
+            // Written postings leave memory: the slot now holds only the extent. A search that already holds the
+            // in-memory object keeps scanning it (same rows); later ones read the extent.
+            for (int i = 0; i < h; i++)
+                if (view.Posting(i) is { IsLoaded: true, Persisted: PostingExtent e }) Volatile.Write(ref view.Postings[i], UpdatablePosting.OnDisk(e));
             Volatile.Write(ref _userData, data);
             Interlocked.Add(ref _state.BytesWritten, written);
             Interlocked.Increment(ref _state.Checkpoints);
@@ -478,6 +486,7 @@ public sealed class UpdatableSpannIndex : IDisposable
         _disposed = true;
         _rebuilder.Dispose();
         _sideFile.Dispose();
+        _baseFile.Dispose();
         while (_searchers.TryTake(out _)) { }
     }
 }

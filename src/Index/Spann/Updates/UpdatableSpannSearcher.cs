@@ -18,6 +18,8 @@ internal sealed class UpdatableSpannSearcher(int dimension)
     public float[] HeadGoodness { get; private set; } = [];
     public float[] Scores { get; private set; } = new float[256];
     public HashSet<int> Seen { get; } = [];
+    /// <summary>Bytes of the on-disk posting being scanned (grown as needed, reused across queries).</summary>
+    public byte[] Buffer = new byte[64 * 1024];
 
     public void EnsureHeads(int n)
     {

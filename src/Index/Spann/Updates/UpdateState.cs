@@ -13,10 +13,11 @@ internal sealed class UpdateState
 {
     private HeadView _view;
 
-    public UpdateState(HeadView view, VersionMap versions, PostingLayout layout, Metric metric, ReplicaRule rule, int cap, UpdatableSpannOptions options,
+    public UpdateState(PostingReader reader, HeadView view, VersionMap versions, PostingLayout layout, Metric metric, ReplicaRule rule, int cap, UpdatableSpannOptions options,
         int graphDegree, int graphCandidates, double graphAlpha)
     {
         _view = view;
+        Reader = reader;
         Versions = versions;
         Layout = layout;
         Side = SidePostingLayout.For(layout);
@@ -40,6 +41,8 @@ internal sealed class UpdateState
     /// <summary>Most rows a posting keeps before it is split (the page limit in rows).</summary>
     public int Cap { get; }
     public UpdatableSpannOptions Options { get; }
+    /// <summary>Reads postings held only as extents (every posting persisted by the build or a checkpoint).</summary>
+    public PostingReader Reader { get; init; }
     public int GraphDegree { get; }
     public int GraphCandidates { get; }
     public double GraphAlpha { get; }
