@@ -255,7 +255,10 @@ internal sealed class Collection
                     work();
                     BackgroundWorkFinished?.Invoke(this);
                 }
-                finally { Interlocked.Decrement(ref _pendingJobs); }
+                finally
+                {
+                    if (Interlocked.Decrement(ref _pendingJobs) == 0) IdleMemoryRelease.Release();
+                }
             }));
         }
     }
