@@ -77,6 +77,9 @@ internal sealed class Collection
     /// <summary>Whether sealed segments wait to be absorbed into a base segment instead of getting their own index (the automatic policy absorbs them).</summary>
     public bool AbsorbSealed { get; init; }
 
+    /// <summary>Whether this collection grows in place: <see cref="AbsorbSealed"/> and a dense-only schema (a sparse field keeps per-segment Seismic indexes and rebuild compaction).</summary>
+    private bool GrowsInPlace => AbsorbSealed && Schema.Sparse is null;
+
     /// <summary>Where the collection reports what a user should know about but no caller waits for (a failed index build).</summary>
     public Action<string>? Warn { get; set; }
 
@@ -142,7 +145,7 @@ internal sealed class Collection
                 // job triggers) rather than getting an index of their own; until then they are scanned exactly.
                 StartBackground(() =>
                 {
-                    if (!AbsorbSealed) BuildIndexes(mutable);
+                    if (!GrowsInPlace) BuildIndexes(mutable);
                     else if (!_absorber.HasBase && Interlocked.CompareExchange(ref _baseBuilding, 1, 0) == 0)
                     {
                         // One base build at a time: sealed segments arriving meanwhile wait (scanned exactly) and are
@@ -390,7 +393,7 @@ internal sealed class Collection
     /// </summary>
     public bool NeedsCompaction(EngineOptions options)
     {
-        if (AbsorbSealed && Volatile.Read(ref _baseBuilding) != 0) return false; // the base is being built: wait for it
+        if (GrowsInPlace && Volatile.Read(ref _baseBuilding) != 0) return false; // the base is being built: wait for it
         return _absorber.HasBase ? _absorber.IsNeeded() : _compactor.IsNeeded(options);
     }
 
