@@ -74,7 +74,7 @@ public sealed class EngineMemoryTests
     }
 
     /// <summary>
-    /// In-place growth (SPFresh): with the default policy the first sealed segment's SPANN index becomes the base and
+    /// In-place growth (SPFresh, <see cref="EngineOptions.InPlaceUpdates"/>): the first sealed segment's SPANN index becomes the base and
     /// later sealed segments are absorbed into it (a backlog as large as the base is rebuilt with it instead, so a
     /// bulk load doubles the base rather than growing it 10x by splits); the collection settles at one indexed segment; deletes and re-inserts go through the same path, and a restart without a checkpoint (log replay
     /// over the base's last index checkpoint) answers the same.
@@ -84,7 +84,7 @@ public sealed class EngineMemoryTests
     {
         var values = EngineSegmentIndexTests.TinyDense(out int count, Dim);
         var dir = TestData.TempDirectory();
-        var options = Small(sealRows: 400);
+        var options = Small(sealRows: 400) with { InPlaceUpdates = true };
         var deleted = new HashSet<long>();
         var random = new Random(9);
         while (deleted.Count < 300) deleted.Add(random.Next(count));
