@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Retrieval.Bench.Reporting;
 using Retrieval.Index.Errors;
+using Retrieval.Index.Spann;
 using Retrieval.Index.Vectors;
 using Retrieval.Query.Engine;
 using Retrieval.Query.Indexes;
@@ -78,6 +79,9 @@ internal sealed class EmbeddedTarget(RetrievalEngine engine, string directory, b
             new("dense_index", index.Kind.ToString().ToLowerInvariant()),
             new("index_min_rows", index.MinRows),
             new("index_in_memory", index.InMemory),
+            new("spann_storage", index.Build.Storage?.ToName()),
+            new("in_place_updates", o.InPlaceUpdates),
+            new("memory_limit_bytes", o.MemoryLimitBytes),
             new("spann_head_ratio", index.Build.HeadRatio),
             new("spann_search_heads", index.Search.Heads),
             new("auto_compact", o.AutoCompact),
